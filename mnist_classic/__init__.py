@@ -1,0 +1,57 @@
+"""mnist-classic: classical machine learning benchmarks on MNIST-format datasets.
+
+The public API is re-exported here; users never import from submodules.
+Names that need scikit-learn are imported on first use, so that loading data
+(``load_dataset``) stays fast and light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .datasets import DATASETS, ROLES, ArchiveSpec, DatasetSpec, FileSpec, get_dataset_spec, register_dataset
+from .fetch import FetchError, fetch_dataset, get_data_home
+from .idx import IDXError, decode_idx, encode_idx, read_idx, write_idx
+from .loader import DataIntegrityError, Dataset, FileCheck, find_idx_files, load_dataset, verify_dataset
+
+__version__ = "0.1.0"
+
+# Public names served lazily (module attribute -> submodule), see __getattr__.
+_LAZY: dict[str, str] = {}
+
+if TYPE_CHECKING:  # pragma: no cover
+    pass
+
+__all__ = [
+    "DATASETS",
+    "ROLES",
+    "ArchiveSpec",
+    "DataIntegrityError",
+    "Dataset",
+    "DatasetSpec",
+    "FetchError",
+    "FileCheck",
+    "FileSpec",
+    "IDXError",
+    "__version__",
+    "decode_idx",
+    "encode_idx",
+    "fetch_dataset",
+    "find_idx_files",
+    "get_data_home",
+    "get_dataset_spec",
+    "load_dataset",
+    "read_idx",
+    "register_dataset",
+    "verify_dataset",
+    "write_idx",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
