@@ -14,18 +14,32 @@ from .datasets import DATASETS, ROLES, ArchiveSpec, DatasetSpec, FileSpec, get_d
 from .fetch import FetchError, fetch_dataset, get_data_home
 from .idx import IDXError, decode_idx, encode_idx, read_idx, write_idx
 from .loader import DataIntegrityError, Dataset, FileCheck, find_idx_files, load_dataset, verify_dataset
+from .results import COLUMNS, ResultsSchemaError, ResultWriter, load_labels, read_results
 
 __version__ = "0.1.0"
 
 # Public names served lazily (module attribute -> submodule), see __getattr__.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "DEFAULT_PIPELINES": "pipelines",
+    "PIPELINES": "pipelines",
+    "ConfiguredPipeline": "pipelines",
+    "parse_selector": "pipelines",
+    "register_pipeline": "pipelines",
+    "RunConfig": "runner",
+    "RunResult": "runner",
+    "run_benchmark": "runner",
+    "collect_environment": "environment",
+}
 
 if TYPE_CHECKING:  # pragma: no cover
-    pass
+    from .environment import collect_environment
+    from .pipelines import DEFAULT_PIPELINES, PIPELINES, ConfiguredPipeline, parse_selector, register_pipeline
+    from .runner import RunConfig, RunResult, run_benchmark
 
 __all__ = [
     "DATASETS",
     "ROLES",
+    "COLUMNS",
     "ArchiveSpec",
     "DataIntegrityError",
     "Dataset",
@@ -34,6 +48,8 @@ __all__ = [
     "FileCheck",
     "FileSpec",
     "IDXError",
+    "ResultWriter",
+    "ResultsSchemaError",
     "__version__",
     "decode_idx",
     "encode_idx",
@@ -42,6 +58,8 @@ __all__ = [
     "get_data_home",
     "get_dataset_spec",
     "load_dataset",
+    "load_labels",
+    "read_results",
     "read_idx",
     "register_dataset",
     "verify_dataset",

@@ -13,6 +13,7 @@ download; urllib does the transfer part well enough.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import os
 import tempfile
@@ -85,6 +86,11 @@ def _download_once(url: str, dest: Path, *, sha256: str | None, size: int | None
                     raise FetchError(msg)
                 h.update(chunk)
                 out.write(chunk)
+            # http.client returns a short body silently when the connection drops early.
+            announced = resp.headers.get("Content-Length")
+        if announced is not None and announced.isdigit() and got != int(announced):
+            msg = f"truncated body: the server announced {announced} bytes, sent {got}"
+            raise FetchError(msg)
         if size is not None and got != size:
             msg = f"size mismatch: expected {size} bytes, got {got}"
             raise FetchError(msg)
@@ -137,7 +143,7 @@ def fetch_url(
         logger.info("downloading %s", url)
         try:
             _download_once(url, dest, sha256=sha256, size=size, timeout=timeout)
-        except (OSError, urllib.error.URLError, ValueError) as exc:
+        except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as exc:
             reason = getattr(exc, "reason", None) or exc
             failures.append(f"{url} ({reason})")
             logger.warning("mirror failed: %s: %s", url, reason)

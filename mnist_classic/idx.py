@@ -185,7 +185,11 @@ def decode_idx(data: bytes, *, source: str = "<bytes>") -> np.ndarray:
             f"= {expected} payload bytes, file holds {actual}"
         )
         raise IDXError(msg)
-    return np.frombuffer(data, dtype=header.dtype, offset=header.header_size).reshape(header.shape)
+    try:
+        return np.frombuffer(data, dtype=header.dtype, offset=header.header_size).reshape(header.shape)
+    except ValueError as exc:  # an empty payload whose other dims are too large for numpy
+        msg = f"{source}: IDX shape {header.shape} cannot be represented: {exc}"
+        raise IDXError(msg) from None
 
 
 def inflate_idx(data: bytes, *, source: str = "<bytes>") -> bytes:

@@ -1,0 +1,108 @@
+"""The context that makes a timing trustworthy: versions, BLAS, CPU, commit.
+
+Collected once per run and written into every CSV row, so a row read on its
+own still says where its numbers came from.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["collect_environment", "cpu_model", "git_commit"]
+
+
+def cpu_model() -> str:
+    """The CPU's model name.
+
+    ``platform.processor()`` is empty on most Linux systems, so the model name
+    is read from ``/proc/cpuinfo`` there (no well-kept library does this
+    without a compiled dependency).
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The suite's git commit (``<sha>`` or ``<sha>-dirty``), or ``unknown``.
+
+    Known when the package runs from a git checkout (an editable install or
+    the source tree); a wheel installed into site-packages has no commit.
+    """
+    here = Path(__file__).resolve().parent
+    try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=here, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        if not (Path(top) / "mnist_classic" / "__init__.py").exists():
+            return "unknown"
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here, capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{sha}-dirty" if dirty else sha
+
+
+def _threadpools() -> dict[str, Any]:
+    from threadpoolctl import threadpool_info
+
+    blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    omp = [p for p in threadpool_info() if p.get("user_api") == "openmp"]
+    out: dict[str, Any] = {"blas": "none", "blas_threads": "", "openmp_threads": ""}
+    if blas:
+        b = blas[0]
+        arch = b.get("architecture")
+        out["blas"] = " ".join(str(x) for x in (b.get("internal_api"), b.get("version"), arch) if x)
+        out["blas_threads"] = b.get("num_threads", "")
+    if omp:
+        out["openmp_threads"] = omp[0].get("num_threads", "")
+    return out
+
+
+def collect_environment() -> dict[str, Any]:
+    """Versions, BLAS library and threads, CPU, platform, suite version and commit.
+
+    Returns
+    -------
+    dict
+        Keys are CSV column names (see :data:`mnist_classic.results.COLUMNS`).
+    """
+    import numpy
+    import scipy
+    import sklearn
+
+    from . import __version__
+
+    env: dict[str, Any] = {
+        "python_version": platform.python_version(),
+        "numpy_version": numpy.__version__,
+        "scipy_version": scipy.__version__,
+        "sklearn_version": sklearn.__version__,
+    }
+    env.update(_threadpools())
+    env.update(
+        {
+            "cpu_model": cpu_model(),
+            "cpu_count": os.cpu_count() or "",
+            "platform": platform.platform(),
+            "suite_version": __version__,
+            "git_commit": git_commit(),
+        }
+    )
+    return env

@@ -1,0 +1,107 @@
+"""Measuring one case: fit and predict timed separately, per step, and peak memory.
+
+Only the estimator's own work is inside a timed region: for a ``Pipeline`` the
+steps are fitted and applied one after the other exactly as
+``Pipeline.fit``/``predict`` do (without a cache, the pipeline fits its own
+step objects in place), with ``perf_counter`` read between steps, so that the
+time of each step (PCA vs SVC) comes for free with the total.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
+
+__all__ = ["PeakMemory", "timed_fit", "timed_predict"]
+
+
+def _active_steps(est: Pipeline) -> list[tuple[str, Any]]:
+    return [(n, s) for n, s in est.steps if s is not None and s != "passthrough"]
+
+
+def timed_fit(estimator: BaseEstimator, X: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, float]]:
+    """Fit ``estimator`` in place; return (total seconds, step name -> seconds).
+
+    The step dict is empty for an estimator that is not a ``Pipeline``.
+    """
+    if not isinstance(estimator, Pipeline) or estimator.memory is not None:
+        t0 = perf_counter()
+        estimator.fit(X, y)
+        return perf_counter() - t0, {}
+    steps = _active_steps(estimator)
+    times: dict[str, float] = {}
+    t0 = perf_counter()
+    Xt = X
+    for name, step in steps[:-1]:
+        ts = perf_counter()
+        Xt = step.fit_transform(Xt, y)
+        times[name] = perf_counter() - ts
+    name, last = steps[-1]
+    ts = perf_counter()
+    last.fit(Xt, y)
+    end = perf_counter()
+    times[name] = end - ts
+    return end - t0, times
+
+
+def timed_predict(estimator: BaseEstimator, X: np.ndarray) -> tuple[np.ndarray, float, dict[str, float]]:
+    """Predict with a fitted ``estimator``; return (labels, total seconds, per-step seconds)."""
+    if not isinstance(estimator, Pipeline) or estimator.memory is not None:
+        t0 = perf_counter()
+        pred = estimator.predict(X)
+        return pred, perf_counter() - t0, {}
+    steps = _active_steps(estimator)
+    times: dict[str, float] = {}
+    t0 = perf_counter()
+    Xt = X
+    for name, step in steps[:-1]:
+        ts = perf_counter()
+        Xt = step.transform(Xt)
+        times[name] = perf_counter() - ts
+    name, last = steps[-1]
+    ts = perf_counter()
+    pred = last.predict(Xt)
+    end = perf_counter()
+    times[name] = end - ts
+    return pred, end - t0, times
+
+
+class PeakMemory:
+    """Peak resident memory (MB) of this process while the block runs.
+
+    On Linux the kernel's high-water mark is reset on entry (``clear_refs``)
+    and read on exit (``VmHWM``), so the figure is this block's peak. Where
+    that is not possible, the process's lifetime peak (``ru_maxrss``) is used,
+    an upper bound; :attr:`method` says which.
+    """
+
+    def __init__(self) -> None:
+        self.peak_mb: float | None = None
+        self.method = "ru_maxrss"
+
+    def __enter__(self) -> PeakMemory:
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            self.method = "vmhwm"
+        except OSError:
+            self.method = "ru_maxrss"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.method == "vmhwm":
+            try:
+                for line in Path("/proc/self/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peak_mb = int(line.split()[1]) / 1024
+                        return
+            except OSError:
+                pass
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self.peak_mb = rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024

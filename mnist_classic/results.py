@@ -1,0 +1,225 @@
+"""Results: the fixed CSV schema, its writer and reader, and the predictions sidecar.
+
+One row per case, columns in the order of :data:`COLUMNS`, units in the names.
+The writer appends and flushes each row the moment its case ends, never
+overwrites, and refuses a file whose header differs. Predicted labels are kept
+beside the CSV in ``<stem>.predictions/<sha256>.npz``, named by the SHA-256 of
+the labels (canonical little-endian int64 bytes), which is also the value of
+the ``predictions_sha256`` column: the hash both identifies and locates them.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "COLUMNS",
+    "ResultsSchemaError",
+    "ResultWriter",
+    "labels_sha256",
+    "load_labels",
+    "predictions_dir",
+    "read_results",
+    "save_labels",
+]
+
+#: The CSV schema, in order. Documented column by column in results/README.md.
+COLUMNS: tuple[str, ...] = (
+    # the case
+    "run_id",
+    "dataset",
+    "pipeline",
+    "params",
+    "n_train",
+    "n_test",
+    "seed",
+    "repeat",
+    "status",
+    "accuracy",
+    "fit_time_s",
+    "predict_time_s",
+    "step_times",
+    "peak_memory_mb",
+    "predictions_sha256",
+    "truth_sha256",
+    "error",
+    "started_at",
+    "execution",
+    # the data
+    "subset",
+    "sha256_train_images",
+    "sha256_train_labels",
+    "sha256_test_images",
+    "sha256_test_labels",
+    # the environment
+    "python_version",
+    "numpy_version",
+    "scipy_version",
+    "sklearn_version",
+    "blas",
+    "blas_threads",
+    "openmp_threads",
+    "cpu_model",
+    "cpu_count",
+    "platform",
+    "suite_version",
+    "git_commit",
+    "command",
+)
+
+#: Statuses a row can have.
+STATUSES: tuple[str, ...] = ("ok", "error", "timeout")
+
+
+class ResultsSchemaError(ValueError):
+    """A file that is not a results CSV of this schema."""
+
+
+def _header_line() -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(COLUMNS)
+    return buf.getvalue()
+
+
+def predictions_dir(csv_path: str | os.PathLike[str]) -> Path:
+    """The sidecar folder of a results CSV: ``results/x.csv`` -> ``results/x.predictions``."""
+    return Path(csv_path).with_suffix(".predictions")
+
+
+def labels_sha256(labels: np.ndarray) -> str:
+    """SHA-256 of labels as canonical little-endian int64 bytes."""
+    return hashlib.sha256(np.ascontiguousarray(labels, dtype="<i8").tobytes()).hexdigest()
+
+
+def save_labels(folder: str | os.PathLike[str], labels: np.ndarray) -> str:
+    """Store ``labels`` as ``<sha256>.npz`` in ``folder`` (atomically, once) and return the hash."""
+    folder = Path(folder)
+    sha = labels_sha256(labels)
+    path = folder / f"{sha}.npz"
+    if path.exists():
+        return sha
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = np.asarray(labels)
+    small = labels.astype(np.uint8) if labels.size and labels.min() >= 0 and labels.max() < 256 else labels
+    fd, tmp = tempfile.mkstemp(prefix=f".{sha}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, labels=small)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return sha
+
+
+def load_labels(folder: str | os.PathLike[str], sha: str) -> np.ndarray:
+    """Load labels saved by :func:`save_labels` and check their hash.
+
+    Raises
+    ------
+    FileNotFoundError
+        If no such file is in ``folder``.
+    ResultsSchemaError
+        If the stored labels do not hash to ``sha``.
+    """
+    path = Path(folder) / f"{sha}.npz"
+    with np.load(path, allow_pickle=False) as z:
+        labels = z["labels"].astype(np.int64)
+    if labels_sha256(labels) != sha:
+        msg = f"{path}: stored labels do not match their SHA-256 {sha}"
+        raise ResultsSchemaError(msg)
+    return labels
+
+
+class ResultWriter:
+    """Append rows of :data:`COLUMNS` to a CSV, one flushed write per row.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The CSV. Created with its header if absent or empty; otherwise its
+        header must be exactly this schema's, and rows are appended.
+
+    Raises
+    ------
+    ResultsSchemaError
+        If the file exists with another header.
+    OSError
+        If the file cannot be created or opened for appending.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.predictions = predictions_dir(self.path)
+        header = _header_line()
+        if self.path.is_dir():
+            msg = f"The output path {self.path} is a directory; give a .csv file"
+            raise ResultsSchemaError(msg)
+        existing = self.path.read_bytes() if self.path.exists() else b""
+        if existing:
+            first = existing.split(b"\n", 1)[0].decode("utf-8", "replace") + "\n"
+            if first != header:
+                msg = (
+                    f"{self.path} exists with another header (not this version's results schema); "
+                    "refusing to append: choose another --output"
+                )
+                raise ResultsSchemaError(msg)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8", newline="") as f:
+            if not existing:
+                f.write(header)
+            elif not existing.endswith(b"\n"):
+                f.write("\n")  # a row cut short by a crash stays on its own line
+            f.flush()
+            os.fsync(f.fileno())
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Write one row (missing keys empty; unknown keys are an error) and flush it to disk."""
+        unknown = set(row) - set(COLUMNS)
+        if unknown:
+            msg = f"Unknown result columns: {sorted(unknown)}"
+            raise ValueError(msg)
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(["" if row.get(c) is None else row.get(c) for c in COLUMNS])
+        with open(self.path, "a", encoding="utf-8", newline="") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def read_results(path: str | os.PathLike[str]) -> Any:
+    """Read a results CSV into a pandas DataFrame, checking its schema.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns in :data:`COLUMNS` order.
+
+    Raises
+    ------
+    ResultsSchemaError
+        If the header is not this schema's or the file cannot be parsed.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        df = pd.read_csv(path, dtype={"git_commit": str, "run_id": str, "error": str}, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        msg = f"{path}: not a results CSV: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        raise ResultsSchemaError(msg) from None
+    if tuple(df.columns) != COLUMNS:
+        msg = f"{path}: not a results CSV of this schema (columns differ from mnist_classic.results.COLUMNS)"
+        raise ResultsSchemaError(msg)
+    return df

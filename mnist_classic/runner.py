@@ -1,0 +1,347 @@
+"""The runner: a grid of cases, each fitted, timed and recorded as it ends.
+
+A run is dataset x pipeline selector x n_train x repeat; repeat ``r`` uses
+seed ``seed + r``. Each case builds a fresh estimator, times ``fit`` and
+``predict`` separately (and each step of a multi-step pipeline), scores
+accuracy outside the timed regions, and its row is appended to the CSV the
+moment it ends. A case that raises is recorded with status ``error`` and the
+run goes on; with a timeout, cases run in a child process that is killed when
+the time is up (status ``timeout``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import secrets
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .environment import collect_environment
+from .loader import Dataset, load_dataset
+from .measure import PeakMemory, timed_fit, timed_predict
+from .pipelines import DEFAULT_PIPELINES, ConfiguredPipeline, effective_params, parse_selector
+from .results import ResultWriter, save_labels
+
+__all__ = ["Case", "RunConfig", "RunResult", "plan_cases", "run_benchmark", "run_case"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One cell of the grid."""
+
+    index: int
+    pipeline: ConfiguredPipeline
+    n_train: int
+    repeat: int
+    seed: int
+
+    @property
+    def label(self) -> str:
+        """``pipeline n_train=N repeat=R``, for progress lines."""
+        return f"{self.pipeline.name} n_train={self.n_train} repeat={self.repeat}"
+
+
+@dataclass
+class RunConfig:
+    """What to run; the CLI's options, as data.
+
+    Parameters
+    ----------
+    dataset : str, default="mnist"
+        Registered name or directory (see :func:`~mnist_classic.load_dataset`).
+    data_dir : str or None, default=None
+        Directory holding ``dataset``'s files instead of its own copy.
+    pipelines : sequence of str, default=DEFAULT_PIPELINES
+        Selectors, ``name[param=value,...]``.
+    n_train : sequence of int or None, default=(None,)
+        Training-set sizes (first ``n`` images); ``None`` is the whole set.
+    n_test : int or None, default=None
+        Test-set size (first ``n`` images); ``None`` is the whole set.
+    repeats : int, default=1
+        Repeats per (pipeline, n_train); repeat ``r`` uses seed ``seed + r``.
+    seed : int, default=0
+        Base seed, given to every ``*random_state`` parameter.
+    timeout : float or None, default=None
+        Seconds per case; when set, cases run in a child process.
+    output : str or os.PathLike, default="mnist_classic_results.csv"
+        The CSV to create or append to.
+    data_home : str or None, default=None
+        Downloads and decoded cache (see :func:`~mnist_classic.fetch.get_data_home`).
+    command : str, default=""
+        The command line, recorded in every row.
+    """
+
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    pipelines: Sequence[str] = DEFAULT_PIPELINES
+    n_train: Sequence[int | None] = (None,)
+    n_test: int | None = None
+    repeats: int = 1
+    seed: int = 0
+    timeout: float | None = None
+    output: str | os.PathLike[str] = "mnist_classic_results.csv"
+    data_home: str | None = None
+    command: str = ""
+
+
+@dataclass
+class RunResult:
+    """What a run wrote: its id, the rows in order, and whether it was interrupted."""
+
+    run_id: str
+    output: Path
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    planned: int = 0
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every planned case ran and is ok; 1 otherwise (130 when interrupted)."""
+        if self.interrupted:
+            return 130
+        ok = all(r["status"] == "ok" for r in self.rows) and len(self.rows) == self.planned
+        return 0 if ok else 1
+
+
+def _check_positive(value: Any, name: str, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        extra = " or None" if allow_none else ""
+        msg = f"The '{name}' parameter must be a positive int{extra}. Got {value!r} instead."
+        raise ValueError(msg)
+
+
+def plan_cases(
+    pipelines: Sequence[ConfiguredPipeline], n_train: Sequence[int], repeats: int, seed: int
+) -> list[Case]:
+    """The grid in run order: by training size, then pipeline, then repeat."""
+    cases = []
+    for n in n_train:
+        for p in pipelines:
+            for r in range(repeats):
+                cases.append(Case(len(cases), p, n, r, seed + r))
+    return cases
+
+
+def run_case(
+    case: Case, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray
+) -> dict[str, Any]:
+    """Fit and predict one case; never raises for the estimator's own errors.
+
+    Returns
+    -------
+    dict
+        ``status``, ``accuracy``, ``fit_time_s``, ``predict_time_s``,
+        ``step_times`` (JSON), ``peak_memory_mb``, ``params`` (JSON),
+        ``error`` and ``predictions`` (the labels array, or None).
+    """
+    out: dict[str, Any] = {"status": "ok", "error": "", "predictions": None}
+    X, y = X_train[: case.n_train], y_train[: case.n_train]
+    mem = PeakMemory()
+    try:
+        with mem:
+            est = case.pipeline.build(random_state=case.seed)
+            out["params"] = effective_params(est)
+            fit_s, fit_steps = timed_fit(est, X, y)
+            pred, predict_s, predict_steps = timed_predict(est, X_test)
+    except Exception as exc:  # noqa: BLE001 - a failing case is a result, not a crash
+        logger.debug("case %s failed:\n%s", case.label, traceback.format_exc())
+        out.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " "))
+        out["peak_memory_mb"] = mem.peak_mb
+        return out
+    steps = {k: {"fit": round(fit_steps[k], 6), "predict": round(predict_steps.get(k, 0.0), 6)} for k in fit_steps}
+    out.update(
+        accuracy=float(np.mean(np.asarray(pred) == y_test)),
+        fit_time_s=round(fit_s, 6),
+        predict_time_s=round(predict_s, 6),
+        step_times=json.dumps(steps, sort_keys=True) if steps else "",
+        peak_memory_mb=round(mem.peak_mb, 1) if mem.peak_mb is not None else None,
+        predictions=np.asarray(pred),
+    )
+    return out
+
+
+def _child_case(args: tuple[Any, ...]) -> dict[str, Any]:
+    """Entry point of a case run in a child process (``--timeout``)."""
+    dataset, data_dir, n_test, data_home, selector, n_train, repeat, seed = args
+    ds = load_dataset(dataset, data_dir=data_dir, n_test=n_test, data_home=data_home, download=False)
+    case = Case(0, parse_selector(selector), n_train, repeat, seed)
+    X_train = np.ascontiguousarray(ds.X_train[:n_train])
+    return run_case(case, X_train, np.asarray(ds.y_train[:n_train]), np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test))
+
+
+class _ChildRunner:
+    """Runs cases in one reusable child process; kills and replaces it on timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._ctx = multiprocessing.get_context("spawn")
+        self._pool: Any = None
+
+    def run(self, args: tuple[Any, ...]) -> dict[str, Any]:
+        if self._pool is None:
+            self._pool = self._ctx.Pool(1)
+        result = self._pool.apply_async(_child_case, (args,))
+        try:
+            return result.get(self.timeout)
+        except multiprocessing.TimeoutError:
+            self.close()
+            return {"status": "timeout", "error": f"case exceeded the {self.timeout:g} s timeout", "predictions": None}
+        except Exception as exc:  # noqa: BLE001 - the child died or raised: record it
+            self.close()
+            return {"status": "error", "error": f"{type(exc).__name__}: {exc}".replace("\n", " "), "predictions": None}
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus 6 random hex digits."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def prepare(config: RunConfig) -> tuple[list[ConfiguredPipeline], Dataset, list[int]]:
+    """Validate a config and load its data; raises before anything is written."""
+    if not config.pipelines:
+        msg = "The 'pipelines' parameter must name at least one pipeline."
+        raise ValueError(msg)
+    pipelines = [parse_selector(s) for s in config.pipelines]
+    names = [p.name for p in pipelines]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        msg = f"Pipeline selected twice: {', '.join(dupes)} (use --repeats to repeat a case)"
+        raise ValueError(msg)
+    _check_positive(config.repeats, "repeats")
+    if isinstance(config.seed, bool) or not isinstance(config.seed, (int, np.integer)) or config.seed < 0:
+        msg = f"The 'seed' parameter must be a non-negative int. Got {config.seed!r} instead."
+        raise ValueError(msg)
+    if config.timeout is not None and not config.timeout > 0:
+        msg = f"The 'timeout' parameter must be a positive number of seconds. Got {config.timeout!r} instead."
+        raise ValueError(msg)
+    for n in config.n_train:
+        _check_positive(n, "n_train", allow_none=True)
+    ds = load_dataset(config.dataset, data_dir=config.data_dir, n_test=config.n_test, data_home=config.data_home)
+    available = len(ds.y_train)
+    sizes = []
+    for n in config.n_train:
+        if n is not None and n > available:
+            msg = f"The 'n_train' parameter must be an int in [1, {available}] for {ds.name}. Got {n} instead."
+            raise ValueError(msg)
+        sizes.append(available if n is None else int(n))
+    if len(set(sizes)) != len(sizes):
+        msg = f"The 'n_train' parameter lists a size twice: {sizes}"
+        raise ValueError(msg)
+    return pipelines, ds, sizes
+
+
+def run_benchmark(
+    config: RunConfig,
+    *,
+    on_start: Callable[[Case, int], None] | None = None,
+    on_end: Callable[[Case, dict[str, Any], int], None] | None = None,
+) -> RunResult:
+    """Run the grid of ``config``, appending a CSV row as each case ends.
+
+    Parameters
+    ----------
+    config : RunConfig
+    on_start, on_end : callable or None
+        Progress hooks: ``on_start(case, total)`` and ``on_end(case, row, total)``.
+
+    Returns
+    -------
+    RunResult
+        Interrupted (Ctrl-C) runs return with ``interrupted=True`` and every
+        finished row already on disk.
+
+    Raises
+    ------
+    ValueError, OSError
+        On a bad config, data or output, before any case runs.
+    """
+    pipelines, ds, sizes = prepare(config)
+    writer = ResultWriter(config.output)
+    cases = plan_cases(pipelines, sizes, config.repeats, config.seed)
+    result = RunResult(new_run_id(), writer.path, planned=len(cases))
+    truth_sha = save_labels(writer.predictions, np.asarray(ds.y_test))
+    common = {
+        "run_id": result.run_id,
+        "dataset": ds.name,
+        "n_test": len(ds.y_test),
+        "truth_sha256": truth_sha,
+        "subset": ds.subset,
+        "execution": "subprocess" if config.timeout else "inprocess",
+        "command": config.command,
+        **{f"sha256_{role}": sha for role, sha in ds.sha256.items()},
+        **collect_environment(),
+    }
+    child = _ChildRunner(config.timeout) if config.timeout else None
+    # Materialize the data in memory once, outside every timed region.
+    X_train, y_train = np.ascontiguousarray(ds.X_train[: max(sizes)]), np.asarray(ds.y_train[: max(sizes)])
+    X_test, y_test = np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test)
+    try:
+        for case in cases:
+            if on_start:
+                on_start(case, len(cases))
+            started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            if child is not None:
+                args = (config.dataset, config.data_dir, config.n_test, config.data_home,
+                        case.pipeline.name, case.n_train, case.repeat, case.seed)
+                out = child.run(args)
+            else:
+                out = run_case(case, X_train, y_train, X_test, y_test)
+            pred = out.pop("predictions")
+            row = {
+                **common,
+                **out,
+                "pipeline": case.pipeline.name,
+                "n_train": case.n_train,
+                "seed": case.seed,
+                "repeat": case.repeat,
+                "started_at": started,
+            }
+            if "params" not in row:
+                row["params"] = effective_params(case.pipeline.build(random_state=case.seed))
+            if pred is not None:
+                row["predictions_sha256"] = save_labels(writer.predictions, pred)
+            writer.append(row)
+            result.rows.append(row)
+            if on_end:
+                on_end(case, row, len(cases))
+    except KeyboardInterrupt:
+        result.interrupted = True
+    finally:
+        if child is not None:
+            child.close()
+    return result
+
+
+def summary_table(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table of the rows: pipeline, n_train, status, accuracy, times, memory."""
+    header = f"{'pipeline':<32} {'n_train':>7} {'rep':>3} {'status':<7} {'accuracy':>9} {'fit_s':>9} {'predict_s':>9} {'peak_MB':>8}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        acc = f"{100 * r['accuracy']:.2f}%" if r.get("accuracy") is not None else "-"
+        fit = f"{r['fit_time_s']:.2f}" if r.get("fit_time_s") is not None else "-"
+        pred = f"{r['predict_time_s']:.2f}" if r.get("predict_time_s") is not None else "-"
+        mem = f"{r['peak_memory_mb']:.0f}" if r.get("peak_memory_mb") is not None else "-"
+        lines.append(
+            f"{r['pipeline']:<32} {r['n_train']:>7} {r['repeat']:>3} {r['status']:<7} {acc:>9} {fit:>9} {pred:>9} {mem:>8}"
+        )
+    return "\n".join(lines)
+
