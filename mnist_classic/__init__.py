@@ -64,7 +64,16 @@ __all__ = [
     "register_dataset",
     "verify_dataset",
     "write_idx",
-    *_LAZY,
+    # served lazily (they import scikit-learn):
+    "DEFAULT_PIPELINES",
+    "PIPELINES",
+    "ConfiguredPipeline",
+    "RunConfig",
+    "RunResult",
+    "collect_environment",
+    "parse_selector",
+    "register_pipeline",
+    "run_benchmark",
 ]
 
 

@@ -93,6 +93,10 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("name", metavar="NAME")
     d.add_argument("--data-home", default=None, help="downloads and decoded cache")
 
+    summ = sub.add_parser("summary", help="print the summary table of a results CSV")
+    summ.add_argument("results", metavar="CSV", help="a CSV written by 'mnist-classic run'")
+    summ.add_argument("--run-id", default=None, help="only the rows of this run")
+
     lst = sub.add_parser("list", help="list pipelines (with defaults) and datasets")
     lst.add_argument("what", nargs="?", choices=("pipelines", "datasets"), default=None)
     return p
@@ -182,6 +186,20 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from .results import read_results
+    from .runner import summary_table
+
+    df = read_results(args.results)
+    if args.run_id is not None:
+        df = df[df["run_id"] == args.run_id]
+        if df.empty:
+            msg = f"The '--run-id' option must name a run in {args.results}. Got {args.run_id!r} instead."
+            raise ValueError(msg)
+    print(summary_table(df.to_dict("records")))
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .pipelines import DEFAULT_PIPELINES
     from .progress import Progress
@@ -243,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return handlers[args.data_command](args)
         if args.command == "list":
             return _cmd_list(args)
+        if args.command == "summary":
+            return _cmd_summary(args)
         parser.print_help()
         return 2
     except UsageError as exc:

@@ -55,10 +55,13 @@ class PipelineSpec:
 PIPELINES: dict[str, PipelineSpec] = {}
 
 
-def register_pipeline(name: str, description: str, source: str = "") -> Callable[[Callable[[], BaseEstimator]], Callable[[], BaseEstimator]]:
+Factory = Callable[[], BaseEstimator]
+
+
+def register_pipeline(name: str, description: str, source: str = "") -> Callable[[Factory], Factory]:
     """Decorator registering a factory under ``name``."""
 
-    def decorate(factory: Callable[[], BaseEstimator]) -> Callable[[], BaseEstimator]:
+    def decorate(factory: Factory) -> Factory:
         PIPELINES[name] = PipelineSpec(name, factory, description, source)
         return factory
 
@@ -172,7 +175,8 @@ def _resolve_key(key: str, valid: list[str], pipeline: str) -> str:
 def _tunable(estimator: BaseEstimator) -> list[str]:
     """Hyper-parameter names settable by a selector (not whole steps or estimators)."""
     params = estimator.get_params(deep=True)
-    return sorted(k for k, v in params.items() if not isinstance(v, BaseEstimator) and k not in ("steps", "memory", "verbose", "transform_input"))
+    skip = ("steps", "memory", "verbose", "transform_input")
+    return sorted(k for k, v in params.items() if not isinstance(v, BaseEstimator) and k not in skip)
 
 
 @dataclass(frozen=True)

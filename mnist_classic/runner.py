@@ -156,7 +156,7 @@ def run_case(
             out["params"] = effective_params(est)
             fit_s, fit_steps = timed_fit(est, X, y)
             pred, predict_s, predict_steps = timed_predict(est, X_test)
-    except Exception as exc:  # noqa: BLE001 - a failing case is a result, not a crash
+    except Exception as exc:
         logger.debug("case %s failed:\n%s", case.label, traceback.format_exc())
         out.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " "))
         out["peak_memory_mb"] = mem.peak_mb
@@ -179,7 +179,8 @@ def _child_case(args: tuple[Any, ...]) -> dict[str, Any]:
     ds = load_dataset(dataset, data_dir=data_dir, n_test=n_test, data_home=data_home, download=False)
     case = Case(0, parse_selector(selector), n_train, repeat, seed)
     X_train = np.ascontiguousarray(ds.X_train[:n_train])
-    return run_case(case, X_train, np.asarray(ds.y_train[:n_train]), np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test))
+    y_train = np.asarray(ds.y_train[:n_train])
+    return run_case(case, X_train, y_train, np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test))
 
 
 class _ChildRunner:
@@ -199,7 +200,7 @@ class _ChildRunner:
         except multiprocessing.TimeoutError:
             self.close()
             return {"status": "timeout", "error": f"case exceeded the {self.timeout:g} s timeout", "predictions": None}
-        except Exception as exc:  # noqa: BLE001 - the child died or raised: record it
+        except Exception as exc:
             self.close()
             return {"status": "error", "error": f"{type(exc).__name__}: {exc}".replace("\n", " "), "predictions": None}
 
@@ -331,17 +332,29 @@ def run_benchmark(
     return result
 
 
-def summary_table(rows: list[dict[str, Any]]) -> str:
-    """A plain-text table of the rows: pipeline, n_train, status, accuracy, times, memory."""
-    header = f"{'pipeline':<32} {'n_train':>7} {'rep':>3} {'status':<7} {'accuracy':>9} {'fit_s':>9} {'predict_s':>9} {'peak_MB':>8}"
+def _present(value: Any) -> bool:
+    """Not None and not NaN (rows read back from a CSV have NaN for empty cells)."""
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
+
+
+def summary_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A plain-text table of rows (as written, or read back from a CSV).
+
+    Columns: pipeline, n_train, repeat, status, accuracy, fit and predict
+    seconds, peak memory. ``mnist-classic run`` prints it at the end.
+    """
+    header = (
+        f"{'pipeline':<32} {'n_train':>7} {'rep':>3} {'status':<7} {'accuracy':>9} "
+        f"{'fit_s':>9} {'predict_s':>9} {'peak_MB':>8}"
+    )
     lines = [header, "-" * len(header)]
     for r in rows:
-        acc = f"{100 * r['accuracy']:.2f}%" if r.get("accuracy") is not None else "-"
-        fit = f"{r['fit_time_s']:.2f}" if r.get("fit_time_s") is not None else "-"
-        pred = f"{r['predict_time_s']:.2f}" if r.get("predict_time_s") is not None else "-"
-        mem = f"{r['peak_memory_mb']:.0f}" if r.get("peak_memory_mb") is not None else "-"
+        acc = f"{100 * r['accuracy']:.2f}%" if _present(r.get("accuracy")) else "-"
+        fit = f"{r['fit_time_s']:.2f}" if _present(r.get("fit_time_s")) else "-"
+        pred = f"{r['predict_time_s']:.2f}" if _present(r.get("predict_time_s")) else "-"
+        mem = f"{r['peak_memory_mb']:.0f}" if _present(r.get("peak_memory_mb")) else "-"
         lines.append(
-            f"{r['pipeline']:<32} {r['n_train']:>7} {r['repeat']:>3} {r['status']:<7} {acc:>9} {fit:>9} {pred:>9} {mem:>8}"
+            f"{r['pipeline']:<32} {r['n_train']:>7} {r['repeat']:>3} {r['status']:<7} {acc:>9} "
+            f"{fit:>9} {pred:>9} {mem:>8}"
         )
     return "\n".join(lines)
-

@@ -10,10 +10,8 @@ import pytest
 
 def pytest_configure(config: pytest.Config) -> None:
     # Keep tests off the user's cache: downloads and the decoded cache go to a
-    # per-session folder (set before any test imports the package).
-    if "MNIST_CLASSIC_DATA" not in os.environ or not os.environ.get("MNIST_CLASSIC_KEEP_DATA_HOME"):
-        base = Path(config.rootpath) / ".pytest_cache" / "mnist-classic-data"
-        os.environ["MNIST_CLASSIC_DATA"] = str(base)
+    # folder of the checkout's own (inherited by the CLI subprocesses tests start).
+    os.environ["MNIST_CLASSIC_DATA"] = str(Path(config.rootpath) / ".pytest_cache" / "mnist-classic-data")
     # Stable timings and results on a 2-core machine: one BLAS/OpenMP thread per process.
     from threadpoolctl import threadpool_limits
 

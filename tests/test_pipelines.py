@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn.base import clone, is_classifier
 
-from mnist_classic.pipelines import DEFAULT_PIPELINES, PIPELINES, effective_params, parse_selector
 from mnist_classic.measure import timed_fit, timed_predict
+from mnist_classic.pipelines import DEFAULT_PIPELINES, PIPELINES, effective_params, parse_selector
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ class TestContract:
         a, b = c.build(), c.build()
         assert a is not b
         if hasattr(a, "steps"):
-            assert all(sa is not sb for (_, sa), (_, sb) in zip(a.steps, b.steps))
+            assert all(sa is not sb for (_, sa), (_, sb) in zip(a.steps, b.steps, strict=True))
 
     def test_is_cloneable_classifier(self, name):
         est = parse_selector(name).build(random_state=3)

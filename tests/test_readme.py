@@ -1,0 +1,34 @@
+"""The README stays true: its reference table is what the committed CSV says."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mnist_classic import read_results
+from mnist_classic.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOORS = {"svm": 0.983, "pca_svm": 0.985, "knn": 0.970, "rf": 0.968, "logreg": 0.920}
+
+
+def test_readme_table_is_the_summary_of_the_reference_csv(capsys):
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- reference-results:start -->\n```text\n(.*?)```\n<!-- reference-results:end -->",
+                      readme, re.S)
+    assert block, "README has the reference-results block"
+    assert main(["summary", str(ROOT / "results" / "mnist-default.csv")]) == 0
+    assert block.group(1) == capsys.readouterr().out
+
+
+def test_reference_run_meets_the_published_floors():
+    df = read_results(ROOT / "results" / "mnist-default.csv")
+    assert df["run_id"].nunique() == 1
+    assert (df["status"] == "ok").all()
+    assert (df["n_train"] == 60000).all() and (df["n_test"] == 10000).all()
+    assert df["command"].iloc[0] == "mnist-classic run --output results/mnist-default.csv"
+    assert not df["git_commit"].iloc[0].endswith("-dirty")
+    acc = dict(zip(df["pipeline"], df["accuracy"], strict=True))
+    assert set(acc) == set(FLOORS)
+    for name, floor in FLOORS.items():
+        assert acc[name] >= floor, (name, acc[name])
