@@ -33,8 +33,10 @@ def main() -> None:
             cold.append(t1 - t0)
             warm.append(t2 - t1)
     for name, xs in (("cold", cold), ("warm", warm)):
-        print(f"{name}: median {statistics.median(xs):.4f} s (min {min(xs):.4f}, max {max(xs):.4f}) "
-              f"over {len(xs)} rounds, full MNIST {ds.X_train.shape} + {ds.X_test.shape}")
+        print(
+            f"{name}: median {statistics.median(xs):.4f} s (min {min(xs):.4f}, max {max(xs):.4f}) "
+            f"over {len(xs)} rounds, full MNIST {ds.X_train.shape} + {ds.X_test.shape}"
+        )
 
 
 if __name__ == "__main__":

@@ -64,25 +64,46 @@ def _build_parser() -> argparse.ArgumentParser:
     src = run.add_argument_group("data")
     src.add_argument("--dataset", default=None, help="registered dataset name or directory (default: mnist)")
     src.add_argument("--data-dir", default=None, help="directory holding the four IDX files")
-    src.add_argument("--data-home", default=None, help="downloads and decoded cache (default: $MNIST_CLASSIC_DATA "
-                     "or the user cache dir)")
-    run.add_argument("--pipelines", nargs="+", metavar="SEL", default=None,
-                     help="selectors name[param=value,...] (default: svm pca_svm knn rf logreg)")
-    run.add_argument("--n-train", type=_n_train_list, default=[None], metavar="N[,N...]",
-                     help="training sizes, first N images (default: all)")
+    src.add_argument(
+        "--data-home",
+        default=None,
+        help="downloads and decoded cache (default: $MNIST_CLASSIC_DATA or the user cache dir)",
+    )
+    run.add_argument(
+        "--pipelines",
+        nargs="+",
+        metavar="SEL",
+        default=None,
+        help="selectors name[param=value,...] (default: svm pca_svm knn rf logreg)",
+    )
+    run.add_argument(
+        "--n-train",
+        type=_n_train_list,
+        default=[None],
+        metavar="N[,N...]",
+        help="training sizes, first N images (default: all)",
+    )
     run.add_argument("--n-test", type=int, default=None, metavar="N", help="test size, first N images (default: all)")
     run.add_argument("--repeats", type=int, default=1, metavar="R", help="repeats per case, seeds seed..seed+R-1")
     run.add_argument("--seed", type=int, default=0, metavar="S", help="base seed for every *random_state (default 0)")
-    run.add_argument("--timeout", type=float, default=None, metavar="SEC",
-                     help="per-case limit; cases then run in a child process")
-    run.add_argument("--output", "-o", default="mnist_classic_results.csv", metavar="PATH",
-                     help="CSV to create or append to (default: mnist_classic_results.csv)")
+    run.add_argument(
+        "--timeout", type=float, default=None, metavar="SEC", help="per-case limit; cases then run in a child process"
+    )
+    run.add_argument(
+        "--output",
+        "-o",
+        default="mnist_classic_results.csv",
+        metavar="PATH",
+        help="CSV to create or append to (default: mnist_classic_results.csv)",
+    )
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
     data = sub.add_parser("data", help="inspect, verify or download datasets")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)
-    for name, helptext in (("info", "files, shapes, dtypes, label counts and payload hashes"),
-                           ("verify", "check every payload against NAME's pinned SHA-256 (exit 0 only if all match)")):
+    for name, helptext in (
+        ("info", "files, shapes, dtypes, label counts and payload hashes"),
+        ("verify", "check every payload against NAME's pinned SHA-256 (exit 0 only if all match)"),
+    ):
         d = dsub.add_parser(name, help=helptext)
         d.add_argument("name", nargs="?", default=None, metavar="NAME", help="dataset (default: mnist)")
         d.add_argument("--data-dir", default=None, help="check the files in this directory instead")
@@ -116,12 +137,19 @@ def _cmd_data_info(args: argparse.Namespace) -> int:
     info: dict[str, Any] = {
         "dataset": ds.name,
         "files": [
-            {"role": f.role, "path": f.path, "idx_dtype": f.idx_dtype, "shape": list(f.shape),
-             "payload_sha256": f.payload_sha256}
+            {
+                "role": f.role,
+                "path": f.path,
+                "idx_dtype": f.idx_dtype,
+                "shape": list(f.shape),
+                "payload_sha256": f.payload_sha256,
+            }
             for f in ds.files
         ],
-        "matrices": {k: {"shape": list(getattr(ds, k).shape), "dtype": str(getattr(ds, k).dtype)}
-                     for k in ("X_train", "y_train", "X_test", "y_test")},
+        "matrices": {
+            k: {"shape": list(getattr(ds, k).shape), "dtype": str(getattr(ds, k).dtype)}
+            for k in ("X_train", "y_train", "X_test", "y_test")
+        },
         "label_counts": counts,
     }
     if args.json:
@@ -228,8 +256,10 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     )
     print(summary_table(result.rows))
     failed = sum(r["status"] != "ok" for r in result.rows)
-    print(f"\n{len(result.rows)} of {result.planned} cases written to {result.output} (run_id {result.run_id})"
-          + (f"; {failed} failed" if failed else ""))
+    print(
+        f"\n{len(result.rows)} of {result.planned} cases written to {result.output} (run_id {result.run_id})"
+        + (f"; {failed} failed" if failed else "")
+    )
     if result.interrupted:
         print(f"{PROG}: interrupted: {len(result.rows)} of {result.planned} cases finished and kept", file=sys.stderr)
     return result.exit_code

@@ -191,10 +191,7 @@ def get_dataset_spec(name: str) -> DatasetSpec:
         return DATASETS[name]
     except KeyError:
         accepted = ", ".join(sorted(DATASETS))
-        msg = (
-            f"Unknown dataset {name!r}: accepted names are {accepted}, "
-            "or a directory holding the four IDX files."
-        )
+        msg = f"Unknown dataset {name!r}: accepted names are {accepted}, or a directory holding the four IDX files."
         raise ValueError(msg) from None
 
 

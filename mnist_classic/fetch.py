@@ -146,7 +146,7 @@ def fetch_url(
         except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as exc:
             reason = getattr(exc, "reason", None) or exc
             failures.append(f"{url} ({reason})")
-            logger.warning("mirror failed: %s: %s", url, reason)
+            logger.info("mirror failed: %s: %s", url, reason)
             continue
         return dest
     msg = f"could not fetch {dest.name}: every mirror failed: " + "; ".join(failures)

@@ -122,10 +122,7 @@ def parse_header(data: bytes, *, source: str = "<bytes>") -> IDXHeader:
         raise IDXError(msg)
     zero, code, ndim = data[0:2], data[2], data[3]
     if zero != b"\x00\x00":
-        msg = (
-            f"{source}: not an IDX file: the magic number must start with two zero bytes, "
-            f"got {zero.hex()}"
-        )
+        msg = f"{source}: not an IDX file: the magic number must start with two zero bytes, got {zero.hex()}"
         raise IDXError(msg)
     if code not in IDX_DTYPES:
         accepted = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
@@ -136,10 +133,7 @@ def parse_header(data: bytes, *, source: str = "<bytes>") -> IDXHeader:
         raise IDXError(msg)
     end = 4 + 4 * ndim
     if len(data) < end:
-        msg = (
-            f"{source}: truncated IDX header: {ndim} dimensions need {end} header bytes, "
-            f"got {len(data)}"
-        )
+        msg = f"{source}: truncated IDX header: {ndim} dimensions need {end} header bytes, got {len(data)}"
         raise IDXError(msg)
     shape = struct.unpack(f">{ndim}I", data[4:end])
     return IDXHeader(IDX_DTYPES[code], tuple(int(d) for d in shape))
@@ -219,43 +213,56 @@ def inflate_idx(data: bytes, *, source: str = "<bytes>") -> bytes:
     """
     if data[:2] != _GZIP_MAGIC:
         return data
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    # Two passes: the header alone (at most 132 bytes), then exactly what it claims plus one byte.
+    header = parse_header(_inflate_bounded(data, 4 + 4 * _MAX_NDIM, source), source=source)
+    claim = header.header_size + header.payload_size  # Python ints: no overflow, nothing allocated
+    payload = _inflate_bounded(data, claim + 1, source, header=header)
+    if len(payload) > claim:
+        msg = f"{source}: gzip stream inflates past the header's claim of {header.payload_size} payload bytes"
+        raise IDXError(msg)
+    return payload
+
+
+def _inflate_bounded(data: bytes, limit: int, source: str, header: IDXHeader | None = None) -> bytes:
+    """Inflate the gzip members of ``data`` (several are allowed), stopping after ``limit`` bytes.
+
+    Memory is bounded by ``limit`` and by what the stream really holds, never
+    by a size field. A stream that ends before its end marker is an error.
+    """
+    out: list[bytes] = []
+    got = 0
+    rest = data
     try:
-        head = inflater.decompress(data, 4)
-        if len(head) == 4 and 1 <= head[3] <= _MAX_NDIM:
-            head += inflater.decompress(inflater.unconsumed_tail, 4 * head[3])
-        header = parse_header(head, source=source)
-        # Python ints: the claim cannot overflow, and nothing is allocated for it.
-        budget = header.payload_size + 1
-        chunks = [head]
-        got = 0
-        tail = inflater.unconsumed_tail
-        while got < budget and not inflater.eof:
-            chunk = inflater.decompress(tail, min(budget - got, 1 << 24))
-            tail = inflater.unconsumed_tail
-            if not chunk and not tail:
-                break  # input exhausted before the end of the stream
-            chunks.append(chunk)
-            got += len(chunk)
+        while rest:
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            tail = rest
+            while got < limit and not inflater.eof:
+                chunk = inflater.decompress(tail, min(limit - got, 1 << 24))
+                tail = inflater.unconsumed_tail
+                if not chunk and not tail:
+                    break  # input exhausted before the end of the stream
+                out.append(chunk)
+                got += len(chunk)
+            if got >= limit:
+                break
+            if not inflater.eof:
+                msg = f"{source}: truncated gzip stream: it ends after {got} decompressed bytes"
+                if header is not None:
+                    msg = (
+                        f"{source}: truncated gzip stream: it ends after {max(got - header.header_size, 0)} "
+                        f"of the {header.payload_size} payload bytes its header claims"
+                    )
+                raise IDXError(msg)
+            rest = inflater.unused_data
+            if not rest.strip(b"\x00"):
+                break  # zero padding after the last member is allowed
+            if rest[:2] != _GZIP_MAGIC:
+                msg = f"{source}: unexpected data after the end of the gzip stream"
+                raise IDXError(msg)
     except zlib.error as exc:
         msg = f"{source}: corrupt gzip stream: {exc}"
         raise IDXError(msg) from None
-    if got > header.payload_size:
-        msg = (
-            f"{source}: gzip stream inflates past the header's claim of "
-            f"{header.payload_size} payload bytes"
-        )
-        raise IDXError(msg)
-    if not inflater.eof:
-        msg = (
-            f"{source}: truncated gzip stream: it ends after {got} of the "
-            f"{header.payload_size} payload bytes its header claims"
-        )
-        raise IDXError(msg)
-    if inflater.unused_data.strip(b"\x00"):
-        msg = f"{source}: unexpected data after the end of the gzip stream"
-        raise IDXError(msg)
-    return b"".join(chunks)
+    return b"".join(out)
 
 
 def read_idx_payload(path: str | os.PathLike[str]) -> bytes:
@@ -320,13 +327,12 @@ def encode_idx(array: np.ndarray) -> bytes:
         If ndim or a dimension is out of range.
     """
     arr = np.asarray(array)
-    for code, dtype in IDX_DTYPES.items():
-        if arr.dtype.kind == dtype.kind and arr.dtype.itemsize == dtype.itemsize:
-            break
-    else:
+    matches = [(c, d) for c, d in IDX_DTYPES.items() if (arr.dtype.kind, arr.dtype.itemsize) == (d.kind, d.itemsize)]
+    if not matches:
         accepted = "uint8, int8, int16, int32, float32, float64"
         msg = f"The 'array' parameter of encode_idx must have dtype in {{{accepted}}}. Got {arr.dtype} instead."
         raise TypeError(msg)
+    code, dtype = matches[0]
     if not 1 <= arr.ndim <= _MAX_NDIM or any(d >= 2**32 for d in arr.shape):
         msg = (
             f"The 'array' parameter of encode_idx must have 1 to {_MAX_NDIM} dimensions, "

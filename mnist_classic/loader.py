@@ -172,11 +172,20 @@ def find_idx_files(directory: str | os.PathLike[str]) -> dict[str, Path]:
             raise ValueError(msg)
         if paths:
             result[role] = paths[0]
+    prefixes = sorted({m["prefix"] for p in result.values() if (m := _FILE_RE.match(p.name))})
+    if len(prefixes) > 1:
+        names = ", ".join(p.name for p in result.values())
+        msg = f"{directory}: the IDX files do not share one prefix ({names}); keep one dataset per directory"
+        raise ValueError(msg)
     missing = [r for r in ROLES if r not in result]
     if missing:
         expected = ", ".join(
-            {"train_images": "train-images-idx3-ubyte[.gz]", "train_labels": "train-labels-idx1-ubyte[.gz]",
-             "test_images": "t10k-images-idx3-ubyte[.gz]", "test_labels": "t10k-labels-idx1-ubyte[.gz]"}[r]
+            {
+                "train_images": "train-images-idx3-ubyte[.gz]",
+                "train_labels": "train-labels-idx1-ubyte[.gz]",
+                "test_images": "t10k-images-idx3-ubyte[.gz]",
+                "test_labels": "t10k-labels-idx1-ubyte[.gz]",
+            }[r]
             for r in missing
         )
         msg = f"{directory}: missing IDX file(s): {expected}"
@@ -342,9 +351,7 @@ def _check_int(value: Any, name: str, high: int) -> None:
         raise ValueError(msg)
 
 
-def _subset(
-    X: np.ndarray, y: np.ndarray, n: int | None, seed: int | None
-) -> tuple[np.ndarray, np.ndarray]:
+def _subset(X: np.ndarray, y: np.ndarray, n: int | None, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
     if n is None or n == len(y):
         return X, y
     if seed is None:
@@ -356,7 +363,11 @@ def _subset(
     if n < np.count_nonzero(counts):
         msg = f"A stratified sample needs at least one image per class ({np.count_nonzero(counts)}). Got {n}."
         raise ValueError(msg)
-    idx, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
+    try:
+        idx, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
+    except ValueError as exc:
+        msg = f"A stratified sample of {n} of {len(y)} images is not possible ({exc}); use seed=None for the first n."
+        raise ValueError(msg) from None
     idx = np.sort(idx)
     return X[idx], y[idx]
 
@@ -458,7 +469,8 @@ def _check_consistent(arrays: dict[str, np.ndarray], infos: list[IDXFileInfo], s
         for role in ("train_labels", "test_labels"):
             y = arrays[role]
             if y.size and int(y.max()) >= spec.n_classes:
-                msg = f"{by_role[role].path}: label {int(y.max())} out of range [0, {spec.n_classes - 1}] for {spec.name}"
+                top = spec.n_classes - 1
+                msg = f"{by_role[role].path}: label {int(y.max())} out of range [0, {top}] for {spec.name}"
                 raise DataIntegrityError(msg)
 
 

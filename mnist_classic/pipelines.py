@@ -124,7 +124,9 @@ DEFAULT_PIPELINES: tuple[str, ...] = ("svm", "pca_svm", "knn", "rf", "logreg")
 
 def _split_top_level(text: str) -> list[str]:
     """Split on commas that are not inside brackets, parentheses or quotes."""
-    parts, depth, quote, cur = [], 0, "", []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, quote = 0, ""
     for ch in text:
         if quote:
             quote = "" if ch == quote else quote
@@ -217,9 +219,7 @@ class ConfiguredPipeline:
         if random_state is not None:
             explicit = {k for k, _ in self.overrides}
             seeds = {
-                k: random_state
-                for k in est.get_params(deep=True)
-                if k.endswith("random_state") and k not in explicit
+                k: random_state for k in est.get_params(deep=True) if k.endswith("random_state") and k not in explicit
             }
             est.set_params(**seeds)
         return est

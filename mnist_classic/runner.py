@@ -123,11 +123,9 @@ def _check_positive(value: Any, name: str, allow_none: bool = False) -> None:
         raise ValueError(msg)
 
 
-def plan_cases(
-    pipelines: Sequence[ConfiguredPipeline], n_train: Sequence[int], repeats: int, seed: int
-) -> list[Case]:
+def plan_cases(pipelines: Sequence[ConfiguredPipeline], n_train: Sequence[int], repeats: int, seed: int) -> list[Case]:
     """The grid in run order: by training size, then pipeline, then repeat."""
-    cases = []
+    cases: list[Case] = []
     for n in n_train:
         for p in pipelines:
             for r in range(repeats):
@@ -301,8 +299,16 @@ def run_benchmark(
                 on_start(case, len(cases))
             started = datetime.now(timezone.utc).isoformat(timespec="seconds")
             if child is not None:
-                args = (config.dataset, config.data_dir, config.n_test, config.data_home,
-                        case.pipeline.name, case.n_train, case.repeat, case.seed)
+                args = (
+                    config.dataset,
+                    config.data_dir,
+                    config.n_test,
+                    config.data_home,
+                    case.pipeline.name,
+                    case.n_train,
+                    case.repeat,
+                    case.seed,
+                )
                 out = child.run(args)
             else:
                 out = run_case(case, X_train, y_train, X_test, y_test)

@@ -34,8 +34,7 @@ def _one_line_error(capsys, code, expected_code=2, match=None):
 def test_list(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for name in ("svm", "pca_svm", "knn", "rf", "logreg", "dummy", "mnist", "fashion-mnist", "kmnist",
-                 "emnist-digits"):
+    for name in ("svm", "pca_svm", "knn", "rf", "logreg", "dummy", "mnist", "fashion-mnist", "kmnist", "emnist-digits"):
         assert name in out
     assert "SVC(C=10)" in out  # pipelines are shown with their defaults
     assert main(["list", "datasets"]) == 0
@@ -126,8 +125,9 @@ def test_data_dir_missing_a_file(capsys, tmp_path):
 
 def test_run_in_process(capsys, tmp_path):
     out = tmp_path / "r.csv"
-    code = main(["run", "--pipelines", "dummy", "logreg[C=1]", "--n-train", "300,600", "--n-test", "200",
-                 "--output", str(out)])
+    code = main(
+        ["run", "--pipelines", "dummy", "logreg[C=1]", "--n-train", "300,600", "--n-test", "200", "--output", str(out)]
+    )
     stdout, err = capsys.readouterr()
     assert code == 0
     assert "4 of 4 cases written" in stdout
@@ -169,9 +169,26 @@ def _wait_rows(path: Path, n: int, proc, timeout: float = 120) -> None:
 def test_interrupted_run_keeps_every_finished_row(tmp_path, sig):
     out = tmp_path / "r.csv"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mnist_classic", "run", "--pipelines", "dummy", "rf[n_estimators=5]",
-         "--n-train", "1000", "--n-test", "500", "--repeats", "200", "-o", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "mnist_classic",
+            "run",
+            "--pipelines",
+            "dummy",
+            "rf[n_estimators=5]",
+            "--n-train",
+            "1000",
+            "--n-test",
+            "500",
+            "--repeats",
+            "200",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         _wait_rows(out, 3, proc)

@@ -14,8 +14,9 @@ FLOORS = {"svm": 0.983, "pca_svm": 0.985, "knn": 0.970, "rf": 0.968, "logreg": 0
 
 def test_readme_table_is_the_summary_of_the_reference_csv(capsys):
     readme = (ROOT / "README.md").read_text()
-    block = re.search(r"<!-- reference-results:start -->\n```text\n(.*?)```\n<!-- reference-results:end -->",
-                      readme, re.S)
+    block = re.search(
+        r"<!-- reference-results:start -->\n```text\n(.*?)```\n<!-- reference-results:end -->", readme, re.S
+    )
     assert block, "README has the reference-results block"
     assert main(["summary", str(ROOT / "results" / "mnist-default.csv")]) == 0
     assert block.group(1) == capsys.readouterr().out

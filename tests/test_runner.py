@@ -55,8 +55,18 @@ def test_rows_round_trip_through_csv(small_run):
     assert (df["fit_time_s"] > 0).all() and (df["predict_time_s"] >= 0).all()
     assert (df["peak_memory_mb"] > 0).all()
     assert df["sha256_train_images"].iloc[0] == "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
-    for col in ("python_version", "numpy_version", "scipy_version", "sklearn_version", "blas", "cpu_model",
-                "platform", "suite_version", "git_commit", "command"):
+    for col in (
+        "python_version",
+        "numpy_version",
+        "scipy_version",
+        "sklearn_version",
+        "blas",
+        "cpu_model",
+        "platform",
+        "suite_version",
+        "git_commit",
+        "command",
+    ):
         assert df[col].notna().all(), col
 
 
@@ -106,8 +116,7 @@ def test_failing_case_is_recorded_and_run_goes_on(tmp_path):
 
 def test_timeout_is_recorded(tmp_path):
     out = tmp_path / "r.csv"
-    config = RunConfig(pipelines=["dummy", "rf[n_estimators=20000]"], n_train=[2000], n_test=100, timeout=4,
-                       output=out)
+    config = RunConfig(pipelines=["dummy", "rf[n_estimators=20000]"], n_train=[2000], n_test=100, timeout=4, output=out)
     result = run_benchmark(config)
     assert [r["status"] for r in result.rows] == ["ok", "timeout"]
     assert result.exit_code == 1
@@ -121,14 +130,22 @@ def test_sweep_of_training_sizes(tmp_path):
     config = RunConfig(pipelines=["dummy", "logreg"], n_train=[100, 300], n_test=100, output=out)
     rows = run_benchmark(config).rows
     assert [(r["n_train"], r["pipeline"]) for r in rows] == [
-        (100, "dummy"), (100, "logreg"), (300, "dummy"), (300, "logreg")]
+        (100, "dummy"),
+        (100, "logreg"),
+        (300, "dummy"),
+        (300, "logreg"),
+    ]
 
 
 def test_plan_cases_order_and_seeds():
     ps = [parse_selector("dummy"), parse_selector("svm")]
     cases = plan_cases(ps, [10, 20], repeats=2, seed=7)
     assert [(c.n_train, c.pipeline.name, c.repeat, c.seed) for c in cases][:4] == [
-        (10, "dummy", 0, 7), (10, "dummy", 1, 8), (10, "svm", 0, 7), (10, "svm", 1, 8)]
+        (10, "dummy", 0, 7),
+        (10, "dummy", 1, 8),
+        (10, "svm", 0, 7),
+        (10, "svm", 1, 8),
+    ]
     assert [c.index for c in cases] == list(range(8))
 
 
