@@ -45,8 +45,8 @@ def git_commit() -> str:
         top = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"], cwd=here, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
-        if not (Path(top) / "mnist_classic" / "__init__.py").exists():
-            return "unknown"
+        if (Path(top) / "mnist_classic").resolve() != here:
+            return "unknown"  # e.g. installed into a virtual environment that lives inside some checkout
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
