@@ -334,8 +334,7 @@ def _write_cache(
                 out[:] = arr
             else:
                 _normalize(arr, info.role, transpose, out=out)
-            out.flush()
-            del out
+            del out  # unmapped; the page cache writes it back (no msync: a cache need not be durable)
 
         _atomic_save(npy_path, write)
     meta = {"payload_sha256": info.payload_sha256, "idx_dtype": info.idx_dtype, "shape": list(info.shape)}
