@@ -96,6 +96,11 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="CSV to create or append to (default: mnist_classic_results.csv)",
     )
+    run.add_argument(
+        "--check-determinism",
+        action="store_true",
+        help="fit every case twice with the same seed; exit 1 if predictions differ",
+    )
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
     data = sub.add_parser("data", help="inspect, verify or download datasets")
@@ -113,6 +118,36 @@ def _build_parser() -> argparse.ArgumentParser:
     d = dsub.add_parser("download", help="fetch a dataset into the cache (mirrors in order, hash-checked)")
     d.add_argument("name", metavar="NAME")
     d.add_argument("--data-home", default=None, help="downloads and decoded cache")
+
+    cmp = sub.add_parser("compare", help="compare two runs; exit 1 when accuracy or speed regressed")
+    cmp.add_argument("baseline", metavar="BASELINE", help="results CSV, or a folder of them")
+    cmp.add_argument("new", metavar="NEW", help="results CSV, or a folder of them")
+    cmp.add_argument("--format", choices=("text", "md", "json"), default="text", help="output format")
+    cmp.add_argument(
+        "--max-slowdown",
+        type=float,
+        default=1.10,
+        metavar="RATIO",
+        help="fail when a time ratio NEW/BASELINE exceeds this, beyond noise (default 1.10)",
+    )
+    cmp.add_argument(
+        "--max-accuracy-drop",
+        type=float,
+        default=0.1,
+        metavar="POINTS",
+        help="fail when accuracy drops by more than this many points, significantly (default 0.1)",
+    )
+    cmp.add_argument("--alpha", type=float, default=0.01, help="significance level (default 0.01)")
+    cmp.add_argument(
+        "--time-resolution",
+        type=float,
+        default=0.05,
+        metavar="SEC",
+        help="absolute time differences below this are not judged (default 0.05)",
+    )
+    cmp.add_argument(
+        "--fail-on-missing", action="store_true", help="also fail when a baseline case is missing from NEW"
+    )
 
     summ = sub.add_parser("summary", help="print the summary table of a results CSV")
     summ.add_argument("results", metavar="CSV", help="a CSV written by 'mnist-classic run'")
@@ -214,6 +249,22 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_runs, format_json, format_markdown, format_text, load_runs
+
+    result = compare_runs(
+        load_runs([args.baseline]),
+        load_runs([args.new]),
+        max_slowdown=args.max_slowdown,
+        max_accuracy_drop=args.max_accuracy_drop,
+        alpha=args.alpha,
+        time_resolution=args.time_resolution,
+    )
+    formatter = {"text": format_text, "md": format_markdown, "json": format_json}[args.format]
+    sys.stdout.write(formatter(result))
+    return result.exit_code(fail_on_missing=args.fail_on_missing)
+
+
 def _cmd_summary(args: argparse.Namespace) -> int:
     from .results import read_results
     from .runner import summary_table
@@ -247,6 +298,7 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         output=args.output,
         data_home=args.data_home,
         command=shlex.join([PROG, *argv]),
+        check_determinism=args.check_determinism,
     )
     progress = None if args.quiet else Progress(sys.stderr)
     result = run_benchmark(
@@ -260,6 +312,11 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         f"\n{len(result.rows)} of {result.planned} cases written to {result.output} (run_id {result.run_id})"
         + (f"; {failed} failed" if failed else "")
     )
+    if args.check_determinism:
+        if result.nondeterministic:
+            print(f"non-deterministic with a fixed seed: {', '.join(result.nondeterministic)}")
+        else:
+            print(f"deterministic: all {len(result.rows)} cases predicted the same labels when fitted twice")
     if result.interrupted:
         print(f"{PROG}: interrupted: {len(result.rows)} of {result.planned} cases finished and kept", file=sys.stderr)
     return result.exit_code
@@ -293,6 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_list(args)
         if args.command == "summary":
             return _cmd_summary(args)
+        if args.command == "compare":
+            return _cmd_compare(args)
         parser.print_help()
         return 2
     except UsageError as exc:

@@ -50,6 +50,7 @@ COLUMNS: tuple[str, ...] = (
     "peak_memory_mb",
     "predictions_sha256",
     "truth_sha256",
+    "deterministic",
     "error",
     "started_at",
     "execution",
@@ -73,6 +74,23 @@ COLUMNS: tuple[str, ...] = (
     "suite_version",
     "git_commit",
     "command",
+)
+
+#: Columns read back as numbers; every other column is text (hashes and versions must stay strings).
+NUMERIC_COLUMNS: frozenset[str] = frozenset(
+    {
+        "n_train",
+        "n_test",
+        "seed",
+        "repeat",
+        "accuracy",
+        "fit_time_s",
+        "predict_time_s",
+        "peak_memory_mb",
+        "blas_threads",
+        "openmp_threads",
+        "cpu_count",
+    }
 )
 
 #: Statuses a row can have.
@@ -215,11 +233,26 @@ def read_results(path: str | os.PathLike[str]) -> Any:
 
     path = Path(path)
     try:
-        df = pd.read_csv(path, dtype={"git_commit": str, "run_id": str, "error": str}, keep_default_na=True)
+        dtypes = {c: str for c in COLUMNS if c not in NUMERIC_COLUMNS}
+        df = pd.read_csv(path, dtype=dtypes, keep_default_na=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         msg = f"{path}: not a results CSV: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         raise ResultsSchemaError(msg) from None
     if tuple(df.columns) != COLUMNS:
         msg = f"{path}: not a results CSV of this schema (columns differ from mnist_classic.results.COLUMNS)"
+        raise ResultsSchemaError(msg)
+    for col in sorted(NUMERIC_COLUMNS):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() & df[col].notna()
+        if bad.any():
+            line = int(bad.to_numpy().nonzero()[0][0]) + 2  # 1-based, after the header
+            msg = f"{path}: line {line}: column {col!r} must be a number, got {df[col][bad].iloc[0]!r}"
+            raise ResultsSchemaError(msg)
+        df[col] = values
+    bad_status = ~df["status"].isin(STATUSES)
+    if bad_status.any():
+        line = int(bad_status.to_numpy().nonzero()[0][0]) + 2
+        got = df["status"][bad_status].iloc[0]
+        msg = f"{path}: line {line}: status must be one of {', '.join(STATUSES)}, got {got!r}"
         raise ResultsSchemaError(msg)
     return df

@@ -80,6 +80,10 @@ class RunConfig:
         Downloads and decoded cache (see :func:`~mnist_classic.fetch.get_data_home`).
     command : str, default=""
         The command line, recorded in every row.
+    check_determinism : bool, default=False
+        Fit and predict every case a second time with the same seed (untimed
+        for the row) and record in ``deterministic`` whether the predictions
+        were identical.
     """
 
     dataset: str = "mnist"
@@ -93,6 +97,7 @@ class RunConfig:
     output: str | os.PathLike[str] = "mnist_classic_results.csv"
     data_home: str | None = None
     command: str = ""
+    check_determinism: bool = False
 
 
 @dataclass
@@ -106,12 +111,17 @@ class RunResult:
     interrupted: bool = False
 
     @property
+    def nondeterministic(self) -> list[str]:
+        """Pipelines whose predictions differed between two fits with the same seed."""
+        return sorted({r["pipeline"] for r in self.rows if r.get("deterministic") is False})
+
+    @property
     def exit_code(self) -> int:
-        """0 when every planned case ran and is ok; 1 otherwise (130 when interrupted)."""
+        """0 when every planned case ran, is ok and (if checked) deterministic; else 1 (130 when interrupted)."""
         if self.interrupted:
             return 130
         ok = all(r["status"] == "ok" for r in self.rows) and len(self.rows) == self.planned
-        return 0 if ok else 1
+        return 0 if ok and not self.nondeterministic else 1
 
 
 def _check_positive(value: Any, name: str, allow_none: bool = False) -> None:
@@ -293,26 +303,33 @@ def run_benchmark(
     # Materialize the data in memory once, outside every timed region.
     X_train, y_train = np.ascontiguousarray(ds.X_train[: max(sizes)]), np.asarray(ds.y_train[: max(sizes)])
     X_test, y_test = np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test)
+
+    def execute(case: Case) -> dict[str, Any]:
+        if child is None:
+            return run_case(case, X_train, y_train, X_test, y_test)
+        name = case.pipeline.name
+        args = (
+            config.dataset,
+            config.data_dir,
+            config.n_test,
+            config.data_home,
+            name,
+            case.n_train,
+            case.repeat,
+            case.seed,
+        )
+        return child.run(args)
+
     try:
         for case in cases:
             if on_start:
                 on_start(case, len(cases))
             started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            if child is not None:
-                args = (
-                    config.dataset,
-                    config.data_dir,
-                    config.n_test,
-                    config.data_home,
-                    case.pipeline.name,
-                    case.n_train,
-                    case.repeat,
-                    case.seed,
-                )
-                out = child.run(args)
-            else:
-                out = run_case(case, X_train, y_train, X_test, y_test)
+            out = execute(case)
             pred = out.pop("predictions")
+            if config.check_determinism and pred is not None:
+                again = execute(case)["predictions"]
+                out["deterministic"] = again is not None and bool(np.array_equal(pred, again))
             row = {
                 **common,
                 **out,

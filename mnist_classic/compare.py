@@ -1,0 +1,429 @@
+"""Compare two sets of runs: accuracy and speed together, with the noise taken into account.
+
+Cases are matched by dataset, configured pipeline name, n_train and n_test.
+
+- Accuracy: an exact McNemar test on the paired per-image predictions (from
+  the predictions sidecar), the number of images whose prediction changed, and
+  a 95% Wilson interval for each accuracy. Repeats are paired by seed; the
+  lowest seed present on both sides is the pair tested.
+- Time (fit and predict separately): the ratio NEW/BASELINE of the medians
+  over repeats; a Mann-Whitney U test where each side has at least 3 repeats;
+  a noise floor, the larger relative spread (max - min) / median between
+  repeats of either side; and a resolution below which absolute differences
+  are not judged at all (timer and scheduler noise on tiny times).
+
+A metric is "worse" only when it is beyond the gate's threshold, outside the
+noise, and (where the repeats allow the test to reach ``alpha``) significant.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .results import ResultsSchemaError, load_labels, predictions_dir, read_results
+
+__all__ = ["CaseComparison", "Comparison", "compare_runs", "load_runs", "mcnemar_exact", "wilson_interval"]
+
+KEY = ("dataset", "pipeline", "n_train", "n_test")
+_SHA_COLUMNS = ("sha256_train_images", "sha256_train_labels", "sha256_test_images", "sha256_test_labels")
+
+
+def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion ``correct / n``.
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval(9837, 10000)
+    >>> round(lo, 4), round(hi, 4)
+    (0.9811, 0.986)
+    """
+    from scipy.stats import norm
+
+    if n <= 0:
+        return (math.nan, math.nan)
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = correct / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value for ``b`` and ``c`` discordant pairs (1.0 when none)."""
+    from scipy.stats import binomtest
+
+    if b + c == 0:
+        return 1.0
+    return float(binomtest(min(b, c), b + c, 0.5).pvalue)
+
+
+def load_runs(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
+    """Read result CSVs (files, or folders of ``*.csv``) into one frame with a ``_source`` column.
+
+    Raises
+    ------
+    FileNotFoundError
+        A path that does not exist, or a folder without CSV files.
+    ResultsSchemaError
+        A file that is not a results CSV of this schema.
+    """
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.glob("*.csv"))
+            if not found:
+                msg = f"No results CSV in folder {p}"
+                raise FileNotFoundError(msg)
+            files.extend(found)
+        elif p.exists():
+            files.append(p)
+        else:
+            msg = f"No such results file or folder: {p}"
+            raise FileNotFoundError(msg)
+    frames = []
+    for f in files:
+        df = read_results(f)
+        df["_source"] = str(f)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+@dataclass
+class CaseComparison:
+    """One metric of one case: the figures on each side and the verdict."""
+
+    dataset: str
+    pipeline: str
+    n_train: int
+    n_test: int
+    metric: str  # accuracy, fit_time_s, predict_time_s, status
+    baseline: float | None = None
+    new: float | None = None
+    change: float | None = None  # accuracy: points; times: ratio new/baseline
+    p_value: float | None = None
+    verdict: str = "same"  # better, worse, same
+    note: str = ""
+    baseline_ci: tuple[float, float] | None = None
+    new_ci: tuple[float, float] | None = None
+    changed_predictions: int | None = None
+    noise: float | None = None
+    repeats: tuple[int, int] = (0, 0)
+
+    @property
+    def case(self) -> str:
+        """``pipeline n_train=N`` (plus the dataset when it is not MNIST)."""
+        prefix = "" if self.dataset == "mnist" else f"{self.dataset}: "
+        return f"{prefix}{self.pipeline} n_train={self.n_train}"
+
+
+@dataclass
+class Comparison:
+    """All metric comparisons, and the cases found on one side only."""
+
+    rows: list[CaseComparison] = field(default_factory=list)
+    only_baseline: list[tuple[Any, ...]] = field(default_factory=list)
+    only_new: list[tuple[Any, ...]] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def regressions(self) -> list[CaseComparison]:
+        """Rows whose verdict is ``worse``."""
+        return [r for r in self.rows if r.verdict == "worse"]
+
+    def exit_code(self, *, fail_on_missing: bool = False) -> int:
+        """1 when anything regressed (or, if asked, a baseline case is missing), else 0."""
+        return 1 if self.regressions or (fail_on_missing and self.only_baseline) else 0
+
+
+def _check_payloads(base: pd.DataFrame, new: pd.DataFrame) -> None:
+    for dataset in sorted(set(base["dataset"]) & set(new["dataset"])):
+        sides = []
+        for name, df in (("baseline", base), ("new", new)):
+            hashes = df.loc[df["dataset"] == dataset, list(_SHA_COLUMNS)].drop_duplicates()
+            if len(hashes) > 1:
+                msg = f"The {name} runs of {dataset} used {len(hashes)} different dataset payloads (sha256 columns)"
+                raise ResultsSchemaError(msg)
+            sides.append(tuple(hashes.iloc[0]))
+        if sides[0] != sides[1]:
+            which = next(c for c, a, b in zip(_SHA_COLUMNS, *sides, strict=True) if a != b)
+            i = _SHA_COLUMNS.index(which)
+            msg = (
+                f"Refusing to compare runs on different {dataset} payloads: {which} is "
+                f"{sides[0][i][:12]}... in baseline, {sides[1][i][:12]}... in new"
+            )
+            raise ResultsSchemaError(msg)
+
+
+def _labels(row: pd.Series, column: str) -> np.ndarray:
+    folder = predictions_dir(row["_source"])
+    try:
+        return load_labels(folder, row[column])
+    except FileNotFoundError:
+        msg = (
+            f"{row['_source']}: predictions of {row['pipeline']} ({row[column][:12]}...) not found in {folder}; "
+            "keep the .predictions folder beside its CSV"
+        )
+        raise ResultsSchemaError(msg) from None
+
+
+def _accuracy(case: dict[str, Any], b_ok: pd.DataFrame, n_ok: pd.DataFrame, alpha: float, max_drop: float) -> Any:
+    common = sorted(set(b_ok["seed"]) & set(n_ok["seed"]))
+    note = ""
+    if common:
+        rb = b_ok[b_ok["seed"] == common[0]].iloc[0]
+        rn = n_ok[n_ok["seed"] == common[0]].iloc[0]
+    else:
+        rb, rn = b_ok.iloc[0], n_ok.iloc[0]
+        note = "seeds differ; first repeats paired"
+    if rb["truth_sha256"] != rn["truth_sha256"]:
+        msg = f"Refusing to compare {case['pipeline']}: the two runs used different test labels (truth_sha256)"
+        raise ResultsSchemaError(msg)
+    truth = _labels(rb, "truth_sha256")
+    pb, pn = _labels(rb, "predictions_sha256"), _labels(rn, "predictions_sha256")
+    if not len(truth) == len(pb) == len(pn):
+        msg = f"Predictions of {case['pipeline']} do not have one label per test image"
+        raise ResultsSchemaError(msg)
+    ok_b, ok_n = pb == truth, pn == truth
+    b = int(np.sum(ok_b & ~ok_n))  # right before, wrong now
+    c = int(np.sum(~ok_b & ok_n))  # wrong before, right now
+    p = mcnemar_exact(b, c)
+    n = len(truth)
+    acc_b, acc_n = float(ok_b.mean()), float(ok_n.mean())
+    diff_pts = 100 * (acc_n - acc_b)
+    changed = int(np.sum(pb != pn))
+    verdict = "same"
+    if changed == 0:
+        note = "identical predictions"
+    elif p < alpha and -diff_pts > max_drop:
+        verdict = "worse"
+    elif p < alpha and diff_pts > max_drop:
+        verdict = "better"
+    elif p >= alpha:
+        note = note or f"{b} right->wrong, {c} wrong->right: not significant"
+    return CaseComparison(
+        **case,
+        metric="accuracy",
+        baseline=acc_b,
+        new=acc_n,
+        change=diff_pts,
+        p_value=p,
+        verdict=verdict,
+        note=note,
+        baseline_ci=wilson_interval(int(ok_b.sum()), n),
+        new_ci=wilson_interval(int(ok_n.sum()), n),
+        changed_predictions=changed,
+        repeats=(len(b_ok), len(n_ok)),
+    )
+
+
+def _spread(x: np.ndarray) -> float:
+    return float((x.max() - x.min()) / np.median(x)) if len(x) >= 2 and np.median(x) > 0 else 0.0
+
+
+def _time(
+    case: dict[str, Any],
+    metric: str,
+    b_ok: pd.DataFrame,
+    n_ok: pd.DataFrame,
+    alpha: float,
+    max_slowdown: float,
+    resolution: float,
+) -> CaseComparison:
+    from scipy.stats import mannwhitneyu
+
+    tb = b_ok[metric].to_numpy(dtype=float)
+    tn = n_ok[metric].to_numpy(dtype=float)
+    mb, mn = float(np.median(tb)), float(np.median(tn))
+    ratio = mn / mb if mb > 0 else math.inf if mn > 0 else 1.0
+    noise = max(_spread(tb), _spread(tn))
+    p = None
+    reachable = False
+    if len(tb) >= 3 and len(tn) >= 3:
+        p = float(mannwhitneyu(tn, tb, alternative="two-sided", method="auto").pvalue)
+        # With few repeats the exact test cannot reach alpha at all: the noise floor decides alone.
+        reachable = 2 / math.comb(len(tb) + len(tn), len(tb)) < alpha
+    significant = p is None or not reachable or p < alpha
+    verdict, note = "same", ""
+    if abs(mn - mb) < resolution:
+        note = f"difference under the {resolution:g} s resolution"
+    elif ratio > max_slowdown and ratio - 1 > noise and significant:
+        verdict = "worse"
+    elif ratio < 1 / max_slowdown and 1 - ratio > noise and significant:
+        verdict = "better"
+    elif abs(ratio - 1) <= noise:
+        note = f"inside the noise of repeats ({100 * noise:.0f}%)"
+    elif not significant:
+        note = "not significant"
+    return CaseComparison(
+        **case,
+        metric=metric,
+        baseline=mb,
+        new=mn,
+        change=ratio,
+        p_value=p,
+        verdict=verdict,
+        note=note,
+        noise=noise if len(tb) >= 2 or len(tn) >= 2 else None,
+        repeats=(len(tb), len(tn)),
+    )
+
+
+def compare_runs(
+    baseline: pd.DataFrame,
+    new: pd.DataFrame,
+    *,
+    max_slowdown: float = 1.10,
+    max_accuracy_drop: float = 0.1,
+    alpha: float = 0.01,
+    time_resolution: float = 0.05,
+) -> Comparison:
+    """Compare result frames (from :func:`load_runs`) case by case.
+
+    Parameters
+    ----------
+    baseline, new : pandas.DataFrame
+        Rows of ``mnist-classic run``, with a ``_source`` column naming each
+        row's CSV (its predictions sidecar is found beside it).
+    max_slowdown : float, default=1.10
+        A time ratio NEW/BASELINE above this is a regression (if outside the
+        noise and significant); below its inverse, an improvement.
+    max_accuracy_drop : float, default=0.1
+        Accuracy drop in percentage points beyond which a significant
+        change is a regression.
+    alpha : float, default=0.01
+        Significance level of the McNemar and Mann-Whitney tests.
+    time_resolution : float, default=0.05
+        Seconds; absolute time differences below this are "same".
+
+    Returns
+    -------
+    Comparison
+
+    Raises
+    ------
+    ResultsSchemaError
+        Runs on different dataset payloads or test labels, or missing predictions.
+    ValueError
+        A gate parameter out of range.
+    """
+    if not max_slowdown > 1:
+        msg = f"The 'max_slowdown' parameter must be a ratio > 1. Got {max_slowdown!r} instead."
+        raise ValueError(msg)
+    if not max_accuracy_drop >= 0:
+        msg = f"The 'max_accuracy_drop' parameter must be >= 0 (points). Got {max_accuracy_drop!r} instead."
+        raise ValueError(msg)
+    if not 0 < alpha < 1:
+        msg = f"The 'alpha' parameter must be in (0, 1). Got {alpha!r} instead."
+        raise ValueError(msg)
+    if not time_resolution >= 0:
+        msg = f"The 'time_resolution' parameter must be >= 0 seconds. Got {time_resolution!r} instead."
+        raise ValueError(msg)
+    _check_payloads(baseline, new)
+    settings = {
+        "max_slowdown": max_slowdown,
+        "max_accuracy_drop": max_accuracy_drop,
+        "alpha": alpha,
+        "time_resolution": time_resolution,
+    }
+    out = Comparison(settings=settings)
+    keys_b = {k for k, _ in baseline.groupby(list(KEY), sort=True)}
+    keys_n = {k for k, _ in new.groupby(list(KEY), sort=True)}
+    out.only_baseline = sorted(keys_b - keys_n)
+    out.only_new = sorted(keys_n - keys_b)
+    gb = dict(iter(baseline.groupby(list(KEY), sort=True)))
+    gn = dict(iter(new.groupby(list(KEY), sort=True)))
+    for key in sorted(keys_b & keys_n):
+        values: tuple[Any, ...] = tuple(key)
+        case = {"dataset": values[0], "pipeline": values[1], "n_train": int(values[2]), "n_test": int(values[3])}
+        b_all, n_all = gb[key], gn[key]
+        b_ok, n_ok = b_all[b_all["status"] == "ok"], n_all[n_all["status"] == "ok"]
+        if b_ok.empty or n_ok.empty:
+            verdict = "worse" if n_ok.empty and not b_ok.empty else "better" if not n_ok.empty else "same"
+            n_status = ",".join(sorted(set(n_all["status"])))
+            b_status = ",".join(sorted(set(b_all["status"])))
+            out.rows.append(
+                CaseComparison(**case, metric="status", verdict=verdict, note=f"baseline {b_status}, new {n_status}")
+            )
+            continue
+        out.rows.append(_accuracy(case, b_ok, n_ok, alpha, max_accuracy_drop))
+        for metric in ("fit_time_s", "predict_time_s"):
+            out.rows.append(_time(case, metric, b_ok, n_ok, alpha, max_slowdown, time_resolution))
+    return out
+
+
+def _fmt(r: CaseComparison) -> list[str]:
+    if r.metric == "accuracy":
+        b_ci, n_ci = r.baseline_ci or (math.nan, math.nan), r.new_ci or (math.nan, math.nan)
+        base = f"{100 * (r.baseline or 0):.2f}% [{100 * b_ci[0]:.2f}, {100 * b_ci[1]:.2f}]"
+        new = f"{100 * (r.new or 0):.2f}% [{100 * n_ci[0]:.2f}, {100 * n_ci[1]:.2f}]"
+        change = f"{r.change:+.2f} pt, {r.changed_predictions} changed"
+    elif r.metric == "status":
+        base = new = change = ""
+    else:
+        base, new = f"{r.baseline:.3f} s", f"{r.new:.3f} s"
+        change = f"x{r.change:.3f}"
+    p = "" if r.p_value is None else f"{r.p_value:.2g}"
+    metric = {"fit_time_s": "fit", "predict_time_s": "predict"}.get(r.metric, r.metric)
+    return [r.case, metric, base, new, change, p, r.verdict + (f" ({r.note})" if r.note else "")]
+
+
+_HEAD = ["case", "metric", "baseline", "new", "change", "p", "verdict"]
+
+
+def _missing_lines(cmp: Comparison) -> list[str]:
+    lines = []
+    for side, keys in (("baseline", cmp.only_baseline), ("new", cmp.only_new)):
+        for k in keys:
+            lines.append(f"only in {side}: {k[0]} {k[1]} n_train={k[2]} n_test={k[3]}")
+    return lines
+
+
+def format_text(cmp: Comparison) -> str:
+    """An aligned plain-text table, then cases on one side only, then a one-line verdict."""
+    table = [_HEAD, *(_fmt(r) for r in cmp.rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(_HEAD))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join([*lines, *_missing_lines(cmp), _verdict_line(cmp)]) + "\n"
+
+
+def format_markdown(cmp: Comparison) -> str:
+    """A GitHub-flavoured Markdown table (pipes escaped), cases on one side only, the verdict."""
+
+    def esc(s: str) -> str:
+        return s.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
+    lines += ["| " + " | ".join(esc(c) for c in _fmt(r)) + " |" for r in cmp.rows]
+    extra = [f"- {line}" for line in _missing_lines(cmp)]
+    return "\n".join([*lines, "", *extra, *([""] if extra else []), f"**{_verdict_line(cmp)}**"]) + "\n"
+
+
+def format_json(cmp: Comparison) -> str:
+    """Every figure, machine-readable."""
+    doc = {
+        "settings": cmp.settings,
+        "regressed": bool(cmp.regressions),
+        "rows": [{"case": r.case, **asdict(r)} for r in cmp.rows],
+        "only_baseline": [dict(zip(KEY, k, strict=True)) for k in cmp.only_baseline],
+        "only_new": [dict(zip(KEY, k, strict=True)) for k in cmp.only_new],
+    }
+    return json.dumps(doc, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o)) + "\n"
+
+
+def _verdict_line(cmp: Comparison) -> str:
+    worse = cmp.regressions
+    if not worse:
+        return f"no regression in {len({r.case for r in cmp.rows})} matched case(s)"
+    names = ", ".join(sorted({f"{r.case} ({r.metric})" for r in worse}))
+    return f"REGRESSION in {len(worse)} metric(s): {names}"

@@ -1,0 +1,308 @@
+"""compare: synthetic result files with known differences, and the determinism check."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mnist_classic.cli import main
+from mnist_classic.compare import compare_runs, load_runs, mcnemar_exact, wilson_interval
+from mnist_classic.results import ResultWriter, save_labels
+from mnist_classic.runner import RunConfig, run_benchmark
+
+N = 10_000
+SHA = {f"sha256_{r}": f"{i}" * 64 for i, r in enumerate(["train_images", "train_labels", "test_images", "test_labels"])}
+
+
+@pytest.fixture(scope="module")
+def truth():
+    return np.random.default_rng(0).integers(0, 10, size=N)
+
+
+def predictions(truth, accuracy=0.98, seed=1):
+    """Labels that are right on the first ``accuracy * N`` images, wrong on the rest."""
+    pred = truth.copy()
+    wrong = np.arange(round(accuracy * N), N)
+    pred[wrong] = (truth[wrong] + 1 + np.random.default_rng(seed).integers(0, 9, size=len(wrong))) % 10
+    return pred
+
+
+def write_run(path, truth, cases, sha=SHA, run_id="r"):
+    """cases: list of dicts with pipeline, pred, fit (list of times), predict (list), n_train, status."""
+    w = ResultWriter(path)
+    truth_sha = save_labels(w.predictions, truth)
+    for c in cases:
+        fits, preds = c.get("fit", [10.0]), c.get("predict", [2.0])
+        for rep, (ft, pt) in enumerate(zip(fits, preds, strict=True)):
+            status = c.get("status", "ok")
+            row = {
+                "run_id": run_id,
+                "dataset": "mnist",
+                "pipeline": c["pipeline"],
+                "n_train": c.get("n_train", 60000),
+                "n_test": N,
+                "seed": rep,
+                "repeat": rep,
+                "status": status,
+                "truth_sha256": truth_sha,
+                **sha,
+            }
+            if status == "ok":
+                row.update(
+                    accuracy=float(np.mean(c["pred"] == truth)),
+                    fit_time_s=ft,
+                    predict_time_s=pt,
+                    predictions_sha256=save_labels(w.predictions, c["pred"]),
+                )
+            else:
+                row["error"] = "ValueError: boom"
+            w.append(row)
+    return path
+
+
+def cmp_cli(capsys, base, new, *extra):
+    code = main(["compare", str(base), str(new), *extra])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_identical_runs_are_the_same(tmp_path, truth, capsys):
+    cases = [{"pipeline": "svm", "pred": predictions(truth)}, {"pipeline": "knn", "pred": predictions(truth, 0.97)}]
+    base = write_run(tmp_path / "base.csv", truth, cases)
+    new = write_run(tmp_path / "new.csv", truth, cases)
+    code, out, _ = cmp_cli(capsys, base, new)
+    assert code == 0
+    assert "identical predictions" in out
+    assert "worse" not in out and "better" not in out
+    assert "no regression in 2 matched case(s)" in out
+
+
+def test_times_scaled_by_1_5_fail_naming_the_case(tmp_path, truth, capsys):
+    pred = predictions(truth)
+    base = write_run(
+        tmp_path / "base.csv",
+        truth,
+        [
+            {"pipeline": "svm", "pred": pred, "fit": [10.0], "predict": [2]},
+            {"pipeline": "knn", "pred": pred, "fit": [1.0], "predict": [5]},
+        ],
+    )
+    new = write_run(
+        tmp_path / "new.csv",
+        truth,
+        [
+            {"pipeline": "svm", "pred": pred, "fit": [15.0], "predict": [3]},
+            {"pipeline": "knn", "pred": pred, "fit": [1.0], "predict": [5]},
+        ],
+    )
+    code, out, _ = cmp_cli(capsys, base, new)
+    assert code == 1
+    assert "REGRESSION in 2 metric(s): svm n_train=60000 (fit_time_s), svm n_train=60000 (predict_time_s)" in out
+    assert "x1.500" in out
+    assert "knn" not in out.splitlines()[-1]
+
+
+def test_faster_is_better_not_a_failure(tmp_path, truth, capsys):
+    pred = predictions(truth)
+    base = write_run(tmp_path / "base.csv", truth, [{"pipeline": "svm", "pred": pred, "fit": [10.0]}])
+    new = write_run(tmp_path / "new.csv", truth, [{"pipeline": "svm", "pred": pred, "fit": [5.0]}])
+    code, out, _ = cmp_cli(capsys, base, new)
+    assert code == 0 and "better" in out
+
+
+@pytest.mark.parametrize(("flipped", "code", "verdict"), [(50, 1, "worse"), (2, 0, "same")])
+def test_flipped_predictions(tmp_path, truth, capsys, flipped, code, verdict):
+    pred = predictions(truth)
+    worse = pred.copy()
+    worse[:flipped] = (truth[:flipped] + 1) % 10  # right -> wrong on the first images
+    base = write_run(tmp_path / "base.csv", truth, [{"pipeline": "svm", "pred": pred}])
+    new = write_run(tmp_path / "new.csv", truth, [{"pipeline": "svm", "pred": worse}])
+    got, out, _ = cmp_cli(capsys, base, new, "--format", "json")
+    assert got == code
+    doc = json.loads(out)
+    acc = next(r for r in doc["rows"] if r["metric"] == "accuracy")
+    assert acc["verdict"] == verdict
+    assert acc["changed_predictions"] == flipped
+    assert acc["change"] == pytest.approx(-100 * flipped / N)
+    assert acc["p_value"] == pytest.approx(mcnemar_exact(flipped, 0))
+    if flipped == 50:
+        assert acc["p_value"] < 0.01
+        assert doc["regressed"] is True
+    else:
+        assert acc["p_value"] == pytest.approx(0.5)
+
+
+def test_different_dataset_payloads_are_refused(tmp_path, truth, capsys):
+    cases = [{"pipeline": "svm", "pred": predictions(truth)}]
+    base = write_run(tmp_path / "base.csv", truth, cases)
+    new = write_run(tmp_path / "new.csv", truth, cases, sha={**SHA, "sha256_test_images": "f" * 64})
+    code, out, err = cmp_cli(capsys, base, new)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "different mnist payloads: sha256_test_images" in err
+
+
+def test_missing_case_is_listed(tmp_path, truth, capsys):
+    pred = predictions(truth)
+    base = write_run(
+        tmp_path / "base.csv", truth, [{"pipeline": "svm", "pred": pred}, {"pipeline": "rf", "pred": pred}]
+    )
+    new = write_run(tmp_path / "new.csv", truth, [{"pipeline": "svm", "pred": pred}, {"pipeline": "knn", "pred": pred}])
+    code, out, _ = cmp_cli(capsys, base, new)
+    assert code == 0
+    assert "only in baseline: mnist rf n_train=60000 n_test=10000" in out
+    assert "only in new: mnist knn n_train=60000 n_test=10000" in out
+    code, _, _ = cmp_cli(capsys, base, new, "--fail-on-missing")
+    assert code == 1
+
+
+@pytest.mark.parametrize("content", ["a,b\n1,2\n", "", "\x00\x01garbage\n", 'run_id,dataset\n"unterminated\n'])
+def test_malformed_csv_one_line_exit_2(tmp_path, truth, capsys, content):
+    base = write_run(tmp_path / "base.csv", truth, [{"pipeline": "svm", "pred": predictions(truth)}])
+    bad = tmp_path / "bad.csv"
+    bad.write_text(content)
+    code, out, err = cmp_cli(capsys, base, bad)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "bad.csv" in err
+
+
+def test_missing_file_and_missing_sidecar(tmp_path, truth, capsys):
+    base = write_run(tmp_path / "base.csv", truth, [{"pipeline": "svm", "pred": predictions(truth)}])
+    code, _, err = cmp_cli(capsys, base, tmp_path / "nope.csv")
+    assert code == 2 and "No such results file or folder" in err
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "copy.csv").write_text(base.read_text())  # the CSV without its .predictions folder
+    code, _, err = cmp_cli(capsys, base, alone)
+    assert code == 2 and "keep the .predictions folder beside its CSV" in err
+
+
+def test_case_that_now_errors_is_worse(tmp_path, truth, capsys):
+    pred = predictions(truth)
+    base = write_run(tmp_path / "base.csv", truth, [{"pipeline": "svm", "pred": pred}])
+    new = write_run(tmp_path / "new.csv", truth, [{"pipeline": "svm", "pred": pred, "status": "error"}])
+    code, out, _ = cmp_cli(capsys, base, new)
+    assert code == 1 and "baseline ok, new error" in out
+
+
+def test_noise_between_repeats_is_not_a_regression(tmp_path, truth):
+    pred = predictions(truth)
+    rng = np.random.default_rng(3)
+    b = list(10 * (1 + rng.uniform(-0.15, 0.15, size=5)))
+    n = list(10 * 1.12 * (1 + rng.uniform(-0.15, 0.15, size=5)))
+    base = write_run(tmp_path / "base.csv", truth, [{"pipeline": "rf", "pred": pred, "fit": b, "predict": [1] * 5}])
+    new = write_run(tmp_path / "new.csv", truth, [{"pipeline": "rf", "pred": pred, "fit": n, "predict": [1] * 5}])
+    result = compare_runs(load_runs([base]), load_runs([new]))
+    fit = next(r for r in result.rows if r.metric == "fit_time_s")
+    assert fit.change > 1.10  # beyond the threshold...
+    assert fit.verdict == "same"  # ...but inside the spread between repeats
+    assert fit.p_value is not None
+
+
+def test_significant_slowdown_with_repeats(tmp_path, truth):
+    pred = predictions(truth)
+    b = [10.0, 10.1, 9.9, 10.05, 9.95]
+    n = [x * 1.5 for x in b]
+    base = write_run(tmp_path / "base.csv", truth, [{"pipeline": "rf", "pred": pred, "fit": b, "predict": [1] * 5}])
+    new = write_run(tmp_path / "new.csv", truth, [{"pipeline": "rf", "pred": pred, "fit": n, "predict": [1] * 5}])
+    result = compare_runs(load_runs([base]), load_runs([new]))
+    fit = next(r for r in result.rows if r.metric == "fit_time_s")
+    assert fit.verdict == "worse" and fit.p_value < 0.01
+    assert result.exit_code() == 1
+
+
+def test_markdown_output(tmp_path, truth, capsys):
+    cases = [{"pipeline": "svm[C=5]", "pred": predictions(truth)}]
+    base = write_run(tmp_path / "base.csv", truth, cases)
+    code, out, _ = cmp_cli(capsys, base, base, "--format", "md")
+    assert code == 0
+    assert out.startswith("| case | metric | baseline | new | change | p | verdict |\n|---|")
+    assert "**no regression in 1 matched case(s)**" in out
+
+
+def test_folders_of_csvs(tmp_path, truth, capsys):
+    cases = [{"pipeline": "svm", "pred": predictions(truth)}]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write_run(tmp_path / "a" / "x.csv", truth, cases)
+    write_run(tmp_path / "b" / "y.csv", truth, cases)
+    code, out, _ = cmp_cli(capsys, tmp_path / "a", tmp_path / "b")
+    assert code == 0 and "identical predictions" in out
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "match"),
+    [("--max-slowdown", "0.9", "'max_slowdown'"), ("--alpha", "2", "'alpha'"), ("--max-accuracy-drop", "-1", "drop")],
+)
+def test_bad_gate_options(tmp_path, truth, capsys, option, value, match):
+    base = write_run(tmp_path / "base.csv", truth, [{"pipeline": "svm", "pred": predictions(truth)}])
+    code, _, err = cmp_cli(capsys, base, base, option, value)
+    assert code == 2 and match in err
+
+
+def test_wilson_and_mcnemar_known_values():
+    lo, hi = wilson_interval(9837, 10000)
+    assert (round(lo, 4), round(hi, 4)) == (0.981, 0.986)
+    assert mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(2, 0) == pytest.approx(0.5)
+    assert mcnemar_exact(50, 0) == pytest.approx(2 * 0.5**50)
+    assert mcnemar_exact(10, 10) == pytest.approx(1.0)
+
+
+def test_two_real_runs_compare_clean_and_determinism(tmp_path, capsys):
+    paths = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.csv"
+        config = RunConfig(
+            pipelines=["pca_svm", "rf[n_estimators=20]", "dummy"],
+            n_train=[1000],
+            n_test=500,
+            output=out,
+            check_determinism=True,
+        )
+        result = run_benchmark(config)
+        assert result.exit_code == 0 and result.nondeterministic == []
+        paths.append(out)
+    code, out, _ = cmp_cli(capsys, *paths, "--time-resolution", "0.5")
+    assert code == 0, out
+    assert out.count("identical predictions") == 3
+
+
+def test_determinism_check_catches_an_unseeded_pipeline(tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    code = main(
+        [
+            "run",
+            "--pipelines",
+            "dummy[random_state=None,strategy=uniform]",
+            "dummy",
+            "--n-train",
+            "200",
+            "--n-test",
+            "500",
+            "--check-determinism",
+            "-o",
+            str(out),
+            "-q",
+        ]
+    )
+    stdout = capsys.readouterr().out
+    assert code == 1
+    assert "non-deterministic with a fixed seed: dummy[random_state=None,strategy=uniform]" in stdout
+    text = out.read_text()
+    assert ",False," in text and ",True," in text
+
+
+def test_rows_with_bad_values_are_malformed(tmp_path, truth, capsys):
+    base = write_run(tmp_path / "base.csv", truth, [{"pipeline": "svm", "pred": predictions(truth)}])
+    text = base.read_text().splitlines()
+    header, row = text[0], text[1].split(",")
+    cols = header.split(",")
+    bad = list(row)
+    bad[cols.index("fit_time_s")] = "fast"
+    (tmp_path / "bad.csv").write_text(header + "\n" + ",".join(bad) + "\n")
+    code, _, err = cmp_cli(capsys, base, tmp_path / "bad.csv")
+    assert code == 2 and "line 2: column 'fit_time_s' must be a number, got 'fast'" in err
