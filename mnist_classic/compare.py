@@ -44,7 +44,7 @@ def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[flo
     --------
     >>> lo, hi = wilson_interval(9837, 10000)
     >>> round(lo, 4), round(hi, 4)
-    (0.9811, 0.986)
+    (0.981, 0.986)
     """
     from scipy.stats import norm
 
