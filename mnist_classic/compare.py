@@ -8,9 +8,11 @@ Cases are matched by dataset, configured pipeline name, n_train and n_test.
   lowest seed present on both sides is the pair tested.
 - Time (fit and predict separately): the ratio NEW/BASELINE of the medians
   over repeats; a Mann-Whitney U test where each side has at least 3 repeats;
-  a noise floor, the larger relative spread (max - min) / median between
-  repeats of either side; and a resolution below which absolute differences
-  are not judged at all (timer and scheduler noise on tiny times).
+  a noise floor, the larger relative spread (max - min) / median of either
+  side's repeats, pooled over all the runs on that side (so with a folder of
+  baseline runs, run-to-run drift counts, not only the noise within one run);
+  and a resolution below which absolute differences are not judged at
+  all (timer and scheduler noise on tiny times).
 
 A metric is "worse" only when it is beyond the gate's threshold, outside the
 noise, and (where the repeats allow the test to reach ``alpha``) significant.
@@ -245,6 +247,8 @@ def _time(
     tn = n_ok[metric].to_numpy(dtype=float)
     mb, mn = float(np.median(tb)), float(np.median(tn))
     ratio = mn / mb if mb > 0 else math.inf if mn > 0 else 1.0
+    # Repeats of every run on a side are pooled: with a folder of baseline runs, the drift between
+    # runs (which the repeats within one run do not show) is part of the noise floor.
     noise = max(_spread(tb), _spread(tn))
     p = None
     reachable = False

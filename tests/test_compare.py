@@ -306,3 +306,30 @@ def test_rows_with_bad_values_are_malformed(tmp_path, truth, capsys):
     (tmp_path / "bad.csv").write_text(header + "\n" + ",".join(bad) + "\n")
     code, _, err = cmp_cli(capsys, base, tmp_path / "bad.csv")
     assert code == 2 and "line 2: column 'fit_time_s' must be a number, got 'fast'" in err
+
+
+def test_run_to_run_drift_in_a_folder_of_baselines_is_noise(tmp_path, truth):
+    pred = predictions(truth)
+    (tmp_path / "base").mkdir()
+    # Two baseline runs, each steady within itself, 15% apart from each other.
+    for i, level in enumerate((10.0, 11.5)):
+        write_run(
+            tmp_path / "base" / f"{i}.csv",
+            truth,
+            [{"pipeline": "rf", "pred": pred, "fit": [level] * 3, "predict": [1] * 3}],
+            run_id=f"run{i}",
+        )
+    new = write_run(
+        tmp_path / "new.csv",
+        truth,
+        [{"pipeline": "rf", "pred": pred, "fit": [12.0] * 3, "predict": [1] * 3}],
+        run_id="new",
+    )
+    fit = next(
+        r for r in compare_runs(load_runs([tmp_path / "base"]), load_runs([new])).rows if r.metric == "fit_time_s"
+    )
+    assert fit.change == pytest.approx(12.0 / 10.75)  # over 1.10 ...
+    assert fit.noise == pytest.approx(1.5 / 10.75)
+    assert fit.verdict == "same"  # ... but within the drift between the baseline runs
+    only_first = compare_runs(load_runs([tmp_path / "base" / "0.csv"]), load_runs([new]))
+    assert next(r for r in only_first.rows if r.metric == "fit_time_s").verdict == "worse"
