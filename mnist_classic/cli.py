@@ -97,6 +97,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="CSV to create or append to (default: mnist_classic_results.csv)",
     )
     run.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip cases already in --output with status ok (same data, pipeline, n_train, seed)",
+    )
+    run.add_argument(
         "--check-determinism",
         action="store_true",
         help="fit every case twice with the same seed; exit 1 if predictions differ",
@@ -299,6 +304,7 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         data_home=args.data_home,
         command=shlex.join([PROG, *argv]),
         check_determinism=args.check_determinism,
+        resume=args.resume,
     )
     progress = None if args.quiet else Progress(sys.stderr)
     result = run_benchmark(
@@ -317,6 +323,10 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             print(f"non-deterministic with a fixed seed: {', '.join(result.nondeterministic)}")
         else:
             print(f"deterministic: all {len(result.rows)} cases predicted the same labels when fitted twice")
+    if result.skipped:
+        print(f"{result.skipped} case(s) already in {result.output} were skipped (--resume)")
+    if result.write_error:
+        print(f"{PROG}: error: {result.write_error}; {len(result.rows)} finished cases are kept", file=sys.stderr)
     if result.interrupted:
         print(f"{PROG}: interrupted: {len(result.rows)} of {result.planned} cases finished and kept", file=sys.stderr)
     return result.exit_code

@@ -144,7 +144,10 @@ def fetch_url(
         try:
             _download_once(url, dest, sha256=sha256, size=size, timeout=timeout)
         except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as exc:
-            reason = getattr(exc, "reason", None) or exc
+            if isinstance(exc, urllib.error.HTTPError):
+                reason: object = f"HTTP {exc.code} {exc.reason}"
+            else:
+                reason = getattr(exc, "reason", None) or exc
             failures.append(f"{url} ({reason})")
             logger.info("mirror failed: %s: %s", url, reason)
             continue

@@ -13,8 +13,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +100,9 @@ NUMERIC_COLUMNS: frozenset[str] = frozenset(
 STATUSES: tuple[str, ...] = ("ok", "error", "timeout")
 
 
+logger = logging.getLogger(__name__)
+
+
 class ResultsSchemaError(ValueError):
     """A file that is not a results CSV of this schema."""
 
@@ -156,8 +162,48 @@ def load_labels(folder: str | os.PathLike[str], sha: str) -> np.ndarray:
     return labels
 
 
+@contextmanager
+def _locked(fd: int) -> Iterator[None]:
+    """An exclusive advisory lock on an open file (fcntl); a no-op where fcntl does not exist."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: appends are still single writes
+        yield
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _last_newline(fd: int, size: int) -> int:
+    """Offset just past the last newline of the file (0 when there is none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - (1 << 16))
+        chunk = os.pread(fd, end - start, start)
+        i = chunk.rfind(b"\n")
+        if i >= 0:
+            return start + i + 1
+        end = start
+    return 0
+
+
 class ResultWriter:
-    """Append rows of :data:`COLUMNS` to a CSV, one flushed write per row.
+    """Append rows of :data:`COLUMNS` to a CSV: one locked, flushed, single write per row.
+
+    Several writers (runs) may append to one file at once: each row is one
+    ``write`` under an exclusive ``flock``, so rows never interleave. A row
+    cut short by a crash or a full disk is removed (the file is truncated
+    back to its last complete line), so the file always parses.
 
     Parameters
     ----------
@@ -168,48 +214,77 @@ class ResultWriter:
     Raises
     ------
     ResultsSchemaError
-        If the file exists with another header.
+        If the file exists with another header, or is not a regular file.
     OSError
-        If the file cannot be created or opened for appending.
+        If the file or its predictions folder cannot be created or written.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.predictions = predictions_dir(self.path)
-        header = _header_line()
-        if self.path.is_dir():
-            msg = f"The output path {self.path} is a directory; give a .csv file"
+        if self.path.exists() and not self.path.is_file():
+            msg = f"The output path {self.path} is not a regular file; give a .csv file"
             raise ResultsSchemaError(msg)
-        existing = self.path.read_bytes() if self.path.exists() else b""
-        if existing:
-            first = existing.split(b"\n", 1)[0].decode("utf-8", "replace") + "\n"
-            if first != header:
-                msg = (
-                    f"{self.path} exists with another header (not this version's results schema); "
-                    "refusing to append: choose another --output"
-                )
-                raise ResultsSchemaError(msg)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8", newline="") as f:
-            if not existing:
-                f.write(header)
-            elif not existing.endswith(b"\n"):
-                f.write("\n")  # a row cut short by a crash stays on its own line
-            f.flush()
-            os.fsync(f.fileno())
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            with _locked(fd):
+                self._prepare(fd)
+        finally:
+            os.close(fd)
+        self.predictions.mkdir(parents=True, exist_ok=True)
+
+    def _prepare(self, fd: int) -> None:
+        header = _header_line().encode()
+        size = os.fstat(fd).st_size
+        start = os.pread(fd, min(size, len(header)), 0)
+        if size < len(header) and header.startswith(start) and b"\n" not in start:
+            os.ftruncate(fd, 0)  # empty, or a header cut short while the file was created
+            _write_all(fd, header)
+            os.fsync(fd)
+            return
+        if start != header:
+            msg = (
+                f"{self.path} exists with another header (not this version's results schema); "
+                "refusing to append: choose another --output"
+            )
+            raise ResultsSchemaError(msg)
+        complete = _last_newline(fd, size)
+        if complete < size:
+            logger.warning("%s: removing a row cut short by an earlier crash (%d bytes)", self.path, size - complete)
+            os.ftruncate(fd, complete)
+            os.fsync(fd)
 
     def append(self, row: dict[str, Any]) -> None:
-        """Write one row (missing keys empty; unknown keys are an error) and flush it to disk."""
+        """Write one row (missing keys empty; unknown keys are an error) and flush it to disk.
+
+        Raises
+        ------
+        OSError
+            When the row cannot be written (e.g. the disk is full); the file
+            is left as it was before the call.
+        """
         unknown = set(row) - set(COLUMNS)
         if unknown:
             msg = f"Unknown result columns: {sorted(unknown)}"
             raise ValueError(msg)
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerow(["" if row.get(c) is None else row.get(c) for c in COLUMNS])
-        with open(self.path, "a", encoding="utf-8", newline="") as f:
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
+        data = buf.getvalue().encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            with _locked(fd):
+                size = os.fstat(fd).st_size
+                try:
+                    _write_all(fd, data)
+                    os.fsync(fd)
+                except OSError as exc:
+                    with suppress(OSError):
+                        os.ftruncate(fd, size)  # leave no half row behind
+                    msg = f"could not write a row to {self.path}: {exc.strerror or exc}"
+                    raise OSError(exc.errno, msg) from None
+        finally:
+            os.close(fd)
 
 
 def read_results(path: str | os.PathLike[str]) -> Any:

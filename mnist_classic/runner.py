@@ -11,14 +11,16 @@ the time is up (status ``timeout``).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import multiprocessing
 import os
 import secrets
+import shutil
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from .environment import collect_environment
 from .loader import Dataset, load_dataset
 from .measure import PeakMemory, timed_fit, timed_predict
 from .pipelines import DEFAULT_PIPELINES, ConfiguredPipeline, effective_params, parse_selector
-from .results import ResultWriter, save_labels
+from .results import ResultWriter, read_results, save_labels
 
 __all__ = ["Case", "RunConfig", "RunResult", "plan_cases", "run_benchmark", "run_case"]
 
@@ -84,6 +86,9 @@ class RunConfig:
         Fit and predict every case a second time with the same seed (untimed
         for the row) and record in ``deterministic`` whether the predictions
         were identical.
+    resume : bool, default=False
+        Skip every case already in ``output`` with status ok for the same
+        dataset payloads, configured pipeline, n_train, n_test and seed.
     """
 
     dataset: str = "mnist"
@@ -98,6 +103,7 @@ class RunConfig:
     data_home: str | None = None
     command: str = ""
     check_determinism: bool = False
+    resume: bool = False
 
 
 @dataclass
@@ -109,6 +115,8 @@ class RunResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     planned: int = 0
     interrupted: bool = False
+    skipped: int = 0
+    write_error: str | None = None
 
     @property
     def nondeterministic(self) -> list[str]:
@@ -117,7 +125,12 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every planned case ran, is ok and (if checked) deterministic; else 1 (130 when interrupted)."""
+        """0 when every planned case ran, is ok and (if checked) deterministic; else 1.
+
+        130 when interrupted; 2 when results could not be written.
+        """
+        if self.write_error:
+            return 2
         if self.interrupted:
             return 130
         ok = all(r["status"] == "ok" for r in self.rows) and len(self.rows) == self.planned
@@ -219,6 +232,29 @@ class _ChildRunner:
             self._pool = None
 
 
+def finished_cases(path: Path, sha256: dict[str, str], n_test: int) -> set[tuple[str, int, int]]:
+    """(pipeline, n_train, seed) of the ok rows in ``path`` for these payloads and test size."""
+    ResultWriter(path)  # checks the header and removes a row cut short by a crash
+    df = read_results(path)
+    mask = (df["status"] == "ok") & (df["n_test"] == n_test)
+    for role, sha in sha256.items():
+        mask &= df[f"sha256_{role}"] == sha
+    done = df[mask]
+    return {(p, int(n), int(s)) for p, n, s in zip(done["pipeline"], done["n_train"], done["seed"], strict=True)}
+
+
+def _check_free_space(path: Path, n_cases: int) -> None:
+    """Refuse to start when the output's disk cannot hold the run's rows and predictions."""
+    need = (1 << 20) + n_cases * (256 << 10)  # generous: a row is ~2 KB, compressed predictions ~10 KB
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the output's folder may not exist yet: ask its nearest ancestor
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        msg = f"only {free // 1024} KiB free for {path}; this run of {n_cases} cases needs about {need // 1024} KiB"
+        raise OSError(errno.ENOSPC, msg)
+
+
 def new_run_id() -> str:
     """A sortable, unique run id: UTC time plus 6 random hex digits."""
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
@@ -284,9 +320,17 @@ def run_benchmark(
         On a bad config, data or output, before any case runs.
     """
     pipelines, ds, sizes = prepare(config)
-    writer = ResultWriter(config.output)
+    output = Path(config.output)
     cases = plan_cases(pipelines, sizes, config.repeats, config.seed)
-    result = RunResult(new_run_id(), writer.path, planned=len(cases))
+    skipped = 0
+    if config.resume and output.is_file():
+        done = finished_cases(output, ds.sha256, len(ds.y_test))
+        todo = [c for c in cases if (c.pipeline.name, c.n_train, c.seed) not in done]
+        skipped = len(cases) - len(todo)
+        cases = [replace(c, index=i) for i, c in enumerate(todo)]
+    _check_free_space(output, len(cases))
+    writer = ResultWriter(output)
+    result = RunResult(new_run_id(), writer.path, planned=len(cases), skipped=skipped)
     truth_sha = save_labels(writer.predictions, np.asarray(ds.y_test))
     common = {
         "run_id": result.run_id,
@@ -341,9 +385,13 @@ def run_benchmark(
             }
             if "params" not in row:
                 row["params"] = effective_params(case.pipeline.build(random_state=case.seed))
-            if pred is not None:
-                row["predictions_sha256"] = save_labels(writer.predictions, pred)
-            writer.append(row)
+            try:
+                if pred is not None:
+                    row["predictions_sha256"] = save_labels(writer.predictions, pred)
+                writer.append(row)
+            except OSError as exc:  # disk full, file removed...: stop, keeping what was written
+                result.write_error = str(exc)
+                break
             result.rows.append(row)
             if on_end:
                 on_end(case, row, len(cases))

@@ -228,7 +228,7 @@ def test_every_mirror_failing_lists_each_and_leaves_nothing(server, dead_mirror,
         fetch_url([dead, missing, bad], tmp_path / "f.bin", sha256=expected, timeout=5)
     msg = str(excinfo.value)
     assert re.search(rf"{re.escape(bad)} \(SHA-256 mismatch: expected {expected}, got {sha256(bad_bytes)}\)", msg)
-    assert re.search(rf"{re.escape(missing)} \(Not Found\)", msg)
+    assert re.search(rf"{re.escape(missing)} \(HTTP 404 Not Found\)", msg)
     assert re.search(rf"{re.escape(dead)} \(.*[Cc]onnection refused.*\)", msg)
     assert msg.index(dead) < msg.index(missing) < msg.index(bad)  # in the order tried
     assert all_files(tmp_path) == []
