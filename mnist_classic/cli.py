@@ -255,8 +255,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare_runs, format_json, format_markdown, format_text, load_runs
+    from .compare import compare_runs, format_json, format_markdown, format_text, load_runs, validate_gate
 
+    validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution)
     result = compare_runs(
         load_runs([args.baseline]),
         load_runs([args.new]),

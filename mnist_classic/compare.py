@@ -33,7 +33,15 @@ import pandas as pd
 
 from .results import ResultsSchemaError, load_labels, predictions_dir, read_results
 
-__all__ = ["CaseComparison", "Comparison", "compare_runs", "load_runs", "mcnemar_exact", "wilson_interval"]
+__all__ = [
+    "CaseComparison",
+    "Comparison",
+    "compare_runs",
+    "load_runs",
+    "mcnemar_exact",
+    "validate_gate",
+    "wilson_interval",
+]
 
 KEY = ("dataset", "pipeline", "n_train", "n_test")
 _SHA_COLUMNS = ("sha256_train_images", "sha256_train_labels", "sha256_test_images", "sha256_test_labels")
@@ -282,6 +290,22 @@ def _time(
     )
 
 
+def validate_gate(max_slowdown: float, max_accuracy_drop: float, alpha: float, time_resolution: float) -> None:
+    """Check the gate's parameters (see :func:`compare_runs`); raise ValueError naming the bad one."""
+    if not max_slowdown > 1:
+        msg = f"The 'max_slowdown' parameter must be a ratio > 1. Got {max_slowdown!r} instead."
+        raise ValueError(msg)
+    if not max_accuracy_drop >= 0:
+        msg = f"The 'max_accuracy_drop' parameter must be >= 0 (points). Got {max_accuracy_drop!r} instead."
+        raise ValueError(msg)
+    if not 0 < alpha < 1:
+        msg = f"The 'alpha' parameter must be in (0, 1). Got {alpha!r} instead."
+        raise ValueError(msg)
+    if not time_resolution >= 0:
+        msg = f"The 'time_resolution' parameter must be >= 0 seconds. Got {time_resolution!r} instead."
+        raise ValueError(msg)
+
+
 def compare_runs(
     baseline: pd.DataFrame,
     new: pd.DataFrame,
@@ -320,18 +344,7 @@ def compare_runs(
     ValueError
         A gate parameter out of range.
     """
-    if not max_slowdown > 1:
-        msg = f"The 'max_slowdown' parameter must be a ratio > 1. Got {max_slowdown!r} instead."
-        raise ValueError(msg)
-    if not max_accuracy_drop >= 0:
-        msg = f"The 'max_accuracy_drop' parameter must be >= 0 (points). Got {max_accuracy_drop!r} instead."
-        raise ValueError(msg)
-    if not 0 < alpha < 1:
-        msg = f"The 'alpha' parameter must be in (0, 1). Got {alpha!r} instead."
-        raise ValueError(msg)
-    if not time_resolution >= 0:
-        msg = f"The 'time_resolution' parameter must be >= 0 seconds. Got {time_resolution!r} instead."
-        raise ValueError(msg)
+    validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution)
     _check_payloads(baseline, new)
     settings = {
         "max_slowdown": max_slowdown,

@@ -225,6 +225,12 @@ class ResultWriter:
         if self.path.exists() and not self.path.is_file():
             msg = f"The output path {self.path} is not a regular file; give a .csv file"
             raise ResultsSchemaError(msg)
+        for folder in self.path.absolute().parents:
+            if folder.exists():
+                if not folder.is_dir():
+                    msg = f"Cannot create {self.path}: {folder} is a file, not a folder"
+                    raise ResultsSchemaError(msg)
+                break
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:

@@ -33,11 +33,13 @@ GRID_CASES = 2 * 2 * 8
 def _run_cli(out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "mnist_classic", "run", *GRID, "-o", str(out), "-q", *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
-def _check_csv(out: Path) -> "object":
+def _check_csv(out: Path) -> object:
     df = read_results(out)  # parses, schema checked
     ok = df[df["status"] == "ok"]
     assert not ok.duplicated(["pipeline", "n_train", "seed"]).any(), "a finished case was written twice"
@@ -148,7 +150,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
+    def do_GET(self):
         if self.path == "/error-page/f.gz":
             self._send(200, HTML, "text/html")
         elif self.path == "/redirect/f.gz":
