@@ -96,6 +96,26 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="CSV to create or append to (default: mnist_classic_results.csv)",
     )
+    par = run.add_argument_group("parallel cases")
+    par.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="cases run at once, each with cores/N threads (default 1: one at a time, clean timings)",
+    )
+    par.add_argument(
+        "--backend",
+        choices=("loky", "dask"),
+        default="loky",
+        help="engine for parallel cases: joblib's loky processes, or Dask (needs the [dask] extra)",
+    )
+    par.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask scheduler address (default: a LocalCluster of N workers on 127.0.0.1)",
+    )
     run.add_argument(
         "--resume",
         action="store_true",
@@ -306,6 +326,9 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         command=shlex.join([PROG, *argv]),
         check_determinism=args.check_determinism,
         resume=args.resume,
+        n_jobs=args.n_jobs,
+        backend=args.backend,
+        scheduler=args.scheduler,
     )
     progress = None if args.quiet else Progress(sys.stderr)
     result = run_benchmark(

@@ -57,6 +57,9 @@ COLUMNS: tuple[str, ...] = (
     "error",
     "started_at",
     "execution",
+    "n_jobs",
+    "thread_budget",
+    "predict_chunks",
     # the data
     "subset",
     "sha256_train_images",
@@ -93,6 +96,9 @@ NUMERIC_COLUMNS: frozenset[str] = frozenset(
         "blas_threads",
         "openmp_threads",
         "cpu_count",
+        "n_jobs",
+        "thread_budget",
+        "predict_chunks",
     }
 )
 

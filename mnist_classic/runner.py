@@ -19,18 +19,22 @@ import os
 import secrets
 import shutil
 import traceback
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Generator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .environment import collect_environment
 from .loader import Dataset, load_dataset
 from .measure import PeakMemory, timed_fit, timed_predict
-from .pipelines import DEFAULT_PIPELINES, ConfiguredPipeline, effective_params, parse_selector
+from .parallel import BACKENDS, DataRef, longest_first, run_parallel, thread_budget
+from .pipelines import DEFAULT_PIPELINES, PIPELINES, ConfiguredPipeline, effective_params, parse_selector
 from .results import ResultWriter, read_results, save_labels
 
 __all__ = ["Case", "RunConfig", "RunResult", "plan_cases", "run_benchmark", "run_case"]
@@ -89,6 +93,15 @@ class RunConfig:
     resume : bool, default=False
         Skip every case already in ``output`` with status ok for the same
         dataset payloads, configured pipeline, n_train, n_test and seed.
+    n_jobs : int, default=1
+        Cases run at once. 1 (the default) runs them one after the other in
+        this process: the cleanest timings. More run them side by side in
+        worker processes, longest expected first, each with a thread budget.
+    backend : {"loky", "dask"}, default="loky"
+        The engine for parallel cases: joblib's loky processes, or Dask.
+    scheduler : str or None, default=None
+        Address of a Dask scheduler (backend "dask"); without one a
+        LocalCluster of ``n_jobs`` workers on 127.0.0.1 is started and closed.
     """
 
     dataset: str = "mnist"
@@ -104,6 +117,9 @@ class RunConfig:
     command: str = ""
     check_determinism: bool = False
     resume: bool = False
+    n_jobs: int = 1
+    backend: str = "loky"
+    scheduler: str | None = None
 
 
 @dataclass
@@ -157,9 +173,26 @@ def plan_cases(pipelines: Sequence[ConfiguredPipeline], n_train: Sequence[int], 
 
 
 def run_case(
-    case: Case, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray
+    case: Case,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    thread_budget: int | None = None,
 ) -> dict[str, Any]:
     """Fit and predict one case; never raises for the estimator's own errors.
+
+    Parameters
+    ----------
+    case : Case
+    X_train, y_train, X_test, y_test : numpy.ndarray
+        The training arrays are cut to ``case.n_train`` here.
+    thread_budget : int or None, default=None
+        When set (cases running side by side), BLAS/OpenMP pools are limited
+        to this many threads (threadpoolctl), every ``*n_jobs`` parameter not
+        set by the selector gets this value, and a one-core ``predict``
+        (``serial_predict`` pipelines) is split over this many threads.
 
     Returns
     -------
@@ -168,21 +201,39 @@ def run_case(
         ``step_times`` (JSON), ``peak_memory_mb``, ``params`` (JSON),
         ``error`` and ``predictions`` (the labels array, or None).
     """
-    out: dict[str, Any] = {"status": "ok", "error": "", "predictions": None}
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    out: dict[str, Any] = {"status": "ok", "error": "", "predictions": None, "started_at": started}
     X, y = X_train[: case.n_train], y_train[: case.n_train]
     mem = PeakMemory()
+    chunks = 1
+    limits = nullcontext() if thread_budget is None else threadpool_limits(limits=thread_budget)
     try:
-        with mem:
+        with mem, limits:
             est = case.pipeline.build(random_state=case.seed)
+            if thread_budget is not None and thread_budget > 1:
+                # n_jobs=None already means one core: only a larger budget is given to *n_jobs.
+                explicit = {k for k, _ in case.pipeline.overrides}
+                params = est.get_params(deep=True)
+                jobs = {
+                    k: thread_budget
+                    for k, v in params.items()
+                    if k.endswith("n_jobs") and v is None and k not in explicit
+                }
+                est.set_params(**jobs)
+                if PIPELINES[case.pipeline.base].serial_predict:
+                    chunks = thread_budget
             out["params"] = effective_params(est)
-            fit_s, fit_steps = timed_fit(est, X, y)
-            pred, predict_s, predict_steps = timed_predict(est, X_test)
+            with warnings.catch_warnings():
+                # Estimators whose n_jobs is deprecated (LogisticRegression) warn about the budget's value.
+                warnings.filterwarnings("ignore", message=".*'n_jobs' has no effect", category=FutureWarning)
+                fit_s, fit_steps = timed_fit(est, X, y)
+            pred, predict_s, predict_steps = timed_predict(est, X_test, chunks=chunks)
     except Exception as exc:
         logger.debug("case %s failed:\n%s", case.label, traceback.format_exc())
         out.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " "))
         out["peak_memory_mb"] = mem.peak_mb
         return out
-    steps = {k: {"fit": round(fit_steps[k], 6), "predict": round(predict_steps.get(k, 0.0), 6)} for k in fit_steps}
+    steps = {k: {"fit": round(fit_steps[k], 6), "predict": _round(predict_steps.get(k))} for k in fit_steps}
     out.update(
         accuracy=float(np.mean(np.asarray(pred) == y_test)),
         fit_time_s=round(fit_s, 6),
@@ -190,8 +241,13 @@ def run_case(
         step_times=json.dumps(steps, sort_keys=True) if steps else "",
         peak_memory_mb=round(mem.peak_mb, 1) if mem.peak_mb is not None else None,
         predictions=np.asarray(pred),
+        predict_chunks=chunks,
     )
     return out
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
 
 
 def _child_case(args: tuple[Any, ...]) -> dict[str, Any]:
@@ -275,6 +331,18 @@ def prepare(config: RunConfig) -> tuple[list[ConfiguredPipeline], Dataset, list[
     if isinstance(config.seed, bool) or not isinstance(config.seed, (int, np.integer)) or config.seed < 0:
         msg = f"The 'seed' parameter must be a non-negative int. Got {config.seed!r} instead."
         raise ValueError(msg)
+    _check_positive(config.n_jobs, "n_jobs")
+    if config.backend not in BACKENDS:
+        msg = f"The 'backend' parameter must be one of {', '.join(BACKENDS)}. Got {config.backend!r} instead."
+        raise ValueError(msg)
+    if config.scheduler is not None and config.backend != "dask":
+        msg = "The 'scheduler' parameter needs the 'dask' backend (--backend dask)."
+        raise ValueError(msg)
+    if config.n_jobs > 1 or config.backend == "dask":
+        for name in ("timeout", "check_determinism"):
+            if getattr(config, name):
+                msg = f"The '{name}' parameter works with cases run one at a time (n_jobs=1, backend loky)."
+                raise ValueError(msg)
     if config.timeout is not None and not config.timeout > 0:
         msg = f"The 'timeout' parameter must be a positive number of seconds. Got {config.timeout!r} instead."
         raise ValueError(msg)
@@ -329,51 +397,36 @@ def run_benchmark(
         skipped = len(cases) - len(todo)
         cases = [replace(c, index=i) for i, c in enumerate(todo)]
     _check_free_space(output, len(cases))
+    history = read_results(output) if config.n_jobs > 1 and output.is_file() and output.stat().st_size else None
     writer = ResultWriter(output)
     result = RunResult(new_run_id(), writer.path, planned=len(cases), skipped=skipped)
     truth_sha = save_labels(writer.predictions, np.asarray(ds.y_test))
+    parallel = config.n_jobs > 1 or config.backend == "dask"
     common = {
         "run_id": result.run_id,
         "dataset": ds.name,
         "n_test": len(ds.y_test),
         "truth_sha256": truth_sha,
         "subset": ds.subset,
-        "execution": "subprocess" if config.timeout else "inprocess",
+        "execution": config.backend if parallel else "subprocess" if config.timeout else "inprocess",
+        "n_jobs": config.n_jobs,
+        "thread_budget": thread_budget(config.n_jobs) if parallel else None,
         "command": config.command,
         **{f"sha256_{role}": sha for role, sha in ds.sha256.items()},
         **collect_environment(),
     }
-    child = _ChildRunner(config.timeout) if config.timeout else None
-    # Materialize the data in memory once, outside every timed region.
-    X_train, y_train = np.ascontiguousarray(ds.X_train[: max(sizes)]), np.asarray(ds.y_train[: max(sizes)])
-    X_test, y_test = np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test)
-
-    def execute(case: Case) -> dict[str, Any]:
-        if child is None:
-            return run_case(case, X_train, y_train, X_test, y_test)
-        name = case.pipeline.name
-        args = (
-            config.dataset,
-            config.data_dir,
-            config.n_test,
-            config.data_home,
-            name,
-            case.n_train,
-            case.repeat,
-            case.seed,
+    if parallel:
+        ref = DataRef(
+            config.dataset, config.data_dir, config.data_home, config.n_test, max(sizes), tuple(ds.sha256.items())
         )
-        return child.run(args)
-
+        outcomes = run_parallel(
+            longest_first(cases, history), ref, n_jobs=config.n_jobs, backend=config.backend, scheduler=config.scheduler
+        )
+    else:
+        outcomes = _run_sequential(cases, ds, max(sizes), config, on_start)
     try:
-        for case in cases:
-            if on_start:
-                on_start(case, len(cases))
-            started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            out = execute(case)
+        for case, out in outcomes:
             pred = out.pop("predictions")
-            if config.check_determinism and pred is not None:
-                again = execute(case)["predictions"]
-                out["deterministic"] = again is not None and bool(np.array_equal(pred, again))
             row = {
                 **common,
                 **out,
@@ -381,7 +434,6 @@ def run_benchmark(
                 "n_train": case.n_train,
                 "seed": case.seed,
                 "repeat": case.repeat,
-                "started_at": started,
             }
             if "params" not in row:
                 row["params"] = effective_params(case.pipeline.build(random_state=case.seed))
@@ -398,9 +450,50 @@ def run_benchmark(
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
+        outcomes.close()  # stops workers or the child process
+    return result
+
+
+def _run_sequential(
+    cases: Sequence[Case],
+    ds: Dataset,
+    n_max: int,
+    config: RunConfig,
+    on_start: Callable[[Case, int], None] | None,
+) -> Generator[tuple[Case, dict[str, Any]], None, None]:
+    """One case at a time, in this process (or in a child process with a timeout)."""
+    child = _ChildRunner(config.timeout) if config.timeout else None
+    # Materialize the data in memory once, outside every timed region.
+    X_train, y_train = np.ascontiguousarray(ds.X_train[:n_max]), np.asarray(ds.y_train[:n_max])
+    X_test, y_test = np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test)
+
+    def execute(case: Case) -> dict[str, Any]:
+        if child is None:
+            return run_case(case, X_train, y_train, X_test, y_test)
+        args = (
+            config.dataset,
+            config.data_dir,
+            config.n_test,
+            config.data_home,
+            case.pipeline.name,
+            case.n_train,
+            case.repeat,
+            case.seed,
+        )
+        return child.run(args)
+
+    try:
+        for case in cases:
+            if on_start:
+                on_start(case, len(cases))
+            out = execute(case)
+            if config.check_determinism and out["predictions"] is not None:
+                again = execute(case)["predictions"]
+                out["deterministic"] = again is not None and bool(np.array_equal(out["predictions"], again))
+            yield case, out
+    finally:
         if child is not None:
             child.close()
-    return result
 
 
 def _present(value: Any) -> bool:
