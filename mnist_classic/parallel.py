@@ -72,7 +72,23 @@ def worker_case(ref: DataRef, selector: str, n_train: int, repeat: int, seed: in
 
     X, y, Xt, yt = _worker_data(ref)
     case = Case(0, parse_selector(selector), n_train, repeat, seed)
-    return run_case(case, X, y, Xt, yt, thread_budget=budget)
+    if budget < 1:
+        budget = _remote_budget()
+    out = run_case(case, X, y, Xt, yt, thread_budget=budget)
+    out["thread_budget"] = budget
+    return out
+
+
+def _remote_budget() -> int:
+    """On a worker of a remote Dask cluster: the CPUs this process may use, shared by its threads."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        from distributed import get_worker
+
+        nthreads = get_worker().state.nthreads
+    except (ImportError, ValueError, AttributeError):
+        nthreads = 1
+    return max(1, cpus // max(1, nthreads))
 
 
 def thread_budget(n_jobs: int, cores: int | None = None) -> int:
@@ -142,7 +158,8 @@ def run_parallel(
     if backend not in BACKENDS:
         msg = f"The 'backend' parameter must be one of {', '.join(BACKENDS)}. Got {backend!r} instead."
         raise ValueError(msg)
-    budget = thread_budget(n_jobs)
+    # A remote cluster's workers know their own CPUs (0: decided there); locally the cores are shared out.
+    budget = 0 if backend == "dask" and scheduler is not None else thread_budget(n_jobs)
     args = {c.index: (ref, c.pipeline.name, c.n_train, c.repeat, c.seed, budget) for c in cases}
     if backend == "loky":
         yield from _run_loky(cases, args, n_jobs)

@@ -410,7 +410,7 @@ def run_benchmark(
         "subset": ds.subset,
         "execution": config.backend if parallel else "subprocess" if config.timeout else "inprocess",
         "n_jobs": config.n_jobs,
-        "thread_budget": thread_budget(config.n_jobs) if parallel else None,
+        "thread_budget": thread_budget(config.n_jobs) if parallel and config.scheduler is None else None,
         "command": config.command,
         **{f"sha256_{role}": sha for role, sha in ds.sha256.items()},
         **collect_environment(),

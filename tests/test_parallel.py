@@ -181,3 +181,19 @@ def test_a_worker_killed_mid_run_loses_no_case(tmp_path):
 def test_bad_parallel_options(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         run_benchmark(RunConfig(pipelines=["dummy"], n_train=[100], n_test=100, output=tmp_path / "r.csv", **kwargs))
+
+
+def test_dask_with_a_running_scheduler(sequential, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        out = tmp_path / "remote.csv"
+        result = run_benchmark(
+            RunConfig(**GRID, output=out, n_jobs=2, backend="dask", scheduler=cluster.scheduler_address)
+        )
+        assert result.exit_code == 0
+    df = read_results(out)
+    assert _hashes(out) == _hashes(sequential)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert set(df["thread_budget"]) == {cpus}  # each worker has one thread: the case gets the CPUs
