@@ -180,6 +180,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="list pipelines (with defaults) and datasets")
     lst.add_argument("what", nargs="?", choices=("pipelines", "datasets"), default=None)
+    from .report import add_report_parser  # light: pandas and matplotlib load only when it runs
+
+    add_report_parser(sub)
     return p
 
 
@@ -292,8 +295,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
+    from .progress import summary_table
     from .results import read_results
-    from .runner import summary_table
 
     df = read_results(args.results)
     if args.run_id is not None:
@@ -307,8 +310,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .pipelines import DEFAULT_PIPELINES
-    from .progress import Progress
-    from .runner import RunConfig, run_benchmark, summary_table
+    from .progress import Progress, summary_table
+    from .runner import RunConfig, run_benchmark
 
     dataset = args.dataset or (args.data_dir if args.data_dir else "mnist")
     data_dir = args.data_dir if args.dataset else None
@@ -386,6 +389,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_summary(args)
         if args.command == "compare":
             return _cmd_compare(args)
+        if args.command == "report":
+            from .report import cmd_report
+
+            return cmd_report(args)
         parser.print_help()
         return 2
     except UsageError as exc:

@@ -1,4 +1,4 @@
-"""Progress of a run: a line per case as it starts and ends, with elapsed time and ETA.
+"""What a run shows: a line per case as it starts and ends (elapsed time, ETA), and its summary table.
 
 Written by hand (a dozen lines) rather than with tqdm: a run's log must keep
 one plain line per event, which is what a file or CI log shows best, and the
@@ -8,9 +8,12 @@ terminal only adds a bar to the same line.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any, TextIO
 
-__all__ = ["Progress"]
+import numpy as np
+
+__all__ = ["Progress", "summary_table"]
 
 
 def _hms(seconds: float) -> str:
@@ -63,3 +66,31 @@ class Progress:
             f"[{case.index + 1}/{total}] end   {case.label}: {what} in {now - self._case_t0:.1f}s"
             f"{bar} (elapsed {_hms(elapsed)}, ETA {_hms(eta)})"
         )
+
+
+def _present(value: Any) -> bool:
+    """Not None and not NaN (rows read back from a CSV have NaN for empty cells)."""
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
+
+
+def summary_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A plain-text table of rows (as written, or read back from a CSV).
+
+    Columns: pipeline, n_train, repeat, status, accuracy, fit and predict
+    seconds, peak memory. ``mnist-classic run`` prints it at the end.
+    """
+    header = (
+        f"{'pipeline':<32} {'n_train':>7} {'rep':>3} {'status':<7} {'accuracy':>9} "
+        f"{'fit_s':>9} {'predict_s':>9} {'peak_MB':>8}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        acc = f"{100 * r['accuracy']:.2f}%" if _present(r.get("accuracy")) else "-"
+        fit = f"{r['fit_time_s']:.2f}" if _present(r.get("fit_time_s")) else "-"
+        pred = f"{r['predict_time_s']:.2f}" if _present(r.get("predict_time_s")) else "-"
+        mem = f"{r['peak_memory_mb']:.0f}" if _present(r.get("peak_memory_mb")) else "-"
+        lines.append(
+            f"{r['pipeline']:<32} {r['n_train']:>7} {r['repeat']:>3} {r['status']:<7} {acc:>9} "
+            f"{fit:>9} {pred:>9} {mem:>8}"
+        )
+    return "\n".join(lines)

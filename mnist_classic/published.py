@@ -23,6 +23,9 @@ from importlib import resources
 
 __all__ = ["PublishedResult", "load_published", "pipeline_family", "published_reference"]
 
+#: The split every published figure uses: (n_train, n_test) of MNIST.
+STANDARD_SPLIT: tuple[int, int] = (60000, 10000)
+
 #: The columns of ``_data/published.csv``, in order.
 PUBLISHED_COLUMNS: tuple[str, ...] = (
     "pipeline",
@@ -80,6 +83,11 @@ class PublishedResult:
     def citation(self) -> str:
         """The source, followed by the credited work when the source names one."""
         return f"{self.source}; {self.reference}" if self.reference else self.source
+
+    @property
+    def footnote(self) -> str:
+        """What, how, and where from: one line for a report's notes."""
+        return f"{self.classifier}, preprocessing: {self.preprocessing} ({self.as_published}). {self.citation}."
 
 
 def _parse(text: str, origin: str) -> tuple[PublishedResult, ...]:
@@ -143,19 +151,34 @@ def pipeline_family(pipeline: str) -> str:
     return pipeline.split("[", 1)[0].strip()
 
 
-def published_reference(pipeline: str) -> PublishedResult | None:
+def published_reference(
+    pipeline: str, dataset: str = "mnist", n_train: int = STANDARD_SPLIT[0], n_test: int = STANDARD_SPLIT[1]
+) -> PublishedResult | None:
     """The closest published result for a (configured) pipeline's family, or None.
 
     Parameters
     ----------
     pipeline : str
         A pipeline name as in the results CSV, e.g. ``svm`` or ``knn[n_neighbors=3]``.
+    dataset : str, default="mnist"
+    n_train, n_test : int, default=60000, 10000
+        The case's dataset and split: the published figures are for MNIST's
+        standard split only, so any other case has no reference.
 
     Returns
     -------
     PublishedResult or None
         The rank-1 row for the family; None when nothing published matches.
+
+    Examples
+    --------
+    >>> published_reference("knn[n_neighbors=3]").as_published
+    'accuracy 0.9714'
+    >>> published_reference("knn", n_train=1000) is None
+    True
     """
+    if (dataset, n_train, n_test) != ("mnist", *STANDARD_SPLIT):
+        return None
     family = pipeline_family(pipeline)
     for row in load_published():
         if row.pipeline == family and row.rank == 1:

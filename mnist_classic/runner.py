@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import multiprocessing
 import os
 import secrets
 import shutil
@@ -31,6 +30,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .environment import collect_environment
+from .isolation import ChildRunner
 from .loader import Dataset, load_dataset
 from .measure import PeakMemory, timed_fit, timed_predict
 from .parallel import BACKENDS, DataRef, longest_first, run_parallel, thread_budget
@@ -250,44 +250,6 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def _child_case(args: tuple[Any, ...]) -> dict[str, Any]:
-    """Entry point of a case run in a child process (``--timeout``)."""
-    dataset, data_dir, n_test, data_home, selector, n_train, repeat, seed = args
-    ds = load_dataset(dataset, data_dir=data_dir, n_test=n_test, data_home=data_home, download=False)
-    case = Case(0, parse_selector(selector), n_train, repeat, seed)
-    X_train = np.ascontiguousarray(ds.X_train[:n_train])
-    y_train = np.asarray(ds.y_train[:n_train])
-    return run_case(case, X_train, y_train, np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test))
-
-
-class _ChildRunner:
-    """Runs cases in one reusable child process; kills and replaces it on timeout."""
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self._ctx = multiprocessing.get_context("spawn")
-        self._pool: Any = None
-
-    def run(self, args: tuple[Any, ...]) -> dict[str, Any]:
-        if self._pool is None:
-            self._pool = self._ctx.Pool(1)
-        result = self._pool.apply_async(_child_case, (args,))
-        try:
-            return result.get(self.timeout)
-        except multiprocessing.TimeoutError:
-            self.close()
-            return {"status": "timeout", "error": f"case exceeded the {self.timeout:g} s timeout", "predictions": None}
-        except Exception as exc:
-            self.close()
-            return {"status": "error", "error": f"{type(exc).__name__}: {exc}".replace("\n", " "), "predictions": None}
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
-
-
 def finished_cases(path: Path, sha256: dict[str, str], n_test: int) -> set[tuple[str, int, int]]:
     """(pipeline, n_train, seed) of the ok rows in ``path`` for these payloads and test size."""
     ResultWriter(path)  # checks the header and removes a row cut short by a crash
@@ -462,7 +424,7 @@ def _run_sequential(
     on_start: Callable[[Case, int], None] | None,
 ) -> Generator[tuple[Case, dict[str, Any]], None, None]:
     """One case at a time, in this process (or in a child process with a timeout)."""
-    child = _ChildRunner(config.timeout) if config.timeout else None
+    child = ChildRunner(config.timeout) if config.timeout else None
     # Materialize the data in memory once, outside every timed region.
     X_train, y_train = np.ascontiguousarray(ds.X_train[:n_max]), np.asarray(ds.y_train[:n_max])
     X_test, y_test = np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test)
@@ -494,31 +456,3 @@ def _run_sequential(
     finally:
         if child is not None:
             child.close()
-
-
-def _present(value: Any) -> bool:
-    """Not None and not NaN (rows read back from a CSV have NaN for empty cells)."""
-    return value is not None and not (isinstance(value, float) and np.isnan(value))
-
-
-def summary_table(rows: Sequence[dict[str, Any]]) -> str:
-    """A plain-text table of rows (as written, or read back from a CSV).
-
-    Columns: pipeline, n_train, repeat, status, accuracy, fit and predict
-    seconds, peak memory. ``mnist-classic run`` prints it at the end.
-    """
-    header = (
-        f"{'pipeline':<32} {'n_train':>7} {'rep':>3} {'status':<7} {'accuracy':>9} "
-        f"{'fit_s':>9} {'predict_s':>9} {'peak_MB':>8}"
-    )
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        acc = f"{100 * r['accuracy']:.2f}%" if _present(r.get("accuracy")) else "-"
-        fit = f"{r['fit_time_s']:.2f}" if _present(r.get("fit_time_s")) else "-"
-        pred = f"{r['predict_time_s']:.2f}" if _present(r.get("predict_time_s")) else "-"
-        mem = f"{r['peak_memory_mb']:.0f}" if _present(r.get("peak_memory_mb")) else "-"
-        lines.append(
-            f"{r['pipeline']:<32} {r['n_train']:>7} {r['repeat']:>3} {r['status']:<7} {acc:>9} "
-            f"{fit:>9} {pred:>9} {mem:>8}"
-        )
-    return "\n".join(lines)

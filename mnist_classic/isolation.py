@@ -1,0 +1,57 @@
+"""Cases in a child process, so that a case over its time limit can be killed (``--timeout``).
+
+One spawned child is reused from case to case; a case past its limit, or a
+child that dies, ends that child and the next case gets a fresh one.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from typing import Any
+
+import numpy as np
+
+from .loader import load_dataset
+from .pipelines import parse_selector
+
+__all__ = ["ChildRunner"]
+
+
+def _child_case(args: tuple[Any, ...]) -> dict[str, Any]:
+    """Entry point of a case run in a child process (``--timeout``)."""
+    from .runner import Case, run_case  # deferred: runner imports this module
+
+    dataset, data_dir, n_test, data_home, selector, n_train, repeat, seed = args
+    ds = load_dataset(dataset, data_dir=data_dir, n_test=n_test, data_home=data_home, download=False)
+    case = Case(0, parse_selector(selector), n_train, repeat, seed)
+    X_train = np.ascontiguousarray(ds.X_train[:n_train])
+    y_train = np.asarray(ds.y_train[:n_train])
+    return run_case(case, X_train, y_train, np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test))
+
+
+class ChildRunner:
+    """Runs cases in one reusable child process; kills and replaces it on timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._ctx = multiprocessing.get_context("spawn")
+        self._pool: Any = None
+
+    def run(self, args: tuple[Any, ...]) -> dict[str, Any]:
+        if self._pool is None:
+            self._pool = self._ctx.Pool(1)
+        result = self._pool.apply_async(_child_case, (args,))
+        try:
+            return result.get(self.timeout)
+        except multiprocessing.TimeoutError:
+            self.close()
+            return {"status": "timeout", "error": f"case exceeded the {self.timeout:g} s timeout", "predictions": None}
+        except Exception as exc:
+            self.close()
+            return {"status": "error", "error": f"{type(exc).__name__}: {exc}".replace("\n", " "), "predictions": None}
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
