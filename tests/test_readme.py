@@ -33,3 +33,22 @@ def test_reference_run_meets_the_published_floors():
     assert set(acc) == set(FLOORS)
     for name, floor in FLOORS.items():
         assert acc[name] >= floor, (name, acc[name])
+
+
+def test_readme_links_and_images_exist():
+    readme = (ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(((?:docs|results|benchmarks)/[^)#]+)\)", readme)
+    assert len(targets) >= 6
+    for target in targets:
+        assert (ROOT / target).exists(), target
+
+
+def test_sweep_has_every_default_pipeline_at_every_size():
+    df = read_results(ROOT / "results" / "mnist-sweep.csv")
+    assert (df["status"] == "ok").all()
+    sizes = [1000, 2000, 5000, 10000, 20000, 60000]
+    assert sorted(set(df["n_train"])) == sizes
+    assert len(df) == len(sizes) * len(FLOORS)
+    ref = read_results(ROOT / "results" / "mnist-default.csv")
+    full = df[df["n_train"] == 60000].set_index("pipeline")["predictions_sha256"]
+    assert full.to_dict() == ref.set_index("pipeline")["predictions_sha256"].to_dict()
