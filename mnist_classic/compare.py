@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .results import ResultsSchemaError, load_labels, predictions_dir, read_results
+from .results import ResultsSchemaError, read_results, row_labels
 
 __all__ = [
     "CaseComparison",
@@ -174,18 +174,6 @@ def _check_payloads(base: pd.DataFrame, new: pd.DataFrame) -> None:
             raise ResultsSchemaError(msg)
 
 
-def _labels(row: pd.Series, column: str) -> np.ndarray:
-    folder = predictions_dir(row["_source"])
-    try:
-        return load_labels(folder, row[column])
-    except FileNotFoundError:
-        msg = (
-            f"{row['_source']}: predictions of {row['pipeline']} ({row[column][:12]}...) not found in {folder}; "
-            "keep the .predictions folder beside its CSV"
-        )
-        raise ResultsSchemaError(msg) from None
-
-
 def _accuracy(case: dict[str, Any], b_ok: pd.DataFrame, n_ok: pd.DataFrame, alpha: float, max_drop: float) -> Any:
     common = sorted(set(b_ok["seed"]) & set(n_ok["seed"]))
     note = ""
@@ -198,8 +186,8 @@ def _accuracy(case: dict[str, Any], b_ok: pd.DataFrame, n_ok: pd.DataFrame, alph
     if rb["truth_sha256"] != rn["truth_sha256"]:
         msg = f"Refusing to compare {case['pipeline']}: the two runs used different test labels (truth_sha256)"
         raise ResultsSchemaError(msg)
-    truth = _labels(rb, "truth_sha256")
-    pb, pn = _labels(rb, "predictions_sha256"), _labels(rn, "predictions_sha256")
+    truth = row_labels(rb, "truth_sha256")
+    pb, pn = row_labels(rb, "predictions_sha256"), row_labels(rn, "predictions_sha256")
     if not len(truth) == len(pb) == len(pn):
         msg = f"Predictions of {case['pipeline']} do not have one label per test image"
         raise ResultsSchemaError(msg)

@@ -27,10 +27,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from .compare import _labels
 from .datasets import DATASETS
 from .loader import DataIntegrityError, load_dataset
-from .results import ResultsSchemaError, labels_sha256
+from .results import ResultsSchemaError, labels_sha256, row_labels
 
 __all__ = [
     "FigureFile",
@@ -350,9 +349,9 @@ def write_figures(
         best = ok.sort_values(["n_train", "seed"], ascending=[False, True]).drop_duplicates("pipeline")
         best = best.set_index("pipeline").loc[list(dict.fromkeys(ok["pipeline"]))].reset_index()
         try:
-            truth = _labels(best.iloc[0], "truth_sha256")
+            truth = row_labels(best.iloc[0], "truth_sha256")
             preds = {
-                f"{r['pipeline']} (n_train={r['n_train']:,})": _labels(r, "predictions_sha256")
+                f"{r['pipeline']} (n_train={r['n_train']:,})": row_labels(r, "predictions_sha256")
                 for _, r in best.iterrows()
             }
         except ResultsSchemaError as exc:

@@ -137,7 +137,8 @@ class Report:
 
 def _versus(df: pd.DataFrame, reference: str, alpha: float) -> dict[tuple[Any, ...], str]:
     """The McNemar cell of every case that has a reference case of the same dataset, n_test and n_train."""
-    from .compare import _labels, mcnemar_exact
+    from .compare import mcnemar_exact
+    from .results import row_labels
 
     ok = df[df["status"] == "ok"]
     cells: dict[tuple[Any, ...], str] = {}
@@ -154,8 +155,8 @@ def _versus(df: pd.DataFrame, reference: str, alpha: float) -> dict[tuple[Any, .
         if a["truth_sha256"] != b["truth_sha256"]:
             msg = f"Cannot test {pipeline} against {reference}: the runs used different test labels (truth_sha256)"
             raise ResultsSchemaError(msg)
-        truth = _labels(a, "truth_sha256")
-        right_a, right_b = _labels(a, "predictions_sha256") == truth, _labels(b, "predictions_sha256") == truth
+        truth = row_labels(a, "truth_sha256")
+        right_a, right_b = row_labels(a, "predictions_sha256") == truth, row_labels(b, "predictions_sha256") == truth
         p = mcnemar_exact(int(np.sum(right_b & ~right_a)), int(np.sum(~right_b & right_a)))
         diff = 100 * (float(right_a.mean()) - float(right_b.mean()))
         cells[key] = f"{diff:+.2f} pt, p = {p:.2g}" + (" *" if p < alpha else "")

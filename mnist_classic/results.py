@@ -31,6 +31,7 @@ __all__ = [
     "load_labels",
     "predictions_dir",
     "read_results",
+    "row_labels",
     "save_labels",
 ]
 
@@ -343,3 +344,29 @@ def read_results(path: str | os.PathLike[str]) -> Any:
         msg = f"{path}: line {line}: status must be one of {', '.join(STATUSES)}, got {got!r}"
         raise ResultsSchemaError(msg)
     return df
+
+
+def row_labels(row: Any, column: str) -> np.ndarray:
+    """The labels a result row points to (``predictions_sha256`` or ``truth_sha256``).
+
+    ``row`` comes from :func:`mnist_classic.compare.load_runs`: its ``_source``
+    column names the CSV, whose sidecar folder holds the labels.
+
+    Raises
+    ------
+    ResultsSchemaError
+        When the row names no labels, or its sidecar folder lacks them.
+    """
+    sha = row[column]
+    folder = predictions_dir(row["_source"])
+    if not isinstance(sha, str) or not sha:
+        msg = f"{row['_source']}: the {row['pipeline']} row has no {column}"
+        raise ResultsSchemaError(msg)
+    try:
+        return load_labels(folder, sha)
+    except FileNotFoundError:
+        msg = (
+            f"{row['_source']}: predictions of {row['pipeline']} ({sha[:12]}...) not found in {folder}; "
+            "keep the .predictions folder beside its CSV"
+        )
+        raise ResultsSchemaError(msg) from None
