@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_write
+
 __all__ = [
     "IDX_DTYPES",
     "IDXError",
@@ -366,10 +368,5 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compress: bool
         compress = path.name.endswith(".gz")
     if compress:
         data = gzip.compress(data, mtime=0)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     return path

@@ -1,65 +1,36 @@
 """Load an MNIST-format dataset as normalized, verified matrices.
 
-``load_dataset`` resolves a dataset (bundled, downloaded or a local directory),
-reads its four IDX files, checks each decompressed payload against the pinned
-SHA-256, and returns float32 images in [0, 1] of shape (n, pixels) with int64
-labels. The decoded matrices are cached as ``.npy`` files keyed by the SHA-256
-of the source file's bytes, so a second load is a memory map (milliseconds).
+``load_dataset`` resolves a dataset (bundled, downloaded or a local directory,
+see :mod:`mnist_classic.sources`), reads its four IDX files through the decoded
+cache (:mod:`mnist_classic.decoded`), checks that they agree with each other,
+and returns float32 images in [0, 1] of shape (n, pixels) with int64 labels.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
 import os
-import re
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .datasets import DATASETS, ROLES, DatasetSpec, get_dataset_spec
-from .fetch import fetch_dataset, get_data_home
-from .idx import IDXError, decode_idx, inflate_idx
+from .datasets import ROLES, DatasetSpec
+from .decoded import CACHE_VERSION, DataIntegrityError, IDXFileInfo, decode_file, load_file
+from .fetch import get_data_home
+from .idx import IDXError
+from .sources import find_idx_files, identify, resolve_files, write_pins
 
 __all__ = [
-    "Dataset",
     "DataIntegrityError",
+    "Dataset",
     "FileCheck",
     "IDXFileInfo",
     "find_idx_files",
     "load_dataset",
     "verify_dataset",
 ]
-
-logger = logging.getLogger(__name__)
-
-_CACHE_VERSION = "v1"  # bump when the decoded layout changes
-_FILE_RE = re.compile(
-    r"^(?P<prefix>.*?)(?P<split>train|t10k|test)-(?P<kind>images|labels)[-.]"
-    r"(?P<idx>idx[13])-ubyte(?P<gz>\.gz)?$"
-)
-_EXPECTED_NDIM = {"images": 3, "labels": 1}
-
-
-class DataIntegrityError(ValueError):
-    """A payload whose SHA-256 is not the pinned one, or files that disagree."""
-
-
-@dataclass(frozen=True)
-class IDXFileInfo:
-    """What was read from one IDX file."""
-
-    role: str
-    path: str
-    payload_sha256: str
-    idx_dtype: str
-    shape: tuple[int, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,225 +92,6 @@ class FileCheck:
     def ok(self) -> bool:
         """True when the payload was read and its hash is the pinned one."""
         return self.error is None and self.expected is not None and self.expected == self.actual
-
-
-def find_idx_files(directory: str | os.PathLike[str]) -> dict[str, Path]:
-    """Find the four IDX files of an MNIST-format dataset in ``directory``.
-
-    Accepts raw or ``.gz`` files, ``-idx3-ubyte`` or ``.idx3-ubyte`` spellings,
-    ``t10k`` or ``test``, and one common prefix (``emnist-digits-``). Where a
-    raw and a ``.gz`` file hold the same role, the raw one is used.
-
-    Parameters
-    ----------
-    directory : str or os.PathLike
-
-    Returns
-    -------
-    dict of str to pathlib.Path
-        Role -> file.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the directory does not exist or lacks a file; the message names
-        the directory and the files expected.
-    ValueError
-        If several datasets (prefixes) are found for one role.
-    """
-    directory = Path(directory)
-    if not directory.is_dir():
-        msg = f"No such data directory: {directory}"
-        raise FileNotFoundError(msg)
-    found: dict[str, list[Path]] = {role: [] for role in ROLES}
-    for p in sorted(directory.iterdir()):
-        m = _FILE_RE.match(p.name)
-        if not m or not p.is_file():
-            continue
-        split = "train" if m["split"] == "train" else "test"
-        role = f"{split}_{m['kind']}"
-        if (m["kind"] == "images") != (m["idx"] == "idx3"):
-            continue
-        found[role].append(p)
-    result = {}
-    for role, paths in found.items():
-        raw = [p for p in paths if not p.name.endswith(".gz")]
-        gz_of_raw = {p.name + ".gz" for p in raw}
-        paths = raw + [p for p in paths if p.name.endswith(".gz") and p.name not in gz_of_raw]
-        if len(paths) > 1:
-            names = ", ".join(p.name for p in paths)
-            msg = f"{directory}: several files for {role.replace('_', ' ')}: {names}; keep one dataset per directory"
-            raise ValueError(msg)
-        if paths:
-            result[role] = paths[0]
-    prefixes = sorted({m["prefix"] for p in result.values() if (m := _FILE_RE.match(p.name))})
-    if len(prefixes) > 1:
-        names = ", ".join(p.name for p in result.values())
-        msg = f"{directory}: the IDX files do not share one prefix ({names}); keep one dataset per directory"
-        raise ValueError(msg)
-    missing = [r for r in ROLES if r not in result]
-    if missing:
-        expected = ", ".join(
-            {
-                "train_images": "train-images-idx3-ubyte[.gz]",
-                "train_labels": "train-labels-idx1-ubyte[.gz]",
-                "test_images": "t10k-images-idx3-ubyte[.gz]",
-                "test_labels": "t10k-labels-idx1-ubyte[.gz]",
-            }[r]
-            for r in missing
-        )
-        msg = f"{directory}: missing IDX file(s): {expected}"
-        raise FileNotFoundError(msg)
-    return result
-
-
-def _bundled_dir(name: str) -> Path:
-    return Path(str(resources.files("mnist_classic") / "_data" / name))
-
-
-def _pins_file(folder: Path) -> Path:
-    return folder / "SHA256SUMS"
-
-
-def _read_pins(folder: Path) -> dict[str, str]:
-    """Payload hashes pinned on the first verified download (``SHA256SUMS``)."""
-    pins: dict[str, str] = {}
-    try:
-        text = _pins_file(folder).read_text()
-    except OSError:
-        return pins
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1] in ROLES:
-            pins[parts[1]] = parts[0]
-    return pins
-
-
-def _resolve(
-    dataset: str | os.PathLike[str],
-    data_dir: str | os.PathLike[str] | None,
-    data_home: str | os.PathLike[str] | None,
-    download: bool,
-) -> tuple[DatasetSpec | None, dict[str, Path], dict[str, str], Path | None]:
-    """Return (spec, role -> path, role -> pinned payload hash, folder to pin into)."""
-    name = os.fspath(dataset)
-    if name not in DATASETS and (os.sep in name or Path(name).is_dir()):
-        return None, find_idx_files(name), {}, None
-    spec = get_dataset_spec(name)
-    pins = dict(spec.pinned)
-    if data_dir is not None:
-        return spec, find_idx_files(data_dir), pins, None
-    if spec.bundled:
-        return spec, find_idx_files(_bundled_dir(spec.name)), pins, None
-    folder = get_data_home(data_home) / spec.name
-    if download:
-        paths = fetch_dataset(spec, data_home=data_home)
-    else:
-        paths = {f.role: folder / f.filename for f in spec.files}
-        if not all(p.exists() for p in paths.values()):
-            msg = f"{spec.name} is not downloaded to {folder}: run 'mnist-classic data download {spec.name}'"
-            raise FileNotFoundError(msg)
-    return spec, paths, {**_read_pins(folder), **pins}, folder
-
-
-def _check_kind(arr: np.ndarray, role: str, source: str) -> None:
-    kind = role.split("_")[1]
-    if arr.dtype != np.dtype(">u1") or arr.ndim != _EXPECTED_NDIM[kind]:
-        magic = 0x800 | _EXPECTED_NDIM[kind]
-        msg = (
-            f"{source}: expected MNIST {kind} (IDX magic {magic}: ubyte, {_EXPECTED_NDIM[kind]} dims), "
-            f"got dtype {arr.dtype.str} with shape {arr.shape}"
-        )
-        raise IDXError(msg)
-
-
-def _atomic_save(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _normalize(arr: np.ndarray, role: str, transpose: bool, out: np.ndarray | None = None) -> np.ndarray:
-    """uint8 IDX array -> float32 (n, pixels) in [0, 1], or int64 labels."""
-    if role.endswith("labels"):
-        return arr.astype(np.int64)
-    if transpose:
-        arr = arr.transpose(0, 2, 1)
-    flat = arr.reshape(arr.shape[0], -1)
-    return np.divide(flat, np.float32(255), out=out, dtype=np.float32)
-
-
-def _decode(path: Path, raw: bytes, role: str, expected: str | None) -> tuple[np.ndarray, str]:
-    source = str(path)
-    payload = inflate_idx(raw, source=source)
-    actual = hashlib.sha256(payload).hexdigest()
-    if expected is not None and actual != expected:
-        msg = f"{source}: SHA-256 of the payload does not match: expected {expected}, got {actual}"
-        raise DataIntegrityError(msg)
-    arr = decode_idx(payload, source=source)
-    _check_kind(arr, role, source)
-    return arr, actual
-
-
-def _load_file(
-    path: Path, role: str, expected: str | None, transpose: bool, cache_dir: Path | None
-) -> tuple[np.ndarray, IDXFileInfo]:
-    """Read one file, through the decoded cache when there is one."""
-    raw = path.read_bytes()
-    variant = "labels-i64" if role.endswith("labels") else ("f32t" if transpose else "f32")
-    meta_path = npy_path = None
-    if cache_dir is not None:
-        key = hashlib.sha256(raw).hexdigest()
-        meta_path = cache_dir / f"src-{key}.json"
-        try:
-            meta = json.loads(meta_path.read_text())
-            npy_path = cache_dir / f"{meta['payload_sha256']}-{variant}.npy"
-            if (expected is None or meta["payload_sha256"] == expected) and npy_path.exists():
-                arr = np.load(npy_path, mmap_mode="r", allow_pickle=False)
-                info = IDXFileInfo(role, str(path), meta["payload_sha256"], meta["idx_dtype"], tuple(meta["shape"]))
-                return arr, info
-        except (OSError, ValueError, KeyError):
-            pass  # no or unusable cache entry: decode
-    arr, actual = _decode(path, raw, role, expected)
-    info = IDXFileInfo(role, str(path), actual, "ubyte", tuple(int(d) for d in arr.shape))
-    if cache_dir is not None and meta_path is not None:
-        try:
-            return _write_cache(cache_dir, meta_path, arr, info, variant, transpose), info
-        except OSError as exc:
-            logger.warning("decoded cache not written (%s): %s", cache_dir, exc)
-    return _normalize(arr, role, transpose), info
-
-
-def _write_cache(
-    cache_dir: Path, meta_path: Path, arr: np.ndarray, info: IDXFileInfo, variant: str, transpose: bool
-) -> np.ndarray:
-    """Normalize ``arr`` straight into a new ``.npy`` file, then memory-map it read-only."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    npy_path = cache_dir / f"{info.payload_sha256}-{variant}.npy"
-    if not npy_path.exists():
-        if info.role.endswith("labels"):
-            shape: tuple[int, ...] = (arr.shape[0],)
-            dtype: type = np.int64
-        else:
-            shape, dtype = (arr.shape[0], int(np.prod(arr.shape[1:]))), np.float32
-
-        def write(tmp: str) -> None:
-            # Normalizing into the memory map writes the file in the same pass.
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
-            if info.role.endswith("labels"):
-                out[:] = arr
-            else:
-                _normalize(arr, info.role, transpose, out=out)
-            del out  # unmapped; the page cache writes it back (no msync: a cache need not be durable)
-
-        _atomic_save(npy_path, write)
-    meta = {"payload_sha256": info.payload_sha256, "idx_dtype": info.idx_dtype, "shape": list(info.shape)}
-    _atomic_save(meta_path, lambda tmp: Path(tmp).write_text(json.dumps(meta)))
-    return np.load(npy_path, mmap_mode="r", allow_pickle=False)
 
 
 def _check_int(value: Any, name: str, high: int) -> None:
@@ -431,18 +183,18 @@ def load_dataset(
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         msg = f"The 'seed' parameter of load_dataset must be a non-negative int or None. Got {seed!r} instead."
         raise ValueError(msg)
-    spec, paths, pins, pin_folder = _resolve(dataset, data_dir, data_home, download)
+    spec, paths, pins, pin_folder = resolve_files(dataset, data_dir, data_home, download)
     transpose = spec.transpose if spec else False
-    cache_dir = get_data_home(data_home) / "decoded" / _CACHE_VERSION if cache else None
+    cache_dir = get_data_home(data_home) / "decoded" / CACHE_VERSION if cache else None
     # Inflating, hashing and normalizing release the GIL: the four files load in parallel.
     with ThreadPoolExecutor(max_workers=len(ROLES)) as pool:
-        loaded = list(pool.map(lambda r: _load_file(paths[r], r, pins.get(r), transpose, cache_dir), ROLES))
+        loaded = list(pool.map(lambda r: load_file(paths[r], r, pins.get(r), transpose, cache_dir), ROLES))
     arrays = {info.role: arr for arr, info in loaded}
     infos = [info for _, info in loaded]
     _check_consistent(arrays, infos, spec)
     if pin_folder is not None and spec is not None and any(r not in pins for r in ROLES):
-        _write_pins(pin_folder, infos)
-    name = spec.name if spec else _identify(infos, Path(os.fspath(dataset)))
+        write_pins(pin_folder, {i.role: i.payload_sha256 for i in infos})
+    name = spec.name if spec else identify({i.role: i.payload_sha256 for i in infos}, Path(os.fspath(dataset)))
     _check_int(n_train, "n_train", len(arrays["train_labels"]))
     _check_int(n_test, "n_test", len(arrays["test_labels"]))
     X_train, y_train = _subset(arrays["train_images"], arrays["train_labels"], n_train, seed)
@@ -471,24 +223,6 @@ def _check_consistent(arrays: dict[str, np.ndarray], infos: list[IDXFileInfo], s
                 top = spec.n_classes - 1
                 msg = f"{by_role[role].path}: label {int(y.max())} out of range [0, {top}] for {spec.name}"
                 raise DataIntegrityError(msg)
-
-
-def _write_pins(folder: Path, infos: list[IDXFileInfo]) -> None:
-    """Pin payload hashes after the first verified download of a dataset."""
-    text = "".join(f"{i.payload_sha256}  {i.role}\n" for i in infos)
-    try:
-        _atomic_save(_pins_file(folder), lambda tmp: Path(tmp).write_text(text))
-    except OSError as exc:
-        logger.warning("could not pin payload hashes in %s: %s", folder, exc)
-
-
-def _identify(infos: list[IDXFileInfo], directory: Path) -> str:
-    """The registered dataset whose pinned hashes all match, else the directory's name."""
-    hashes = {i.role: i.payload_sha256 for i in infos}
-    for spec in DATASETS.values():
-        if spec.pinned == hashes:
-            return spec.name
-    return directory.resolve().name
 
 
 def verify_dataset(
@@ -520,7 +254,7 @@ def verify_dataset(
     FileNotFoundError
         Missing directory or file.
     """
-    spec, paths, pins, _ = _resolve(dataset, data_dir, data_home, download=False)
+    spec, paths, pins, _ = resolve_files(dataset, data_dir, data_home, download=False)
     if spec is None:
         msg = f"The 'dataset' parameter of verify_dataset must be a registered name. Got {dataset!r} instead."
         raise ValueError(msg)
@@ -531,7 +265,7 @@ def verify_dataset(
     for role in ROLES:
         path = paths[role]
         try:
-            _, actual = _decode(path, path.read_bytes(), role, None)
+            _, actual = decode_file(path, path.read_bytes(), role, None)
         except (OSError, IDXError) as exc:
             checks.append(FileCheck(role, str(path), pins.get(role), None, str(exc)))
             continue

@@ -15,13 +15,14 @@ import hashlib
 import io
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ._files import atomic_write
 
 __all__ = [
     "COLUMNS",
@@ -140,13 +141,12 @@ def save_labels(folder: str | os.PathLike[str], labels: np.ndarray) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     labels = np.asarray(labels)
     small = labels.astype(np.uint8) if labels.size and labels.min() >= 0 and labels.max() < 256 else labels
-    fd, tmp = tempfile.mkstemp(prefix=f".{sha}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:  # a file object: savez would append ".npz" to a name
             np.savez_compressed(f, labels=small)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+
+    atomic_write(path, write)
     return sha
 
 

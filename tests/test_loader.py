@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import mnist_classic
-from mnist_classic import loader
+from mnist_classic import decoded
 from mnist_classic.datasets import DATASETS, ROLES, DatasetSpec, FileSpec
 from mnist_classic.idx import IDXError, encode_idx, write_idx
 from mnist_classic.loader import DataIntegrityError, find_idx_files, load_dataset, verify_dataset
@@ -199,7 +199,7 @@ def test_warm_load_served_from_the_cache(mnist, data_home, monkeypatch):
     def no_decoding(*args, **kwargs):
         raise AssertionError("a warm load must not decode")
 
-    monkeypatch.setattr(loader, "_decode", no_decoding)
+    monkeypatch.setattr(decoded, "decode_file", no_decoding)
     warm = load_dataset("mnist", data_home=data_home)
     for attr in ("X_train", "y_train", "X_test", "y_test"):
         assert isinstance(getattr(warm, attr), np.memmap)
@@ -395,7 +395,7 @@ def test_synthetic_cache_round_trip(tmp_path, monkeypatch):
     home = tmp_path / "home"
     cold = load_dataset(tmp_path / "toy", data_home=home)
     assert len(list((home / "decoded" / "v1").glob("*.npy"))) == 4
-    monkeypatch.setattr(loader, "_decode", lambda *a, **k: pytest.fail("decoded again"))
+    monkeypatch.setattr(decoded, "decode_file", lambda *a, **k: pytest.fail("decoded again"))
     warm = load_dataset(tmp_path / "toy", data_home=home)
     assert isinstance(warm.X_train, np.memmap)
     assert_matches(cold, arrays)
