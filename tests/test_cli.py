@@ -13,12 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from synthetic import BUNDLED, copy_bundled, flip_a_test_pixel
 
 from mnist_classic import load_labels, read_results
 from mnist_classic.cli import main
 from mnist_classic.results import predictions_dir
-
-BUNDLED = Path(__file__).resolve().parents[1] / "mnist_classic" / "_data" / "mnist"
 
 
 def _one_line_error(capsys, code, expected_code=2, match=None):
@@ -66,13 +65,7 @@ def test_data_info_text(capsys):
 
 @pytest.fixture
 def corrupted_copy(tmp_path):
-    copy = tmp_path / "mnist-copy"
-    shutil.copytree(BUNDLED, copy)
-    raw = bytearray(gzip.decompress((copy / "t10k-images-idx3-ubyte.gz").read_bytes()))
-    raw[5000] ^= 0x01
-    (copy / "t10k-images-idx3-ubyte.gz").unlink()
-    (copy / "t10k-images-idx3-ubyte").write_bytes(bytes(raw))
-    return copy
+    return flip_a_test_pixel(copy_bundled(tmp_path / "mnist-copy"))
 
 
 def test_data_verify_corrupted_copy_fails_in_one_line(capsys, corrupted_copy, tmp_path):

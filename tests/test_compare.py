@@ -6,60 +6,18 @@ import json
 
 import numpy as np
 import pytest
+from synthetic import SHA, predictions, write_run
 
 from mnist_classic.cli import main
 from mnist_classic.compare import compare_runs, load_runs, mcnemar_exact, wilson_interval
-from mnist_classic.results import ResultWriter, save_labels
 from mnist_classic.runner import RunConfig, run_benchmark
 
 N = 10_000
-SHA = {f"sha256_{r}": f"{i}" * 64 for i, r in enumerate(["train_images", "train_labels", "test_images", "test_labels"])}
 
 
 @pytest.fixture(scope="module")
 def truth():
     return np.random.default_rng(0).integers(0, 10, size=N)
-
-
-def predictions(truth, accuracy=0.98, seed=1):
-    """Labels that are right on the first ``accuracy * N`` images, wrong on the rest."""
-    pred = truth.copy()
-    wrong = np.arange(round(accuracy * N), N)
-    pred[wrong] = (truth[wrong] + 1 + np.random.default_rng(seed).integers(0, 9, size=len(wrong))) % 10
-    return pred
-
-
-def write_run(path, truth, cases, sha=SHA, run_id="r"):
-    """cases: list of dicts with pipeline, pred, fit (list of times), predict (list), n_train, status."""
-    w = ResultWriter(path)
-    truth_sha = save_labels(w.predictions, truth)
-    for c in cases:
-        fits, preds = c.get("fit", [10.0]), c.get("predict", [2.0])
-        for rep, (ft, pt) in enumerate(zip(fits, preds, strict=True)):
-            status = c.get("status", "ok")
-            row = {
-                "run_id": run_id,
-                "dataset": "mnist",
-                "pipeline": c["pipeline"],
-                "n_train": c.get("n_train", 60000),
-                "n_test": N,
-                "seed": rep,
-                "repeat": rep,
-                "status": status,
-                "truth_sha256": truth_sha,
-                **sha,
-            }
-            if status == "ok":
-                row.update(
-                    accuracy=float(np.mean(c["pred"] == truth)),
-                    fit_time_s=ft,
-                    predict_time_s=pt,
-                    predictions_sha256=save_labels(w.predictions, c["pred"]),
-                )
-            else:
-                row["error"] = "ValueError: boom"
-            w.append(row)
-    return path
 
 
 def cmp_cli(capsys, base, new, *extra):
@@ -69,7 +27,7 @@ def cmp_cli(capsys, base, new, *extra):
 
 
 def test_identical_runs_are_the_same(tmp_path, truth, capsys):
-    cases = [{"pipeline": "svm", "pred": predictions(truth)}, {"pipeline": "knn", "pred": predictions(truth, 0.97)}]
+    cases = [{"pipeline": "svm", "pred": predictions(truth)}, {"pipeline": "knn", "pred": predictions(truth, 9700)}]
     base = write_run(tmp_path / "base.csv", truth, cases)
     new = write_run(tmp_path / "new.csv", truth, cases)
     code, out, _ = cmp_cli(capsys, base, new)

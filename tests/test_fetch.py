@@ -16,18 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from platformdirs import user_cache_dir
+from synthetic import STEMS, toy_arrays
 
 from mnist_classic.datasets import DATASETS, ROLES, ArchiveSpec, DatasetSpec, FileSpec, register_dataset
 from mnist_classic.fetch import DATA_ENV, FetchError, fetch_dataset, fetch_url, get_data_home
 from mnist_classic.idx import encode_idx
 from mnist_classic.loader import DataIntegrityError, load_dataset
 
-STEMS = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
 PROXY_VARS = (
     "http_proxy",
     "HTTP_PROXY",
@@ -144,16 +139,6 @@ def register():
 
 
 # --- synthetic datasets ----------------------------------------------------------------
-
-
-def toy_arrays(seed=0, n_train=30, n_test=12, side=5):
-    rng = np.random.default_rng(seed)
-    return {
-        "train_images": rng.integers(0, 256, size=(n_train, side, side), dtype=np.uint8),
-        "train_labels": np.arange(n_train, dtype=np.uint8) % 10,
-        "test_images": rng.integers(0, 256, size=(n_test, side, side), dtype=np.uint8),
-        "test_labels": rng.integers(0, 10, size=n_test, dtype=np.uint8),
-    }
 
 
 def idx_blobs(arrays):

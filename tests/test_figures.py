@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import logging
 import re
@@ -14,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic import report_cli
 
 import mnist_classic
 from mnist_classic import load_dataset
 from mnist_classic.compare import load_runs
 from mnist_classic.figures import _figure, pareto_front, scaling_exponent, time_scaling_figure, write_figures
 from mnist_classic.loader import DataIntegrityError
-from mnist_classic.report import add_report_parser, cmd_report, summarize
+from mnist_classic.report import summarize
 from mnist_classic.results import ResultWriter, save_labels
 
 pytest.importorskip("matplotlib")
@@ -73,13 +73,6 @@ def write_sweep(path, mnist, dataset="mnist", sha=None):
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory, mnist):
     return write_sweep(tmp_path_factory.mktemp("sweep") / "sweep.csv", mnist)
-
-
-def report_cli(*argv):
-    p = argparse.ArgumentParser()
-    sub = p.add_subparsers(dest="command")
-    add_report_parser(sub)
-    return cmd_report(p.parse_args(["report", *map(str, argv)]))
 
 
 def test_pareto_front_and_scaling_exponent():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic import STEMS, toy_arrays, write_toy_dir
 
 import mnist_classic
 from mnist_classic import decoded
@@ -27,12 +28,6 @@ MNIST_SHA256 = {
 }
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-STEMS = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
 
 
 def sha256(data):
@@ -277,16 +272,6 @@ def test_local_copy_of_mnist_is_identified(tmp_path, data_home, mnist):
 # --- synthetic directories: find_idx_files and the checks between files ----------------
 
 
-def toy_arrays(seed=0, n_train=30, n_test=12, side=5):
-    rng = np.random.default_rng(seed)
-    return {
-        "train_images": rng.integers(0, 256, size=(n_train, side, side), dtype=np.uint8),
-        "train_labels": np.arange(n_train, dtype=np.uint8) % 10,
-        "test_images": rng.integers(0, 256, size=(n_test, side, side), dtype=np.uint8),
-        "test_labels": rng.integers(0, 10, size=n_test, dtype=np.uint8),
-    }
-
-
 def file_names(sep="-", test="t10k", gz=True, prefix=""):
     suffix = ".gz" if gz else ""
     return {
@@ -298,12 +283,7 @@ def file_names(sep="-", test="t10k", gz=True, prefix=""):
 
 
 def write_toy(directory, arrays=None, names=None):
-    directory.mkdir(parents=True, exist_ok=True)
-    arrays = toy_arrays() if arrays is None else arrays
-    names = names or file_names()
-    for role in ROLES:
-        write_idx(directory / names[role], arrays[role])
-    return arrays
+    return write_toy_dir(directory, arrays, names or file_names())
 
 
 def assert_matches(ds, arrays):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
@@ -11,62 +10,19 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 from scipy import stats
+from synthetic import SHA, predictions, report_cli, write_run
 
 from mnist_classic.compare import load_runs
 from mnist_classic.published import load_published, pipeline_family, published_reference
-from mnist_classic.report import accuracy_interval, add_report_parser, build_report, cmd_report, latex_escape
-from mnist_classic.results import ResultsSchemaError, ResultWriter, save_labels
+from mnist_classic.report import accuracy_interval, build_report, latex_escape
+from mnist_classic.results import ResultsSchemaError
 
 N = 10_000
-SHA = {f"sha256_{r}": f"{i}" * 64 for i, r in enumerate(["train_images", "train_labels", "test_images", "test_labels"])}
 
 
 @pytest.fixture(scope="module")
 def truth():
     return np.random.default_rng(0).integers(0, 10, size=N)
-
-
-def predictions(truth, correct, seed=1):
-    """Labels right on the first ``correct`` images and wrong on the rest."""
-    pred = truth.copy()
-    wrong = np.arange(correct, len(truth))
-    pred[wrong] = (truth[wrong] + 1 + np.random.default_rng(seed).integers(0, 9, size=len(wrong))) % 10
-    return pred
-
-
-def write_run(path, truth, cases, sha=SHA, dataset="mnist"):
-    """cases: dicts with pipeline, preds (one label array per repeat) or status, n_train, fit (times)."""
-    w = ResultWriter(path)
-    truth_sha = save_labels(w.predictions, truth)
-    for c in cases:
-        for rep, pred in enumerate(c.get("preds", [None])):
-            row = {
-                "run_id": "r1",
-                "dataset": dataset,
-                "pipeline": c["pipeline"],
-                "n_train": c.get("n_train", 60000),
-                "n_test": len(truth),
-                "seed": rep,
-                "repeat": rep,
-                "status": c.get("status", "ok"),
-                "truth_sha256": truth_sha,
-                "subset": "first",
-                "cpu_model": "Test CPU",
-                "cpu_count": 2,
-                **sha,
-            }
-            if row["status"] == "ok":
-                row.update(
-                    accuracy=float(np.mean(pred == truth)),
-                    fit_time_s=c.get("fit", [10.0, 11.0, 12.5])[rep],
-                    predict_time_s=0.5 + rep,
-                    peak_memory_mb=100.0 + rep,
-                    predictions_sha256=save_labels(w.predictions, pred),
-                )
-            else:
-                row["error"] = "MemoryError: boom"
-            w.append(row)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +36,6 @@ def run_csv(tmp_path_factory, truth):
         {"pipeline": "logreg", "status": "timeout"},
     ]
     return write_run(tmp_path_factory.mktemp("runs") / "run.csv", truth, cases)
-
-
-def report_cli(*argv):
-    p = argparse.ArgumentParser()
-    sub = p.add_subparsers(dest="command")
-    add_report_parser(sub)
-    return cmd_report(p.parse_args(["report", *map(str, argv)]))
 
 
 def test_wilson_interval_of_9837_of_10000():
