@@ -187,12 +187,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_data_info(args: argparse.Namespace) -> int:
-    name = args.name or ("mnist" if args.data_dir is None else args.data_dir)
-    if args.name is not None or args.data_dir is None:
-        get_dataset_spec(name)
-        ds = load_dataset(name, data_dir=args.data_dir, data_home=args.data_home, download=False)
-    else:
+    if args.name is None and args.data_dir is not None:  # any directory, named by its hashes if registered
         ds = load_dataset(args.data_dir, data_home=args.data_home, download=False)
+    else:  # a registered name (only a name: a path goes to --data-dir), from DIR if given
+        name = get_dataset_spec(args.name or "mnist").name
+        ds = load_dataset(name, data_dir=args.data_dir, data_home=args.data_home, download=False)
     counts = {
         split: {int(k): int(v) for k, v in enumerate(np.bincount(np.asarray(y)))}
         for split, y in (("train", ds.y_train), ("test", ds.y_test))

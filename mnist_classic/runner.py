@@ -250,10 +250,8 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def finished_cases(path: Path, sha256: dict[str, str], n_test: int) -> set[tuple[str, int, int]]:
-    """(pipeline, n_train, seed) of the ok rows in ``path`` for these payloads and test size."""
-    ResultWriter(path)  # checks the header and removes a row cut short by a crash
-    df = read_results(path)
+def finished_cases(df: Any, sha256: dict[str, str], n_test: int) -> set[tuple[str, int, int]]:
+    """(pipeline, n_train, seed) of the ok rows of results ``df`` for these payloads and test size."""
     mask = (df["status"] == "ok") & (df["n_test"] == n_test)
     for role, sha in sha256.items():
         mask &= df[f"sha256_{role}"] == sha
@@ -352,18 +350,22 @@ def run_benchmark(
     pipelines, ds, sizes = prepare(config)
     output = Path(config.output)
     cases = plan_cases(pipelines, sizes, config.repeats, config.seed)
+    parallel = config.n_jobs > 1 or config.backend == "dask"
+    # Earlier rows of the output, read once: the cases --resume skips, and the history that orders parallel cases.
+    earlier = None
+    if (config.resume or parallel) and output.is_file():
+        ResultWriter(output)  # checks the header and removes a row cut short by a crash
+        earlier = read_results(output)
     skipped = 0
-    if config.resume and output.is_file():
-        done = finished_cases(output, ds.sha256, len(ds.y_test))
+    if config.resume and earlier is not None:
+        done = finished_cases(earlier, ds.sha256, len(ds.y_test))
         todo = [c for c in cases if (c.pipeline.name, c.n_train, c.seed) not in done]
         skipped = len(cases) - len(todo)
         cases = [replace(c, index=i) for i, c in enumerate(todo)]
     _check_free_space(output, len(cases))
-    history = read_results(output) if config.n_jobs > 1 and output.is_file() and output.stat().st_size else None
     writer = ResultWriter(output)
     result = RunResult(new_run_id(), writer.path, planned=len(cases), skipped=skipped)
     truth_sha = save_labels(writer.predictions, np.asarray(ds.y_test))
-    parallel = config.n_jobs > 1 or config.backend == "dask"
     common = {
         "run_id": result.run_id,
         "dataset": ds.name,
@@ -382,7 +384,7 @@ def run_benchmark(
             config.dataset, config.data_dir, config.data_home, config.n_test, max(sizes), tuple(ds.sha256.items())
         )
         outcomes = run_parallel(
-            longest_first(cases, history), ref, n_jobs=config.n_jobs, backend=config.backend, scheduler=config.scheduler
+            longest_first(cases, earlier), ref, n_jobs=config.n_jobs, backend=config.backend, scheduler=config.scheduler
         )
     else:
         outcomes = _run_sequential(cases, ds, max(sizes), config, on_start)
