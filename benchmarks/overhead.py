@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from mnist_classic import load_dataset, parse_selector
-from mnist_classic.runner import Case, run_case
+from mnist_classic.bench.case import Case, run_case
 
 
 def main() -> None:

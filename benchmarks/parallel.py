@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from mnist_classic import DEFAULT_PIPELINES, load_dataset, parse_selector, read_results
+from mnist_classic.bench.runner import RunConfig, run_benchmark
 from mnist_classic.results import labels_sha256
-from mnist_classic.runner import RunConfig, run_benchmark
 
 
 def sequential_loop(n_train: int | None) -> tuple[float, dict[str, str]]:

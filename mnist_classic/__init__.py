@@ -10,31 +10,50 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .datasets import DATASETS, ROLES, ArchiveSpec, DatasetSpec, FileSpec, get_dataset_spec, register_dataset
-from .fetch import FetchError, fetch_dataset, get_data_home
-from .idx import IDXError, decode_idx, encode_idx, read_idx, write_idx
-from .loader import DataIntegrityError, Dataset, FileCheck, find_idx_files, load_dataset, verify_dataset
+from ._version import __version__
+from .data import (
+    DATASETS,
+    ROLES,
+    ArchiveSpec,
+    DataIntegrityError,
+    Dataset,
+    DatasetSpec,
+    FetchError,
+    FileCheck,
+    FileSpec,
+    IDXError,
+    decode_idx,
+    encode_idx,
+    fetch_dataset,
+    find_idx_files,
+    get_data_home,
+    get_dataset_spec,
+    load_dataset,
+    read_idx,
+    register_dataset,
+    verify_dataset,
+    write_idx,
+)
 from .results import COLUMNS, ResultsSchemaError, ResultWriter, load_labels, read_results
-
-__version__ = "0.1.0"
 
 # Public names served lazily (module attribute -> submodule), see __getattr__.
 _LAZY: dict[str, str] = {
-    "DEFAULT_PIPELINES": "pipelines",
-    "PIPELINES": "pipelines",
-    "ConfiguredPipeline": "pipelines",
-    "parse_selector": "pipelines",
-    "register_pipeline": "pipelines",
-    "RunConfig": "runner",
-    "RunResult": "runner",
-    "run_benchmark": "runner",
-    "collect_environment": "environment",
+    "DEFAULT_PIPELINES": "bench.pipelines",
+    "PIPELINES": "bench.pipelines",
+    "register_pipeline": "bench.pipelines",
+    "ConfiguredPipeline": "bench.selectors",
+    "parse_selector": "bench.selectors",
+    "RunConfig": "bench.runner",
+    "RunResult": "bench.runner",
+    "run_benchmark": "bench.runner",
+    "collect_environment": "bench.environment",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .environment import collect_environment
-    from .pipelines import DEFAULT_PIPELINES, PIPELINES, ConfiguredPipeline, parse_selector, register_pipeline
-    from .runner import RunConfig, RunResult, run_benchmark
+    from .bench.environment import collect_environment
+    from .bench.pipelines import DEFAULT_PIPELINES, PIPELINES, register_pipeline
+    from .bench.runner import RunConfig, RunResult, run_benchmark
+    from .bench.selectors import ConfiguredPipeline, parse_selector
 
 __all__ = [
     "DATASETS",

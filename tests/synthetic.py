@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 import mnist_classic
-from mnist_classic.idx import write_idx
-from mnist_classic.report import add_report_parser, cmd_report
+from mnist_classic.cli.report import add_report_parser, cmd_report
+from mnist_classic.data.idx import write_idx
 from mnist_classic.results import ResultWriter, save_labels
 
 BUNDLED = Path(mnist_classic.__file__).parent / "_data" / "mnist"

@@ -18,10 +18,10 @@ import pytest
 from platformdirs import user_cache_dir
 from synthetic import STEMS, toy_arrays
 
-from mnist_classic.datasets import DATASETS, ROLES, ArchiveSpec, DatasetSpec, FileSpec, register_dataset
-from mnist_classic.fetch import DATA_ENV, FetchError, fetch_dataset, fetch_url, get_data_home
-from mnist_classic.idx import encode_idx
-from mnist_classic.loader import DataIntegrityError, load_dataset
+from mnist_classic.data import DataIntegrityError, load_dataset
+from mnist_classic.data.datasets import DATASETS, ROLES, ArchiveSpec, DatasetSpec, FileSpec, register_dataset
+from mnist_classic.data.fetch import DATA_ENV, FetchError, fetch_dataset, fetch_url, get_data_home
+from mnist_classic.data.idx import encode_idx
 
 PROXY_VARS = (
     "http_proxy",
@@ -186,7 +186,7 @@ BODY = b"the good bytes\n" * 100
 def test_dead_mirror_then_good_one(server, dead_mirror, tmp_path, caplog):
     good = server.serve("/good/f.bin", BODY)
     dest = tmp_path / "new" / "dir" / "f.bin"
-    with caplog.at_level("INFO", logger="mnist_classic.fetch"):
+    with caplog.at_level("INFO", logger="mnist_classic.data.fetch"):
         out = fetch_url([dead_mirror + "f.bin", good], dest, sha256=sha256(BODY), size=len(BODY), timeout=5)
     assert out == dest
     assert dest.read_bytes() == BODY

@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mnist_classic.idx import IDX_DTYPES, IDXError, decode_idx, encode_idx, inflate_idx
+from mnist_classic.data.idx import IDX_DTYPES, IDXError, decode_idx, encode_idx, inflate_idx
 
 EXAMPLES = 2_500  # per family; four families -> 10,000 inputs per test run
 FUZZ = settings(

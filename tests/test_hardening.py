@@ -20,11 +20,11 @@ import pytest
 
 import mnist_classic
 from mnist_classic import read_results
-from mnist_classic import results as results_module
-from mnist_classic import runner as runner_module
-from mnist_classic.fetch import FetchError, fetch_url
+from mnist_classic.bench import runner as runner_module
+from mnist_classic.bench.runner import RunConfig, run_benchmark
+from mnist_classic.data.fetch import FetchError, fetch_url
 from mnist_classic.results import ResultWriter, load_labels, predictions_dir
-from mnist_classic.runner import RunConfig, run_benchmark
+from mnist_classic.results import writer as results_module
 
 GRID = ["--pipelines", "dummy", "rf[n_estimators=10]", "--n-train", "1000,2000", "--n-test", "500", "--repeats", "8"]
 GRID_CASES = 2 * 2 * 8

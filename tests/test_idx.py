@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mnist_classic.idx import (
+from mnist_classic.data.idx import (
     IDXError,
     decode_idx,
     encode_idx,

@@ -13,10 +13,9 @@ import pytest
 from synthetic import STEMS, toy_arrays, write_toy_dir
 
 import mnist_classic
-from mnist_classic import decoded
-from mnist_classic.datasets import DATASETS, ROLES, DatasetSpec, FileSpec
-from mnist_classic.idx import IDXError, encode_idx, write_idx
-from mnist_classic.loader import DataIntegrityError, find_idx_files, load_dataset, verify_dataset
+from mnist_classic.data import DataIntegrityError, decoded, find_idx_files, load_dataset, verify_dataset
+from mnist_classic.data.datasets import DATASETS, ROLES, DatasetSpec, FileSpec
+from mnist_classic.data.idx import IDXError, encode_idx, write_idx
 
 BUNDLED = Path(mnist_classic.__file__).parent / "_data" / "mnist"
 # The canonical SHA-256 of the decompressed MNIST files, as published by many projects.

@@ -12,9 +12,11 @@ import pytest
 from scipy import stats
 from synthetic import SHA, predictions, report_cli, write_run
 
-from mnist_classic.compare import load_runs
-from mnist_classic.published import load_published, pipeline_family, published_reference
-from mnist_classic.report import accuracy_interval, build_report, latex_escape
+from mnist_classic.analysis.published import load_published, pipeline_family, published_reference
+from mnist_classic.analysis.render import latex_escape
+from mnist_classic.analysis.report import build_report
+from mnist_classic.analysis.runs import load_runs
+from mnist_classic.analysis.stats import accuracy_interval
 from mnist_classic.results import ResultsSchemaError
 
 N = 10_000

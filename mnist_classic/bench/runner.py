@@ -12,50 +12,30 @@ the time is up (status ``timeout``).
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import secrets
 import shutil
-import traceback
-import warnings
 from collections.abc import Callable, Generator, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from ..data.loader import Dataset, load_dataset
+from ..results import ResultWriter, read_results, save_labels
+from .case import Case, plan_cases, run_case
 from .environment import collect_environment
 from .isolation import ChildRunner
-from .loader import Dataset, load_dataset
-from .measure import PeakMemory, timed_fit, timed_predict
 from .parallel import BACKENDS, DataRef, longest_first, run_parallel, thread_budget
-from .pipelines import DEFAULT_PIPELINES, PIPELINES, ConfiguredPipeline, effective_params, parse_selector
-from .results import ResultWriter, read_results, save_labels
+from .pipelines import DEFAULT_PIPELINES
+from .selectors import ConfiguredPipeline, effective_params, parse_selector
 
-__all__ = ["Case", "RunConfig", "RunResult", "plan_cases", "run_benchmark", "run_case"]
+__all__ = ["RunConfig", "RunResult", "run_benchmark"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Case:
-    """One cell of the grid."""
-
-    index: int
-    pipeline: ConfiguredPipeline
-    n_train: int
-    repeat: int
-    seed: int
-
-    @property
-    def label(self) -> str:
-        """``pipeline n_train=N repeat=R``, for progress lines."""
-        return f"{self.pipeline.name} n_train={self.n_train} repeat={self.repeat}"
 
 
 @dataclass
@@ -83,7 +63,7 @@ class RunConfig:
     output : str or os.PathLike, default="mnist_classic_results.csv"
         The CSV to create or append to.
     data_home : str or None, default=None
-        Downloads and decoded cache (see :func:`~mnist_classic.fetch.get_data_home`).
+        Downloads and decoded cache (see :func:`~mnist_classic.data.fetch.get_data_home`).
     command : str, default=""
         The command line, recorded in every row.
     check_determinism : bool, default=False
@@ -160,94 +140,6 @@ def _check_positive(value: Any, name: str, allow_none: bool = False) -> None:
         extra = " or None" if allow_none else ""
         msg = f"The '{name}' parameter must be a positive int{extra}. Got {value!r} instead."
         raise ValueError(msg)
-
-
-def plan_cases(pipelines: Sequence[ConfiguredPipeline], n_train: Sequence[int], repeats: int, seed: int) -> list[Case]:
-    """The grid in run order: by training size, then pipeline, then repeat."""
-    cases: list[Case] = []
-    for n in n_train:
-        for p in pipelines:
-            for r in range(repeats):
-                cases.append(Case(len(cases), p, n, r, seed + r))
-    return cases
-
-
-def run_case(
-    case: Case,
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    X_test: np.ndarray,
-    y_test: np.ndarray,
-    *,
-    thread_budget: int | None = None,
-) -> dict[str, Any]:
-    """Fit and predict one case; never raises for the estimator's own errors.
-
-    Parameters
-    ----------
-    case : Case
-    X_train, y_train, X_test, y_test : numpy.ndarray
-        The training arrays are cut to ``case.n_train`` here.
-    thread_budget : int or None, default=None
-        When set (cases running side by side), BLAS/OpenMP pools are limited
-        to this many threads (threadpoolctl), every ``*n_jobs`` parameter not
-        set by the selector gets this value, and a one-core ``predict``
-        (``serial_predict`` pipelines) is split over this many threads.
-
-    Returns
-    -------
-    dict
-        ``status``, ``accuracy``, ``fit_time_s``, ``predict_time_s``,
-        ``step_times`` (JSON), ``peak_memory_mb``, ``params`` (JSON),
-        ``error`` and ``predictions`` (the labels array, or None).
-    """
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    out: dict[str, Any] = {"status": "ok", "error": "", "predictions": None, "started_at": started}
-    X, y = X_train[: case.n_train], y_train[: case.n_train]
-    mem = PeakMemory()
-    chunks = 1
-    limits = nullcontext() if thread_budget is None else threadpool_limits(limits=thread_budget)
-    try:
-        with mem, limits:
-            est = case.pipeline.build(random_state=case.seed)
-            if thread_budget is not None and thread_budget > 1:
-                # n_jobs=None already means one core: only a larger budget is given to *n_jobs.
-                explicit = {k for k, _ in case.pipeline.overrides}
-                params = est.get_params(deep=True)
-                jobs = {
-                    k: thread_budget
-                    for k, v in params.items()
-                    if k.endswith("n_jobs") and v is None and k not in explicit
-                }
-                est.set_params(**jobs)
-                if PIPELINES[case.pipeline.base].serial_predict:
-                    chunks = thread_budget
-            out["params"] = effective_params(est)
-            with warnings.catch_warnings():
-                # Estimators whose n_jobs is deprecated (LogisticRegression) warn about the budget's value.
-                warnings.filterwarnings("ignore", message=".*'n_jobs' has no effect", category=FutureWarning)
-                fit_s, fit_steps = timed_fit(est, X, y)
-            pred, predict_s, predict_steps = timed_predict(est, X_test, chunks=chunks)
-    except Exception as exc:
-        logger.debug("case %s failed:\n%s", case.label, traceback.format_exc())
-        out.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " "))
-        out["peak_memory_mb"] = mem.peak_mb
-        return out
-    steps = {k: {"fit": round(fit_steps[k], 6), "predict": _round(predict_steps.get(k))} for k in fit_steps}
-    out.update(
-        accuracy=float(np.mean(np.asarray(pred) == y_test)),
-        fit_time_s=round(fit_s, 6),
-        predict_time_s=round(predict_s, 6),
-        step_times=json.dumps(steps, sort_keys=True) if steps else "",
-        peak_memory_mb=round(mem.peak_mb, 1) if mem.peak_mb is not None else None,
-        predictions=np.asarray(pred),
-        predict_chunks=chunks,
-    )
-    return out
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 6)
 
 
 def finished_cases(df: Any, sha256: dict[str, str], n_test: int) -> set[tuple[str, int, int]]:

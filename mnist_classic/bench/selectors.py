@@ -1,9 +1,4 @@
-"""The pipeline registry and the selector syntax ``name[param=value,...]``.
-
-Each entry is a factory that builds a fresh scikit-learn estimator (a
-``Pipeline`` where there are several steps), never a shared instance. Adding a
-pipeline is one entry in :data:`PIPELINES`; the CLI, ``mnist-classic list`` and
-the contract tests follow from it.
+"""The selector syntax ``name[param=value,...]``: a registered pipeline, configured.
 
 A selector overrides hyper-parameters through ``set_params``, with nested names
 (``svc__C``) or short ones (``C``) where only one step has that parameter. The
@@ -15,134 +10,15 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sklearn.base import BaseEstimator
-from sklearn.decomposition import PCA
-from sklearn.dummy import DummyClassifier
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
 
-__all__ = [
-    "DEFAULT_PIPELINES",
-    "PIPELINES",
-    "ConfiguredPipeline",
-    "PipelineSpec",
-    "effective_params",
-    "parse_selector",
-    "register_pipeline",
-]
+from .pipelines import PIPELINES
 
-
-@dataclass(frozen=True)
-class PipelineSpec:
-    """A registered pipeline: a name, a factory and one line of description.
-
-    ``cost`` is a rough cost model used to start the longest cases first when
-    cases run in parallel: seconds for fit plus predict on the full 60,000
-    MNIST training images on the reference machine, and the exponent of its
-    growth with n_train. ``serial_predict`` marks estimators whose ``predict``
-    uses one core (it may then be split over a case's threads).
-    """
-
-    name: str
-    factory: Callable[[], BaseEstimator]
-    description: str
-    source: str = ""
-    cost: tuple[float, float] = (10.0, 1.0)
-    serial_predict: bool = False
-
-
-#: The registry: name -> spec. Defaults reproduce published results on full MNIST
-#: (see ``mnist-classic list pipelines`` and results/README.md).
-PIPELINES: dict[str, PipelineSpec] = {}
-
-
-Factory = Callable[[], BaseEstimator]
-
-
-def register_pipeline(
-    name: str,
-    description: str,
-    source: str = "",
-    *,
-    cost: tuple[float, float] = (10.0, 1.0),
-    serial_predict: bool = False,
-) -> Callable[[Factory], Factory]:
-    """Decorator registering a factory under ``name`` (see :class:`PipelineSpec` for the fields)."""
-
-    def decorate(factory: Factory) -> Factory:
-        PIPELINES[name] = PipelineSpec(name, factory, description, source, cost, serial_predict)
-        return factory
-
-    return decorate
-
-
-@register_pipeline(
-    "svm",
-    "RBF support vector machine, SVC(C=10, gamma='scale') on raw pixels in [0, 1]",
-    "LeCun's table: SVM, Gaussian kernel, 1.4% error",
-    cost=(130.0, 1.7),
-    serial_predict=True,
-)
-def _svm() -> BaseEstimator:
-    return SVC(kernel="rbf", C=10, gamma="scale")
-
-
-@register_pipeline(
-    "pca_svm",
-    "PCA to 50 components, then RBF SVC(C=10, gamma='scale')",
-    "LeCun's table: 40 PCA + quadratic classifier, 3.3% error; measured here 98.68%",
-    cost=(17.0, 1.5),
-    serial_predict=True,
-)
-def _pca_svm() -> BaseEstimator:
-    return Pipeline([("pca", PCA(n_components=50)), ("svc", SVC(kernel="rbf", C=10, gamma="scale"))])
-
-
-@register_pipeline(
-    "knn",
-    "k-nearest neighbours, k=4, distance-weighted, Euclidean",
-    "Geron, Hands-On ML, notebook 03: k=4, weights=distance, 97.14%",
-    cost=(7.5, 1.0),
-)
-def _knn() -> BaseEstimator:
-    return KNeighborsClassifier(n_neighbors=4, weights="distance")
-
-
-@register_pipeline(
-    "rf",
-    "random forest of 100 trees",
-    "Geron, Hands-On ML, notebook 03: RandomForestClassifier(100), 97.05%",
-    cost=(25.0, 1.2),
-)
-def _rf() -> BaseEstimator:
-    return RandomForestClassifier(n_estimators=100)
-
-
-@register_pipeline(
-    "logreg",
-    "standardized pixels, multinomial logistic regression (lbfgs, C=0.1)",
-    "Geron, Hands-On ML, notebook 03: multinomial lbfgs, 92.55%",
-    cost=(16.0, 1.0),
-)
-def _logreg() -> BaseEstimator:
-    return Pipeline([("scaler", StandardScaler()), ("logreg", LogisticRegression(C=0.1, max_iter=1000))])
-
-
-@register_pipeline("dummy", "most frequent class: the sanity floor (about 11.35% on MNIST)", cost=(0.01, 1.0))
-def _dummy() -> BaseEstimator:
-    return DummyClassifier(strategy="most_frequent")
-
-
-#: What ``mnist-classic run`` runs when no pipeline is named: the five mission pipelines.
-DEFAULT_PIPELINES: tuple[str, ...] = ("svm", "pca_svm", "knn", "rf", "logreg")
+__all__ = ["ConfiguredPipeline", "effective_params", "parse_selector"]
 
 
 def _split_top_level(text: str) -> list[str]:

@@ -11,16 +11,15 @@ from typing import Any
 
 import numpy as np
 
-from .loader import load_dataset
-from .pipelines import parse_selector
+from ..data.loader import load_dataset
+from .case import Case, run_case
+from .selectors import parse_selector
 
 __all__ = ["ChildRunner"]
 
 
 def _child_case(args: tuple[Any, ...]) -> dict[str, Any]:
     """Entry point of a case run in a child process (``--timeout``)."""
-    from .runner import Case, run_case  # deferred: runner imports this module
-
     dataset, data_dir, n_test, data_home, selector, n_train, repeat, seed = args
     ds = load_dataset(dataset, data_dir=data_dir, n_test=n_test, data_home=data_home, download=False)
     case = Case(0, parse_selector(selector), n_train, repeat, seed)

@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from .loader import load_dataset
-from .pipelines import PIPELINES, parse_selector
+from ..data.loader import load_dataset
+from .case import Case, run_case
+from .pipelines import PIPELINES
+from .selectors import parse_selector
 
 __all__ = ["BACKENDS", "DataRef", "estimate_cost", "longest_first", "run_parallel", "thread_budget"]
 
@@ -68,7 +70,6 @@ def _worker_data(ref: DataRef) -> tuple[np.ndarray, ...]:
 
 def worker_case(ref: DataRef, selector: str, n_train: int, repeat: int, seed: int, budget: int) -> dict[str, Any]:
     """Run one case in a worker process (the function the engines execute)."""
-    from .runner import Case, run_case  # deferred: runner imports this module
 
     X, y, Xt, yt = _worker_data(ref)
     case = Case(0, parse_selector(selector), n_train, repeat, seed)
@@ -102,7 +103,7 @@ def estimate_cost(pipeline: str, n_train: int, history: Any = None) -> float:
 
     From ``history`` (a results frame) when it holds ok rows of the same
     configured pipeline and n_train (their median); else from the pipeline's
-    cost model (:attr:`~mnist_classic.pipelines.PipelineSpec.cost`).
+    cost model (:attr:`~mnist_classic.bench.pipelines.PipelineSpec.cost`).
     """
     if history is not None and len(history):
         rows = history[

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from .datasets import DATASETS
-from .loader import DataIntegrityError, load_dataset
-from .results import ResultsSchemaError, labels_sha256, row_labels
+from ..data.datasets import DATASETS
+from ..data.loader import DataIntegrityError, load_dataset
+from ..results import ResultsSchemaError, labels_sha256, row_labels
 
 __all__ = [
     "FigureFile",
@@ -306,9 +306,9 @@ def write_figures(
     Parameters
     ----------
     df : pandas.DataFrame
-        Result rows with ``_source`` (see :func:`~mnist_classic.compare.load_runs`).
+        Result rows with ``_source`` (see :func:`~mnist_classic.analysis.compare.load_runs`).
     summary : pandas.DataFrame
-        The same rows summarized by :func:`~mnist_classic.report.summarize`.
+        The same rows summarized by :func:`~mnist_classic.analysis.report.summarize`.
     folder : str or os.PathLike
         Created if absent; files are named ``<figure>-<dataset>.<ext>``.
     formats : sequence of {"png", "svg"}, default=("png", "svg")

@@ -22,90 +22,24 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .results import ResultsSchemaError, read_results, row_labels
+from ..results import ResultsSchemaError, row_labels
+from .stats import mcnemar_exact, wilson_interval
 
 __all__ = [
     "CaseComparison",
     "Comparison",
     "compare_runs",
-    "load_runs",
-    "mcnemar_exact",
     "validate_gate",
-    "wilson_interval",
 ]
 
 KEY = ("dataset", "pipeline", "n_train", "n_test")
 _SHA_COLUMNS = ("sha256_train_images", "sha256_train_labels", "sha256_test_images", "sha256_test_labels")
-
-
-def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a proportion ``correct / n``.
-
-    Examples
-    --------
-    >>> lo, hi = wilson_interval(9837, 10000)
-    >>> round(lo, 4), round(hi, 4)
-    (0.981, 0.986)
-    """
-    from scipy.stats import norm
-
-    if n <= 0:
-        return (math.nan, math.nan)
-    z = float(norm.ppf(0.5 + confidence / 2))
-    p = correct / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value for ``b`` and ``c`` discordant pairs (1.0 when none)."""
-    from scipy.stats import binomtest
-
-    if b + c == 0:
-        return 1.0
-    return float(binomtest(min(b, c), b + c, 0.5).pvalue)
-
-
-def load_runs(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
-    """Read result CSVs (files, or folders of ``*.csv``) into one frame with a ``_source`` column.
-
-    Raises
-    ------
-    FileNotFoundError
-        A path that does not exist, or a folder without CSV files.
-    ResultsSchemaError
-        A file that is not a results CSV of this schema.
-    """
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(p.glob("*.csv"))
-            if not found:
-                msg = f"No results CSV in folder {p}"
-                raise FileNotFoundError(msg)
-            files.extend(found)
-        elif p.exists():
-            files.append(p)
-        else:
-            msg = f"No such results file or folder: {p}"
-            raise FileNotFoundError(msg)
-    frames = []
-    for f in files:
-        df = read_results(f)
-        df["_source"] = str(f)
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True)
 
 
 @dataclass

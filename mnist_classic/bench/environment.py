@@ -91,7 +91,7 @@ def collect_environment() -> dict[str, Any]:
     import scipy
     import sklearn
 
-    from . import __version__
+    from .._version import __version__
 
     env: dict[str, Any] = {
         "python_version": platform.python_version(),

@@ -1,8 +1,8 @@
 """Load an MNIST-format dataset as normalized, verified matrices.
 
 ``load_dataset`` resolves a dataset (bundled, downloaded or a local directory,
-see :mod:`mnist_classic.sources`), reads its four IDX files through the decoded
-cache (:mod:`mnist_classic.decoded`), checks that they agree with each other,
+see :mod:`mnist_classic.data.sources`), reads its four IDX files through the decoded
+cache (:mod:`mnist_classic.data.decoded`), checks that they agree with each other,
 and returns float32 images in [0, 1] of shape (n, pixels) with int64 labels.
 """
 
@@ -44,7 +44,7 @@ class Dataset:
     X_train, X_test : numpy.ndarray of shape (n, pixels), float32 in [0, 1]
     y_train, y_test : numpy.ndarray of shape (n,), int64
     files : tuple of IDXFileInfo
-        The four source files, in :data:`~mnist_classic.datasets.ROLES` order.
+        The four source files, in :data:`~mnist_classic.data.datasets.ROLES` order.
     subset : str
         ``"first"`` (canonical order) or ``"stratified(seed=S)"``.
     """
@@ -152,7 +152,7 @@ def load_dataset(
         a stratified sample with this seed instead.
     data_home : str or os.PathLike or None, default=None
         Where downloads and the decoded cache live (see
-        :func:`~mnist_classic.fetch.get_data_home`).
+        :func:`~mnist_classic.data.fetch.get_data_home`).
     download : bool, default=True
         Fetch a registered dataset that is not in ``data_home`` yet.
     cache : bool, default=True

@@ -1,17 +1,14 @@
 """Reports of result CSVs: a table per dataset, as Markdown, LaTeX (booktabs) or one HTML file.
 
 A row is a case summarized over its repeats: accuracy with a 95% CI, error rate, fit and predict
-times, peak memory, the closest published figure (:mod:`mnist_classic.published`) and, against a
+times, peak memory, the closest published figure (:mod:`mnist_classic.analysis.published`) and, against a
 reference pipeline, an exact McNemar test on paired predictions. Nothing is re-run.
 """
 
 from __future__ import annotations
 
-import argparse
-import base64
-import html
 import math
-import re
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,61 +16,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-from numpy.typing import ArrayLike
 
+from .._files import atomic_write
+from ..results import ResultsSchemaError, row_labels
 from .published import published_reference
-from .results import ResultsSchemaError
+from .render import _EN, _NONE, render_html, render_latex, render_markdown
+from .stats import accuracy_interval, mcnemar_exact
 
 if TYPE_CHECKING:  # pandas (and compare, which needs it) load on first use: the CLI's parser stays light
     import pandas as pd
 
-__all__ = ["FORMATS", "Report", "ReportTable", "accuracy_interval", "build_report", "summarize"]
-__all__ += ["add_report_parser", "cmd_report", "latex_escape", "render_html", "render_latex", "render_markdown"]
+__all__ = ["FORMATS", "Report", "ReportTable", "build_report", "summarize", "write_report"]
 
 #: Output formats and the file each writes in ``--out``.
 FORMATS: dict[str, str] = {"md": "report.md", "latex": "report.tex", "html": "report.html"}
 GROUP = ["dataset", "n_test", "pipeline", "n_train"]
 _SHA = ("sha256_train_images", "sha256_train_labels", "sha256_test_images", "sha256_test_labels")
-_EN, _NONE = "\N{EN DASH}", "\N{EM DASH}"  # ranges; empty cells
-
-
-def accuracy_interval(accuracies: ArrayLike, n_test: int, confidence: float = 0.95) -> tuple[float, float, str]:
-    """A confidence interval for the mean accuracy of one case's repeats.
-
-    Parameters
-    ----------
-    accuracies : array-like of float
-        The accuracy (fraction) of each repeat; at least one.
-    n_test : int
-        Test images each accuracy was measured on.
-    confidence : float, default=0.95
-
-    Returns
-    -------
-    low, high : float
-    method : {"Wilson", "t"}
-        ``Wilson`` (score interval on ``n_test`` images) for one repeat or
-        repeats with equal accuracies, else ``t`` (Student, across repeats).
-
-    Examples
-    --------
-    >>> lo, hi, how = accuracy_interval([0.9837], 10000)
-    >>> f"{100 * lo:.2f} {100 * hi:.2f} {how}"
-    '98.10 98.60 Wilson'
-    """
-    acc = np.asarray(accuracies, dtype=float)
-    if acc.size == 0 or n_test < 1:
-        msg = f"The 'accuracies' parameter must hold at least one value and 'n_test' be >= 1. Got {acc.size}, {n_test}."
-        raise ValueError(msg)
-    mean = float(acc.mean())
-    if acc.size == 1 or float(np.ptp(acc)) == 0.0:
-        from .compare import wilson_interval
-
-        return (*wilson_interval(round(mean * n_test), n_test, confidence), "Wilson")
-    from scipy.stats import t
-
-    half = float(t.ppf(0.5 + confidence / 2, acc.size - 1)) * float(acc.std(ddof=1)) / math.sqrt(acc.size)
-    return max(0.0, mean - half), min(1.0, mean + half), "t"
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
@@ -137,8 +95,6 @@ class Report:
 
 def _versus(df: pd.DataFrame, reference: str, alpha: float) -> dict[tuple[Any, ...], str]:
     """The McNemar cell of every case that has a reference case of the same dataset, n_test and n_train."""
-    from .compare import mcnemar_exact
-    from .results import row_labels
 
     ok = df[df["status"] == "ok"]
     cells: dict[tuple[Any, ...], str] = {}
@@ -182,7 +138,7 @@ def _environment(df: pd.DataFrame) -> list[str]:
 
 
 def build_report(df: pd.DataFrame, *, reference: str | None = None, alpha: float = 0.05) -> Report:
-    """Summarize result rows (from :func:`~mnist_classic.compare.load_runs`) into report tables.
+    """Summarize result rows (from :func:`~mnist_classic.analysis.compare.load_runs`) into report tables.
 
     Parameters
     ----------
@@ -272,155 +228,62 @@ def _fill_cells(table: ReportTable, report: Report) -> None:
     ] * bool(report.reference)
 
 
-def render_markdown(report: Report, figures: Sequence[tuple[str, str, str]] = ()) -> str:
-    """GitHub-flavoured Markdown: a table per dataset, notes, figures ``(title, caption, relative path)``."""
+def write_report(
+    df: pd.DataFrame,
+    out: str | os.PathLike[str],
+    *,
+    formats: Sequence[str] = tuple(FORMATS),
+    reference: str | None = None,
+    alpha: float = 0.05,
+    figures: bool = True,
+    figure_formats: Sequence[str] = ("png", "svg"),
+    data_dir: str | None = None,
+    data_home: str | None = None,
+) -> list[Path]:
+    """Write the report files (and figures) of result rows into the folder ``out``.
 
-    def esc(s: str) -> str:
-        return s.replace("|", "\\|").replace("*", "\\*")
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Result rows from :func:`~mnist_classic.analysis.runs.load_runs`.
+    out : path-like
+        Output folder, created if absent.
+    formats : sequence of {"md", "latex", "html"}, default=all
+    reference, alpha
+        See :func:`build_report`.
+    figures : bool, default=True
+        Also draw the figures (needs matplotlib) into ``out/figures``.
+    figure_formats : sequence of {"png", "svg"}, default=("png", "svg")
+    data_dir, data_home : str or None
+        Where the dataset's images are, for the misclassified-digit gallery.
 
-    out = ["# mnist-classic report", "", *(f"- results: `{s}`" for s in report.sources)]
-    for table in report.tables:
-        out += ["", f"## {table.title}", "", "| " + " | ".join(table.head) + " |"]
-        out.append("|" + "|".join("---" if i in table.left else "---:" for i in range(len(table.head))) + "|")
-        out += ["| " + " | ".join([f"`{r[0]}`", *map(esc, r[1:])]) + " |" for r in table.rows]
-        out += ["", *(f"{'  - ' if n.startswith('[') else '- '}{esc(n)}" for n in table.notes)]
-    for title, caption, path in figures:
-        out += ["", f"### {title}", "", f"![{title}]({path})", "", caption]
-    out += ["", "## Environment", "", *(f"- {esc(e)}" for e in report.environments)]
-    return "\n".join(out) + "\n"
-
-
-_LATEX = {c: "\\" + c for c in "&%$#_{}"} | {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\^{}"}
-
-
-def latex_escape(text: str) -> str:
-    """Escape LaTeX's special characters; dashes become ``--`` and ``---``, a leading minus ``$-$``."""
-    out = "".join(_LATEX.get(c, c) for c in text)
-    out = out.replace(_EN, "--").replace(_NONE, "---").replace("→", r"$\rightarrow$")
-    return re.sub(r"(?<![\w.])-(?=\d)", "$-$", out)  # a minus sign, not a hyphen
-
-
-_PREAMBLE = r"""\documentclass{article}
-\usepackage[T1]{fontenc}
-\usepackage[utf8]{inputenc}
-\usepackage[landscape,margin=1.5cm]{geometry}
-\usepackage{booktabs}
-\usepackage{graphicx}
-\begin{document}"""
-
-
-def render_latex(report: Report, figures: Sequence[tuple[str, str, str]] = ()) -> str:
-    """A LaTeX document: a booktabs ``tabular`` per dataset (each pastable alone), then the figures (PNG paths)."""
-    out = [_PREAMBLE]
-    for i, table in enumerate(report.tables):
-        spec = "".join("l" if j in table.left else "r" for j in range(len(table.head)))
-        out += [f"% --- table {i + 1}: {table.title} (needs \\usepackage{{booktabs}}) ---", r"\begin{table}[htbp]"]
-        out += [r"\centering", r"\small", f"\\caption{{{latex_escape(table.title)}}}", f"\\label{{tab:report-{i}}}"]
-        rows = [" & ".join(map(latex_escape, r)) + r" \\" for r in [table.head, *table.rows]]
-        out += [f"\\begin{{tabular}}{{@{{}}{spec}@{{}}}}", r"\toprule", rows[0], r"\midrule", *rows[1:], r"\bottomrule"]
-        out += [r"\end{tabular}", r"\par\smallskip", r"\begin{minipage}{\linewidth}\footnotesize"]
-        out += [latex_escape(n) + r"\par" for n in table.notes]
-        out += [r"\end{minipage}", r"\end{table}", ""]
-    for title, caption, path in figures:
-        size = r"width=0.9\linewidth,height=0.75\textheight,keepaspectratio"
-        out += [r"\begin{figure}[htbp]", r"\centering", f"\\includegraphics[{size}]{{{path}}}"]
-        out += [f"\\caption{{{latex_escape(title)}: {latex_escape(caption)}}}", r"\end{figure}", ""]
-    out += [r"\section*{Environment}", r"\begin{itemize}", *(r"\item " + latex_escape(e) for e in report.environments)]
-    out += [r"\end{itemize}", r"\end{document}"]
-    return "\n".join(out) + "\n"
-
-
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1400px;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:.9em}th,td{padding:.25em .7em;text-align:right}
-th{border-bottom:1px solid #222}thead tr:first-child th{border-top:2px solid #222}
-tbody tr:last-child td{border-bottom:2px solid #222}td.l,th.l{text-align:left}code{font-size:.95em}
-.note{font-size:.85em;color:#444;margin:.2em 0}figure{margin:1.5em 0}img{max-width:100%;height:auto}
-figcaption{font-size:.9em;color:#444}"""
-
-
-def render_html(report: Report, figures: Sequence[tuple[str, str, str | Path]] = ()) -> str:
-    """One self-contained HTML file: inline CSS, figures ``(title, caption, image file)`` embedded as data: URIs."""
-    e = html.escape
-    out = ["<!DOCTYPE html>", '<html lang="en">', '<head><meta charset="utf-8">', "<title>mnist-classic report</title>"]
-    out += [f"<style>{_CSS}</style></head>", "<body>", "<h1>mnist-classic report</h1>"]
-    out += [f'<p class="note">results: {", ".join(f"<code>{e(s)}</code>" for s in report.sources)}</p>']
-    for table in report.tables:
-        cls = [' class="l"' if i in table.left else "" for i in range(len(table.head))]
-        out += [f"<h2>{e(table.title)}</h2>", "<table>", "<thead><tr>"]
-        out += [f"<th{c}>{e(h)}</th>" for c, h in zip(cls, table.head, strict=True)] + ["</tr></thead>", "<tbody>"]
-        for r in table.rows:
-            cells = [f"<code>{e(r[0])}</code>", *map(e, r[1:])]
-            out.append("<tr>" + "".join(f"<td{c}>{v}</td>" for c, v in zip(cls, cells, strict=True)) + "</tr>")
-        out += ["</tbody>", "</table>", *(f'<p class="note">{e(n)}</p>' for n in table.notes)]
-    for title, caption, path in figures:
-        mime = "image/svg+xml" if Path(path).suffix == ".svg" else "image/png"
-        data = f"data:{mime};base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
-        img = f'<img src="{data}" alt="{e(title)}">'
-        out.append(f"<figure><h3>{e(title)}</h3>{img}<figcaption>{e(caption)}</figcaption></figure>")
-    out += ["<h2>Environment</h2>", "<ul>", *(f"<li>{e(x)}</li>" for x in report.environments), "</ul>"]
-    return "\n".join([*out, "</body>", "</html>"]) + "\n"
-
-
-# --- command line --------------------------------------------------------------------------------------------------
-
-
-def _choices(allowed: Sequence[str], option: str) -> Any:
-    def parse(text: str) -> list[str]:
-        got = [t.strip() for t in text.split(",") if t.strip()]
-        if not got or any(t not in allowed for t in got):
-            msg = f"{option} takes {', '.join(allowed)} (comma-separated); got {text!r}"
-            raise argparse.ArgumentTypeError(msg)
-        return list(dict.fromkeys(got))
-
-    return parse
-
-
-def add_report_parser(subparsers: Any) -> None:
-    """Add the ``report`` subcommand and its options to an argparse subparsers object."""
-    p = subparsers.add_parser("report", help="tables (Markdown, LaTeX, HTML) and figures of result CSVs")
-    p.add_argument("results", nargs="+", metavar="RESULTS", help="results CSVs, or folders of them")
-    fmt = _choices(tuple(FORMATS), "--format")
-    p.add_argument(
-        "--format", type=fmt, default=list(FORMATS), metavar="FMT[,FMT]", help="md, latex, html (default all)"
-    )
-    p.add_argument("--out", default="report", metavar="DIR", help="output folder (default: report)")
-    p.add_argument("--reference", default=None, metavar="PIPELINE", help="mark cases that differ from it (McNemar)")
-    p.add_argument(
-        "--alpha", type=float, default=0.05, metavar="A", help="significance level of that marker (default 0.05)"
-    )
-    p.add_argument("--no-figures", action="store_true", help="tables only (no matplotlib needed)")
-    figs = _choices(("png", "svg"), "--figure-formats")
-    p.add_argument(
-        "--figure-formats", type=figs, default=["png", "svg"], metavar="EXT[,EXT]", help="png, svg (default both)"
-    )
-    p.add_argument(
-        "--data-dir", default=None, metavar="DIR", help="IDX files of the dataset, for the misclassified-digit gallery"
-    )
-    p.add_argument("--data-home", default=None, metavar="DIR", help="downloads and decoded cache")
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    """Write the report files (and figures) into ``args.out`` and print their paths; return 0."""
-    out = Path(args.out)
+    Returns
+    -------
+    list of pathlib.Path
+        Every file written, figures first.
+    """
+    out = Path(out)
     if out.exists() and not out.is_dir():
         msg = f"The '--out' option must be a folder (created if absent). Got the file {out} instead."
         raise ValueError(msg)
-    from .compare import load_runs
-
-    df = load_runs(args.results)
-    report = build_report(df, reference=args.reference, alpha=args.alpha)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        msg = f"The 'formats' parameter takes {', '.join(FORMATS)}. Got {unknown[0]!r} instead."
+        raise ValueError(msg)
+    report = build_report(df, reference=reference, alpha=alpha)
     figs: list[Any] = []  # FigureFile
-    if not args.no_figures:
+    if figures:
         from .figures import write_figures
 
-        where = {"data_dir": args.data_dir, "data_home": args.data_home}
         try:
-            figs = write_figures(df, summarize(df), out / "figures", formats=args.figure_formats, **where)
+            figs = write_figures(
+                df, summarize(df), out / "figures", formats=figure_formats, data_dir=data_dir, data_home=data_home
+            )
         except ImportError as exc:
             raise ValueError(f"{exc}, or pass --no-figures") from None
     written = [p for f in figs for p in f.paths]
     out.mkdir(parents=True, exist_ok=True)
-    for name in args.format:
+    for name in formats:
         path = out / FORMATS[name]
         exts = ("png",) if name == "latex" else ("png", "svg")  # pdflatex includes PNG, not SVG
         items = [(f.title, f.caption, p) for f in figs if (p := next(filter(None, map(f.path, exts)), None))]
@@ -429,7 +292,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         else:
             rel = [(t, c, p.relative_to(out).as_posix()) for t, c, p in items]
             text = render_markdown(report, rel) if name == "md" else render_latex(report, rel)
-        path.write_text(text, encoding="utf-8")
+        _write_text(path, text)
         written.append(path)
-    print("\n".join(map(str, written)))
-    return 0
+    return written
+
+
+def _write_text(path: Path, text: str) -> None:
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+    atomic_write(path, write)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import atomic_write
+from .._files import atomic_write
 from .idx import IDXError, decode_idx, inflate_idx
 
 __all__ = ["CACHE_VERSION", "DataIntegrityError", "IDXFileInfo", "decode_file", "load_file"]

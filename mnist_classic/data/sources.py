@@ -12,7 +12,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from ._files import atomic_write
+from .._files import atomic_write
 from .datasets import DATASETS, ROLES, DatasetSpec, get_dataset_spec
 from .fetch import fetch_dataset, get_data_home
 

@@ -1,0 +1,11 @@
+"""Analysis: what result CSVs say, after the fact; nothing is re-run.
+
+Holds the statistics (:mod:`.stats`), reading runs (:mod:`.runs`), the
+comparison of two runs (:mod:`.compare`), reports (:mod:`.report`, rendered
+by :mod:`.render`), figures (:mod:`.figures`, matplotlib) and the published
+references (:mod:`.published`).
+
+May import: numpy, scipy, pandas, matplotlib (lazily), ``results``, ``data``
+(to draw test images), ``mnist_classic._files``. Never imports ``bench`` or
+``cli``: it reads rows, it does not run cases.
+"""

@@ -1,0 +1,77 @@
+"""Statistics shared by compare and report: interval estimates and the exact McNemar test."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["accuracy_interval", "mcnemar_exact", "wilson_interval"]
+
+
+def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion ``correct / n``.
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval(9837, 10000)
+    >>> round(lo, 4), round(hi, 4)
+    (0.981, 0.986)
+    """
+    from scipy.stats import norm
+
+    if n <= 0:
+        return (math.nan, math.nan)
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = correct / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value for ``b`` and ``c`` discordant pairs (1.0 when none)."""
+    from scipy.stats import binomtest
+
+    if b + c == 0:
+        return 1.0
+    return float(binomtest(min(b, c), b + c, 0.5).pvalue)
+
+
+def accuracy_interval(accuracies: ArrayLike, n_test: int, confidence: float = 0.95) -> tuple[float, float, str]:
+    """A confidence interval for the mean accuracy of one case's repeats.
+
+    Parameters
+    ----------
+    accuracies : array-like of float
+        The accuracy (fraction) of each repeat; at least one.
+    n_test : int
+        Test images each accuracy was measured on.
+    confidence : float, default=0.95
+
+    Returns
+    -------
+    low, high : float
+    method : {"Wilson", "t"}
+        ``Wilson`` (score interval on ``n_test`` images) for one repeat or
+        repeats with equal accuracies, else ``t`` (Student, across repeats).
+
+    Examples
+    --------
+    >>> lo, hi, how = accuracy_interval([0.9837], 10000)
+    >>> f"{100 * lo:.2f} {100 * hi:.2f} {how}"
+    '98.10 98.60 Wilson'
+    """
+    acc = np.asarray(accuracies, dtype=float)
+    if acc.size == 0 or n_test < 1:
+        msg = f"The 'accuracies' parameter must hold at least one value and 'n_test' be >= 1. Got {acc.size}, {n_test}."
+        raise ValueError(msg)
+    mean = float(acc.mean())
+    if acc.size == 1 or float(np.ptp(acc)) == 0.0:
+        return (*wilson_interval(round(mean * n_test), n_test, confidence), "Wilson")
+    from scipy.stats import t
+
+    half = float(t.ppf(0.5 + confidence / 2, acc.size - 1)) * float(acc.std(ddof=1)) / math.sqrt(acc.size)
+    return max(0.0, mean - half), min(1.0, mean + half), "t"

@@ -1,0 +1,29 @@
+"""Results: the CSV schema, its reader and writer, and the predictions sidecar.
+
+Holds :mod:`.schema` (the fixed column order and the validating reader),
+:mod:`.writer` (locked, crash-safe appends) and :mod:`.labels` (predicted labels
+stored by hash beside each CSV). The meeting point of the two sides: the runner
+(``bench``) writes rows, ``analysis`` reads them.
+
+May import: the standard library, numpy, pandas (on read), ``mnist_classic._files``.
+Never imports ``data``, ``bench``, ``analysis`` or ``cli``.
+"""
+
+from .labels import labels_sha256, load_labels, predictions_dir, row_labels, save_labels
+from .schema import COLUMNS, NUMERIC_COLUMNS, STATUSES, ResultsSchemaError, header_line, read_results
+from .writer import ResultWriter
+
+__all__ = [
+    "COLUMNS",
+    "NUMERIC_COLUMNS",
+    "STATUSES",
+    "ResultWriter",
+    "ResultsSchemaError",
+    "header_line",
+    "labels_sha256",
+    "load_labels",
+    "predictions_dir",
+    "read_results",
+    "row_labels",
+    "save_labels",
+]

@@ -1,0 +1,146 @@
+"""The fixed CSV schema of results and its validating reader.
+
+One row per case, columns in the order of :data:`COLUMNS`, units in the names
+(documented column by column in results/README.md). Reader and writer
+(:mod:`.writer`) share this module's constants.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["COLUMNS", "NUMERIC_COLUMNS", "STATUSES", "ResultsSchemaError", "header_line", "read_results"]
+
+COLUMNS: tuple[str, ...] = (
+    # the case
+    "run_id",
+    "dataset",
+    "pipeline",
+    "params",
+    "n_train",
+    "n_test",
+    "seed",
+    "repeat",
+    "status",
+    "accuracy",
+    "fit_time_s",
+    "predict_time_s",
+    "step_times",
+    "peak_memory_mb",
+    "predictions_sha256",
+    "truth_sha256",
+    "deterministic",
+    "error",
+    "started_at",
+    "execution",
+    "n_jobs",
+    "thread_budget",
+    "predict_chunks",
+    # the data
+    "subset",
+    "sha256_train_images",
+    "sha256_train_labels",
+    "sha256_test_images",
+    "sha256_test_labels",
+    # the environment
+    "python_version",
+    "numpy_version",
+    "scipy_version",
+    "sklearn_version",
+    "blas",
+    "blas_threads",
+    "openmp_threads",
+    "cpu_model",
+    "cpu_count",
+    "platform",
+    "suite_version",
+    "git_commit",
+    "command",
+)
+
+#: Columns read back as numbers; every other column is text (hashes and versions must stay strings).
+NUMERIC_COLUMNS: frozenset[str] = frozenset(
+    {
+        "n_train",
+        "n_test",
+        "seed",
+        "repeat",
+        "accuracy",
+        "fit_time_s",
+        "predict_time_s",
+        "peak_memory_mb",
+        "blas_threads",
+        "openmp_threads",
+        "cpu_count",
+        "n_jobs",
+        "thread_budget",
+        "predict_chunks",
+    }
+)
+
+#: Statuses a row can have.
+STATUSES: tuple[str, ...] = ("ok", "error", "timeout")
+
+
+logger = logging.getLogger(__name__)
+
+
+class ResultsSchemaError(ValueError):
+    """A file that is not a results CSV of this schema."""
+
+
+def header_line() -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(COLUMNS)
+    return buf.getvalue()
+
+
+def read_results(path: str | os.PathLike[str]) -> Any:
+    """Read a results CSV into a pandas DataFrame, checking its schema.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns in :data:`COLUMNS` order.
+
+    Raises
+    ------
+    ResultsSchemaError
+        If the header is not this schema's or the file cannot be parsed.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        dtypes = {c: str for c in COLUMNS if c not in NUMERIC_COLUMNS}
+        df = pd.read_csv(path, dtype=dtypes, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        msg = f"{path}: not a results CSV: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        raise ResultsSchemaError(msg) from None
+    if tuple(df.columns) != COLUMNS:
+        msg = f"{path}: not a results CSV of this schema (columns differ from mnist_classic.results.COLUMNS)"
+        raise ResultsSchemaError(msg)
+    for col in sorted(NUMERIC_COLUMNS):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() & df[col].notna()
+        if bad.any():
+            line = int(bad.to_numpy().nonzero()[0][0]) + 2  # 1-based, after the header
+            msg = f"{path}: line {line}: column {col!r} must be a number, got {df[col][bad].iloc[0]!r}"
+            raise ResultsSchemaError(msg)
+        df[col] = values
+    bad_status = ~df["status"].isin(STATUSES)
+    if bad_status.any():
+        line = int(bad_status.to_numpy().nonzero()[0][0]) + 2
+        got = df["status"][bad_status].iloc[0]
+        msg = f"{path}: line {line}: status must be one of {', '.join(STATUSES)}, got {got!r}"
+        raise ResultsSchemaError(msg)
+    return df

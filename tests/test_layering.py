@@ -1,0 +1,63 @@
+"""The package's layering: no import cycles, and the import-linter contract holds and can break."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+grimp = pytest.importorskip("grimp")  # import-linter's graph library (the [test] extra installs it)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cycles(graph) -> list[list[str]]:
+    """Every module that lies on an import cycle, as one chain back to itself (Tarjan would do; DFS suffices)."""
+    found = []
+    for module in sorted(graph.modules):
+        for imported in graph.find_modules_directly_imported_by(module):
+            chain = graph.find_shortest_chain(importer=imported, imported=module)
+            if chain:
+                found.append([module, *chain])
+    return found
+
+
+def test_no_import_cycles():
+    graph = grimp.build_graph("mnist_classic", exclude_type_checking_imports=True)
+    assert _cycles(graph) == []
+
+
+def test_cycle_finder_finds_a_planted_cycle(tmp_path, monkeypatch):
+    pkg = tmp_path / "cyc"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from . import b\n")
+    (pkg / "b.py").write_text("from . import a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _cycles(grimp.build_graph("cyc")) == [["cyc.a", "cyc.b", "cyc.a"], ["cyc.b", "cyc.a", "cyc.b"]]
+
+
+def _lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("lint-imports") or pytest.skip("lint-imports not installed")
+    env = {"PYTHONPATH": str(tree), "PATH": str(Path(sys.executable).parent)}
+    return subprocess.run([exe], cwd=tree, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_layers_contract_is_kept():
+    done = _lint_imports(ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+def test_an_upward_import_breaks_the_contract(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "mnist_classic", tree / "mnist_classic", ignore=shutil.ignore_patterns("_data"))
+    shutil.copy(ROOT / "pyproject.toml", tree)
+    with (tree / "mnist_classic" / "data" / "loader.py").open("a") as f:
+        f.write("\nfrom ..bench import case  # noqa: F401  (upward)\n")
+    done = _lint_imports(tree)
+    assert done.returncode == 1
+    assert "mnist_classic.data is not allowed to import mnist_classic.bench" in done.stdout
