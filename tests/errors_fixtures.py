@@ -43,4 +43,7 @@ def build(tmp: Path) -> dict[str, str]:
     foreign = tmp / "foreign.csv"
     foreign.write_text("name,score\nsvm,0.98\n")
     paths["foreign_csv"] = foreign
+    run_file = tmp / "bench.toml"
+    run_file.write_text('pipeline = ["svm"]\nn_train = 1000\n')
+    paths["run_file_typo"] = run_file
     return {k: str(v) for k, v in paths.items()}

@@ -112,7 +112,7 @@ def test_longest_expected_cases_start_first(tmp_path):
     cases = plan_cases([parse_selector(p) for p in ("dummy", "knn", "svm", "rf")], [1000, 60000], 1, 0)
     order = [(c.pipeline.name, c.n_train) for c in longest_first(cases)]
     assert order[0] == ("svm", 60000) and order[-1] == ("dummy", 1000)
-    assert estimate_cost("svm", 60000) > estimate_cost("svm[C=5]", 30000)
+    assert estimate_cost(parse_selector("svm"), 60000) > estimate_cost(parse_selector("svm[C=5]"), 30000)
     import pandas as pd
 
     history = pd.DataFrame(

@@ -52,3 +52,30 @@ def test_sweep_has_every_default_pipeline_at_every_size():
     ref = read_results(ROOT / "results" / "mnist-default.csv")
     full = df[df["n_train"] == 60000].set_index("pipeline")["predictions_sha256"]
     assert full.to_dict() == ref.set_index("pipeline")["predictions_sha256"].to_dict()
+
+
+def _blocks(language: str) -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    return re.findall(rf"^ *```{language}\n(.*?)^ *```", readme, re.S | re.M)
+
+
+def test_readme_python_examples_run(tmp_path, monkeypatch):
+    import textwrap
+
+    monkeypatch.chdir(tmp_path)  # they write their CSVs here
+    blocks = _blocks("python")
+    assert len(blocks) >= 2
+    for block in blocks:
+        exec(compile(textwrap.dedent(block), "README.md", "exec"), {})
+
+
+def test_readme_run_file_is_a_valid_run_file(tmp_path):
+    import textwrap
+
+    from mnist_classic.bench.config import read_run_file
+
+    (block,) = _blocks("toml")
+    path = tmp_path / "bench.toml"
+    path.write_text(textwrap.dedent(block))
+    values, _ = read_run_file(path)
+    assert values["repeats"] == 3 and len(values["pipelines"]) == 3

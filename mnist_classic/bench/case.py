@@ -22,7 +22,6 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .measure import PeakMemory, timed_fit, timed_predict
-from .pipelines import PIPELINES
 from .selectors import ConfiguredPipeline, effective_params
 
 __all__ = ["Case", "plan_cases", "run_case"]
@@ -39,20 +38,30 @@ class Case:
     n_train: int
     repeat: int
     seed: int
+    dataset: str = ""  # set when a run covers several datasets, for progress lines
 
     @property
     def label(self) -> str:
-        """``pipeline n_train=N repeat=R``, for progress lines."""
-        return f"{self.pipeline.name} n_train={self.n_train} repeat={self.repeat}"
+        """``[dataset] pipeline n_train=N repeat=R``, for progress lines."""
+        where = f"{self.dataset} " if self.dataset else ""
+        return f"{where}{self.pipeline.name} n_train={self.n_train} repeat={self.repeat}"
 
 
-def plan_cases(pipelines: Sequence[ConfiguredPipeline], n_train: Sequence[int], repeats: int, seed: int) -> list[Case]:
-    """The grid in run order: by training size, then pipeline, then repeat."""
+def plan_cases(
+    pipelines: Sequence[ConfiguredPipeline],
+    n_train: Sequence[int],
+    repeats: int,
+    seed: int,
+    *,
+    start: int = 0,
+    dataset: str = "",
+) -> list[Case]:
+    """The grid in run order: by training size, then pipeline, then repeat; indices from ``start``."""
     cases: list[Case] = []
     for n in n_train:
         for p in pipelines:
             for r in range(repeats):
-                cases.append(Case(len(cases), p, n, r, seed + r))
+                cases.append(Case(start + len(cases), p, n, r, seed + r, dataset))
     return cases
 
 
@@ -93,19 +102,11 @@ def run_case(
     limits = nullcontext() if thread_budget is None else threadpool_limits(limits=thread_budget)
     try:
         with mem, limits:
-            est = case.pipeline.build(random_state=case.seed)
-            if thread_budget is not None and thread_budget > 1:
-                # n_jobs=None already means one core: only a larger budget is given to *n_jobs.
-                explicit = {k for k, _ in case.pipeline.overrides}
-                params = est.get_params(deep=True)
-                jobs = {
-                    k: thread_budget
-                    for k, v in params.items()
-                    if k.endswith("n_jobs") and v is None and k not in explicit
-                }
-                est.set_params(**jobs)
-                if PIPELINES[case.pipeline.base].serial_predict:
-                    chunks = thread_budget
+            # n_jobs=None already means one core: only a larger budget is given to *n_jobs.
+            jobs = thread_budget if thread_budget is not None and thread_budget > 1 else None
+            est = case.pipeline.build(random_state=case.seed, n_jobs=jobs)
+            if jobs is not None and case.pipeline.serial_predict:
+                chunks = jobs
             out["params"] = effective_params(est)
             with warnings.catch_warnings():
                 # Estimators whose n_jobs is deprecated (LogisticRegression) warn about the budget's value.

@@ -13,16 +13,18 @@ import numpy as np
 
 from ..data.loader import load_dataset
 from .case import Case, run_case
-from .selectors import parse_selector
+from .plugins import load_entry_points, load_plugins
 
 __all__ = ["ChildRunner"]
 
 
 def _child_case(args: tuple[Any, ...]) -> dict[str, Any]:
     """Entry point of a case run in a child process (``--timeout``)."""
-    dataset, data_dir, n_test, data_home, selector, n_train, repeat, seed = args
+    dataset, data_dir, n_test, data_home, plugins, pipeline, n_train, repeat, seed = args
+    load_entry_points()
+    load_plugins(plugins)  # before building: registered steps may come from them
     ds = load_dataset(dataset, data_dir=data_dir, n_test=n_test, data_home=data_home, download=False)
-    case = Case(0, parse_selector(selector), n_train, repeat, seed)
+    case = Case(0, pipeline, n_train, repeat, seed)
     X_train = np.ascontiguousarray(ds.X_train[:n_train])
     y_train = np.asarray(ds.y_train[:n_train])
     return run_case(case, X_train, y_train, np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test))

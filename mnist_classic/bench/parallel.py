@@ -22,8 +22,9 @@ import numpy as np
 
 from ..data.loader import load_dataset
 from .case import Case, run_case
-from .pipelines import PIPELINES
-from .selectors import parse_selector
+from .pipelines import PipelineSpec
+from .plugins import load_entry_points, load_plugins
+from .selectors import ConfiguredPipeline
 
 __all__ = ["BACKENDS", "DataRef", "estimate_cost", "longest_first", "run_parallel", "thread_budget"]
 
@@ -44,6 +45,7 @@ class DataRef:
     n_test: int | None
     n_train_max: int
     sha256: tuple[tuple[str, str], ...]
+    plugins: tuple[str, ...] = ()
 
 
 _WORKER_DATA: dict[DataRef, tuple[np.ndarray, ...]] = {}
@@ -52,6 +54,8 @@ _WORKER_DATA: dict[DataRef, tuple[np.ndarray, ...]] = {}
 def _worker_data(ref: DataRef) -> tuple[np.ndarray, ...]:
     """The arrays of ``ref``, loaded once per worker process and kept."""
     if ref not in _WORKER_DATA:
+        load_entry_points()
+        load_plugins(ref.plugins)
         ds = load_dataset(ref.dataset, data_dir=ref.data_dir, n_test=ref.n_test, data_home=ref.data_home)
         if tuple(ds.sha256.items()) != ref.sha256:
             msg = f"worker {os.getpid()} loaded other payloads of {ref.dataset} than the main process"
@@ -68,11 +72,12 @@ def _worker_data(ref: DataRef) -> tuple[np.ndarray, ...]:
     return _WORKER_DATA[ref]
 
 
-def worker_case(ref: DataRef, selector: str, n_train: int, repeat: int, seed: int, budget: int) -> dict[str, Any]:
+def worker_case(
+    ref: DataRef, pipeline: ConfiguredPipeline, n_train: int, repeat: int, seed: int, budget: int
+) -> dict[str, Any]:
     """Run one case in a worker process (the function the engines execute)."""
-
-    X, y, Xt, yt = _worker_data(ref)
-    case = Case(0, parse_selector(selector), n_train, repeat, seed)
+    X, y, Xt, yt = _worker_data(ref)  # loads the run's plugins first: registered steps build from them
+    case = Case(0, pipeline, n_train, repeat, seed)
     if budget < 1:
         budget = _remote_budget()
     out = run_case(case, X, y, Xt, yt, thread_budget=budget)
@@ -98,7 +103,7 @@ def thread_budget(n_jobs: int, cores: int | None = None) -> int:
     return max(1, cores // n_jobs)
 
 
-def estimate_cost(pipeline: str, n_train: int, history: Any = None) -> float:
+def estimate_cost(pipeline: ConfiguredPipeline, n_train: int, history: Any = None) -> float:
     """Expected seconds of fit plus predict for a case.
 
     From ``history`` (a results frame) when it holds ok rows of the same
@@ -107,18 +112,18 @@ def estimate_cost(pipeline: str, n_train: int, history: Any = None) -> float:
     """
     if history is not None and len(history):
         rows = history[
-            (history["pipeline"] == pipeline) & (history["n_train"] == n_train) & (history["status"] == "ok")
+            (history["pipeline"] == pipeline.name) & (history["n_train"] == n_train) & (history["status"] == "ok")
         ]
         if len(rows):
             return float((rows["fit_time_s"] + rows["predict_time_s"]).median())
-    base = parse_selector(pipeline).base
-    seconds, exponent = PIPELINES[base].cost
+    spec = pipeline.spec
+    seconds, exponent = spec.cost if spec is not None else PipelineSpec.cost  # no model of its own: the default
     return seconds * (n_train / 60000) ** exponent
 
 
 def longest_first(cases: Sequence[Any], history: Any = None) -> list[Any]:
     """``cases`` sorted by expected cost, longest first (ties keep the plan's order)."""
-    costs = {c.index: estimate_cost(c.pipeline.name, c.n_train, history) for c in cases}
+    costs = {c.index: estimate_cost(c.pipeline, c.n_train, history) for c in cases}
     return sorted(cases, key=lambda c: -costs[c.index])
 
 
@@ -161,7 +166,7 @@ def run_parallel(
         raise ValueError(msg)
     # A remote cluster's workers know their own CPUs (0: decided there); locally the cores are shared out.
     budget = 0 if backend == "dask" and scheduler is not None else thread_budget(n_jobs)
-    args = {c.index: (ref, c.pipeline.name, c.n_train, c.repeat, c.seed, budget) for c in cases}
+    args = {c.index: (ref, c.pipeline, c.n_train, c.repeat, c.seed, budget) for c in cases}
     if backend == "loky":
         yield from _run_loky(cases, args, n_jobs)
     else:

@@ -11,6 +11,7 @@ in :mod:`.selectors`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+
+from .._origin import current_origin
 
 __all__ = ["DEFAULT_PIPELINES", "PIPELINES", "PipelineSpec", "register_pipeline"]
 
@@ -44,6 +47,7 @@ class PipelineSpec:
     source: str = ""
     cost: tuple[float, float] = (10.0, 1.0)
     serial_predict: bool = False
+    origin: str = "built-in"
 
 
 #: The registry: name -> spec. Defaults reproduce published results on full MNIST
@@ -62,10 +66,24 @@ def register_pipeline(
     cost: tuple[float, float] = (10.0, 1.0),
     serial_predict: bool = False,
 ) -> Callable[[Factory], Factory]:
-    """Decorator registering a factory under ``name`` (see :class:`PipelineSpec` for the fields)."""
+    """Decorator registering a factory under ``name`` (see :class:`PipelineSpec` for the fields).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a plain identifier-like name, or is already taken
+        by an entry of another origin (a plugin may not shadow a built-in).
+    """
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w-]*", name):
+        msg = f"The 'name' parameter of register_pipeline must be letters, digits, '_' or '-'. Got {name!r} instead."
+        raise ValueError(msg)
 
     def decorate(factory: Factory) -> Factory:
-        PIPELINES[name] = PipelineSpec(name, factory, description, source, cost, serial_predict)
+        origin = current_origin(getattr(factory, "__module__", "") or "")
+        if name in PIPELINES and PIPELINES[name].origin != origin:
+            msg = f"Pipeline {name!r} is already registered ({PIPELINES[name].origin}); {origin} cannot replace it"
+            raise ValueError(msg)
+        PIPELINES[name] = PipelineSpec(name, factory, description, source, cost, serial_predict, origin)
         return factory
 
     return decorate

@@ -79,8 +79,9 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> str:
     Columns: pipeline, n_train, repeat, status, accuracy, fit and predict
     seconds, peak memory. ``mnist-classic run`` prints it at the end.
     """
+    width = max([32, *(len(str(r["pipeline"])) for r in rows)])
     header = (
-        f"{'pipeline':<32} {'n_train':>7} {'rep':>3} {'status':<7} {'accuracy':>9} "
+        f"{'pipeline':<{width}} {'n_train':>7} {'rep':>3} {'status':<7} {'accuracy':>9} "
         f"{'fit_s':>9} {'predict_s':>9} {'peak_MB':>8}"
     )
     lines = [header, "-" * len(header)]
@@ -90,7 +91,7 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> str:
         pred = f"{r['predict_time_s']:.2f}" if _present(r.get("predict_time_s")) else "-"
         mem = f"{r['peak_memory_mb']:.0f}" if _present(r.get("peak_memory_mb")) else "-"
         lines.append(
-            f"{r['pipeline']:<32} {r['n_train']:>7} {r['repeat']:>3} {r['status']:<7} {acc:>9} "
+            f"{r['pipeline']:<{width}} {r['n_train']:>7} {r['repeat']:>3} {r['status']:<7} {acc:>9} "
             f"{fit:>9} {pred:>9} {mem:>8}"
         )
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """The runner: a grid of cases, each fitted, timed and recorded as it ends.
 
-A run is dataset x pipeline selector x n_train x repeat; repeat ``r`` uses
+A run is dataset x configured pipeline x n_train x repeat; repeat ``r`` uses
 seed ``seed + r``. Each case builds a fresh estimator, times ``fit`` and
 ``predict`` separately (and each step of a multi-step pipeline), scores
 accuracy outside the timed regions, and its row is appended to the CSV the
@@ -12,6 +12,7 @@ the time is up (status ``timeout``).
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import os
 import secrets
@@ -24,14 +25,17 @@ from typing import Any
 
 import numpy as np
 
+from .._files import atomic_write
 from ..data.loader import Dataset, load_dataset
 from ..results import ResultWriter, read_results, save_labels
 from .case import Case, plan_cases, run_case
+from .contract import check_contract
 from .environment import collect_environment
 from .isolation import ChildRunner
 from .parallel import BACKENDS, DataRef, longest_first, run_parallel, thread_budget
 from .pipelines import DEFAULT_PIPELINES
-from .selectors import ConfiguredPipeline, effective_params, parse_selector
+from .plugins import load_entry_points, load_plugins
+from .selectors import ConfiguredPipeline, configure, effective_params
 
 __all__ = ["RunConfig", "RunResult", "run_benchmark"]
 
@@ -40,16 +44,19 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class RunConfig:
-    """What to run; the CLI's options, as data.
+    """What to run; the CLI's options (and a run file's keys), as data.
 
     Parameters
     ----------
-    dataset : str, default="mnist"
-        Registered name or directory (see :func:`~mnist_classic.load_dataset`).
+    dataset : str or sequence of str, default="mnist"
+        Registered names or directories (see :func:`~mnist_classic.load_dataset`);
+        several run one after the other into the same CSV.
     data_dir : str or None, default=None
-        Directory holding ``dataset``'s files instead of its own copy.
-    pipelines : sequence of str, default=DEFAULT_PIPELINES
-        Selectors, ``name[param=value,...]``.
+        Directory holding the (single) dataset's files instead of its own copy.
+    pipelines : sequence, default=DEFAULT_PIPELINES
+        Selectors (``svm[C=10]``, ``sklearn.ensemble:ExtraTreesClassifier``,
+        ``a:B+c:D[x=1]``; a list value is a grid), estimator objects, or
+        ``(name, estimator)`` pairs; objects are cloned for every case.
     n_train : sequence of int or None, default=(None,)
         Training-set sizes (first ``n`` images); ``None`` is the whole set.
     n_test : int or None, default=None
@@ -82,11 +89,21 @@ class RunConfig:
     scheduler : str or None, default=None
         Address of a Dask scheduler (backend "dask"); without one a
         LocalCluster of ``n_jobs`` workers on 127.0.0.1 is started and closed.
+    plugins : sequence of str, default=()
+        Modules or ``.py`` files to load first; their ``register_pipeline``
+        and ``register_dataset`` calls add entries (see :mod:`.plugins`).
+    config_text : str or None, default=None
+        The run file this configuration came from, stored beside the CSV
+        (``<stem>.configs/<sha256>.toml``) and named by ``config_sha256`` in
+        every row, so that the run can be repeated exactly.
+    check_contract : bool, default=True
+        Try every estimator that is not a built-in pipeline on ~50 images
+        before the first case (see :mod:`.contract`).
     """
 
-    dataset: str = "mnist"
+    dataset: str | Sequence[str] = "mnist"
     data_dir: str | None = None
-    pipelines: Sequence[str] = DEFAULT_PIPELINES
+    pipelines: Sequence[Any] = DEFAULT_PIPELINES
     n_train: Sequence[int | None] = (None,)
     n_test: int | None = None
     repeats: int = 1
@@ -100,6 +117,9 @@ class RunConfig:
     n_jobs: int = 1
     backend: str = "loky"
     scheduler: str | None = None
+    plugins: Sequence[str] = ()
+    config_text: str | None = None
+    check_contract: bool = True
 
 
 @dataclass
@@ -168,12 +188,38 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def prepare(config: RunConfig) -> tuple[list[ConfiguredPipeline], Dataset, list[int]]:
-    """Validate a config and load its data; raises before anything is written."""
-    if not config.pipelines:
-        msg = "The 'pipelines' parameter must name at least one pipeline."
+@dataclass
+class Plan:
+    """A checked configuration: its pipelines, and each dataset loaded with its training sizes."""
+
+    pipelines: list[ConfiguredPipeline]
+    datasets: list[tuple[str, Dataset, list[int]]]  # (the name given, the data, sizes)
+
+
+def _dataset_names(config: RunConfig) -> list[str]:
+    names = [config.dataset] if isinstance(config.dataset, (str, os.PathLike)) else list(config.dataset)
+    if not names or not all(isinstance(n, (str, os.PathLike)) and str(n).strip() for n in names):
+        msg = f"The 'dataset' parameter must name one or more datasets or directories. Got {config.dataset!r} instead."
         raise ValueError(msg)
-    pipelines = [parse_selector(s) for s in config.pipelines]
+    names = [str(n) for n in names]
+    if len(set(names)) != len(names):
+        msg = f"The 'dataset' parameter lists a dataset twice: {names}"
+        raise ValueError(msg)
+    if config.data_dir is not None and len(names) > 1:
+        msg = "The 'data_dir' parameter works with one dataset; name directories in 'dataset' instead."
+        raise ValueError(msg)
+    return names
+
+
+def prepare(config: RunConfig) -> Plan:
+    """Validate a config, load its plugins and data, and check users' estimators; raises before anything is written."""
+    load_entry_points()
+    load_plugins(config.plugins)
+    if isinstance(config.pipelines, str) or not config.pipelines:
+        got = config.pipelines
+        msg = f"The 'pipelines' parameter must name at least one pipeline (selector or estimator). Got {got!r} instead."
+        raise ValueError(msg)
+    pipelines = configure(config.pipelines)
     names = [p.name for p in pipelines]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -198,20 +244,40 @@ def prepare(config: RunConfig) -> tuple[list[ConfiguredPipeline], Dataset, list[
     if config.timeout is not None and not config.timeout > 0:
         msg = f"The 'timeout' parameter must be a positive number of seconds. Got {config.timeout!r} instead."
         raise ValueError(msg)
+    if isinstance(config.n_train, (int, str)) or not config.n_train:
+        msg = f"The 'n_train' parameter must be a non-empty list of sizes. Got {config.n_train!r} instead."
+        raise ValueError(msg)
     for n in config.n_train:
         _check_positive(n, "n_train", allow_none=True)
-    ds = load_dataset(config.dataset, data_dir=config.data_dir, n_test=config.n_test, data_home=config.data_home)
-    available = len(ds.y_train)
-    sizes = []
-    for n in config.n_train:
-        if n is not None and n > available:
-            msg = f"The 'n_train' parameter must be an int in [1, {available}] for {ds.name}. Got {n} instead."
+    loaded = []
+    for name in _dataset_names(config):
+        ds = load_dataset(name, data_dir=config.data_dir, n_test=config.n_test, data_home=config.data_home)
+        available = len(ds.y_train)
+        sizes = []
+        for n in config.n_train:
+            if n is not None and n > available:
+                msg = f"The 'n_train' parameter must be an int in [1, {available}] for {ds.name}. Got {n} instead."
+                raise ValueError(msg)
+            sizes.append(available if n is None else int(n))
+        if len(set(sizes)) != len(sizes):
+            msg = f"The 'n_train' parameter lists a size twice: {sizes}"
             raise ValueError(msg)
-        sizes.append(available if n is None else int(n))
-    if len(set(sizes)) != len(sizes):
-        msg = f"The 'n_train' parameter lists a size twice: {sizes}"
-        raise ValueError(msg)
-    return pipelines, ds, sizes
+        if config.check_contract:
+            check_contract(pipelines, ds.X_train[: max(sizes)], ds.y_train[: max(sizes)], ds.X_test, seed=config.seed)
+        loaded.append((name, ds, sizes))
+    return Plan(pipelines, loaded)
+
+
+def _save_config(writer: ResultWriter, text: str) -> str:
+    """Store a run file's text beside the CSV as ``<stem>.configs/<sha256>.toml``; return the hash."""
+    data = text.encode("utf-8")
+    sha = hashlib.sha256(data).hexdigest()
+    folder = writer.path.with_suffix(".configs")
+    path = folder / f"{sha}.toml"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    return sha
 
 
 def run_benchmark(
@@ -237,49 +303,81 @@ def run_benchmark(
     Raises
     ------
     ValueError, OSError
-        On a bad config, data or output, before any case runs.
+        On a bad config, data, output or estimator (the contract check),
+        before any case runs.
     """
-    pipelines, ds, sizes = prepare(config)
+    plan = prepare(config)
     output = Path(config.output)
-    cases = plan_cases(pipelines, sizes, config.repeats, config.seed)
     parallel = config.n_jobs > 1 or config.backend == "dask"
     # Earlier rows of the output, read once: the cases --resume skips, and the history that orders parallel cases.
     earlier = None
     if (config.resume or parallel) and output.is_file():
         ResultWriter(output)  # checks the header and removes a row cut short by a crash
         earlier = read_results(output)
-    skipped = 0
-    if config.resume and earlier is not None:
-        done = finished_cases(earlier, ds.sha256, len(ds.y_test))
-        todo = [c for c in cases if (c.pipeline.name, c.n_train, c.seed) not in done]
-        skipped = len(cases) - len(todo)
-        cases = [replace(c, index=i) for i, c in enumerate(todo)]
-    _check_free_space(output, len(cases))
+    several = len(plan.datasets) > 1
+    groups: list[tuple[str, Dataset, list[Case]]] = []
+    skipped = start = 0
+    for name, ds, sizes in plan.datasets:
+        cases = plan_cases(plan.pipelines, sizes, config.repeats, config.seed, dataset=ds.name if several else "")
+        if config.resume and earlier is not None:
+            done = finished_cases(earlier, ds.sha256, len(ds.y_test))
+            todo = [c for c in cases if (c.pipeline.name, c.n_train, c.seed) not in done]
+            skipped += len(cases) - len(todo)
+            cases = todo
+        cases = [replace(c, index=start + i) for i, c in enumerate(cases)]
+        start += len(cases)
+        groups.append((name, ds, cases))
+    total = start
+    _check_free_space(output, total)
     writer = ResultWriter(output)
-    result = RunResult(new_run_id(), writer.path, planned=len(cases), skipped=skipped)
-    truth_sha = save_labels(writer.predictions, np.asarray(ds.y_test))
-    common = {
-        "run_id": result.run_id,
-        "dataset": ds.name,
-        "n_test": len(ds.y_test),
-        "truth_sha256": truth_sha,
-        "subset": ds.subset,
-        "execution": config.backend if parallel else "subprocess" if config.timeout else "inprocess",
-        "n_jobs": config.n_jobs,
-        "thread_budget": thread_budget(config.n_jobs) if parallel and config.scheduler is None else None,
-        "command": config.command,
-        **{f"sha256_{role}": sha for role, sha in ds.sha256.items()},
-        **collect_environment(),
-    }
-    if parallel:
-        ref = DataRef(
-            config.dataset, config.data_dir, config.data_home, config.n_test, max(sizes), tuple(ds.sha256.items())
-        )
-        outcomes = run_parallel(
-            longest_first(cases, earlier), ref, n_jobs=config.n_jobs, backend=config.backend, scheduler=config.scheduler
-        )
-    else:
-        outcomes = _run_sequential(cases, ds, max(sizes), config, on_start)
+    result = RunResult(new_run_id(), writer.path, planned=total, skipped=skipped)
+    config_sha = _save_config(writer, config.config_text) if config.config_text is not None else None
+    environment = collect_environment()
+    for name, ds, cases in groups:
+        if not cases or result.interrupted or result.write_error:
+            continue
+        common = {
+            "run_id": result.run_id,
+            "dataset": ds.name,
+            "n_test": len(ds.y_test),
+            "truth_sha256": save_labels(writer.predictions, np.asarray(ds.y_test)),
+            "subset": ds.subset,
+            "execution": config.backend if parallel else "subprocess" if config.timeout else "inprocess",
+            "n_jobs": config.n_jobs,
+            "thread_budget": thread_budget(config.n_jobs) if parallel and config.scheduler is None else None,
+            "command": config.command,
+            "config_sha256": config_sha,
+            **{f"sha256_{role}": sha for role, sha in ds.sha256.items()},
+            **environment,
+        }
+        data_dir = config.data_dir if not several else None
+        if parallel:
+            n_max = max(c.n_train for c in cases)
+            ref = DataRef(
+                name, data_dir, config.data_home, config.n_test, n_max, tuple(ds.sha256.items()), tuple(config.plugins)
+            )
+            outcomes = run_parallel(
+                longest_first(cases, earlier),
+                ref,
+                n_jobs=config.n_jobs,
+                backend=config.backend,
+                scheduler=config.scheduler,
+            )
+        else:
+            outcomes = _run_sequential(cases, ds, name, data_dir, config, on_start, total)
+        _record(outcomes, common, writer, result, on_end, total)
+    return result
+
+
+def _record(
+    outcomes: Generator[tuple[Case, dict[str, Any]], None, None],
+    common: dict[str, Any],
+    writer: ResultWriter,
+    result: RunResult,
+    on_end: Callable[[Case, dict[str, Any], int], None] | None,
+    total: int,
+) -> None:
+    """Append a row per finished case, as it finishes; stop on a write error or Ctrl-C."""
     try:
         for case, out in outcomes:
             pred = out.pop("predictions")
@@ -302,23 +400,25 @@ def run_benchmark(
                 break
             result.rows.append(row)
             if on_end:
-                on_end(case, row, len(cases))
+                on_end(case, row, total)
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
         outcomes.close()  # stops workers or the child process
-    return result
 
 
 def _run_sequential(
     cases: Sequence[Case],
     ds: Dataset,
-    n_max: int,
+    name: str,
+    data_dir: str | None,
     config: RunConfig,
     on_start: Callable[[Case, int], None] | None,
+    total: int,
 ) -> Generator[tuple[Case, dict[str, Any]], None, None]:
     """One case at a time, in this process (or in a child process with a timeout)."""
     child = ChildRunner(config.timeout) if config.timeout else None
+    n_max = max(c.n_train for c in cases)
     # Materialize the data in memory once, outside every timed region.
     X_train, y_train = np.ascontiguousarray(ds.X_train[:n_max]), np.asarray(ds.y_train[:n_max])
     X_test, y_test = np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test)
@@ -327,11 +427,12 @@ def _run_sequential(
         if child is None:
             return run_case(case, X_train, y_train, X_test, y_test)
         args = (
-            config.dataset,
-            config.data_dir,
+            name,
+            data_dir,
             config.n_test,
             config.data_home,
-            case.pipeline.name,
+            tuple(config.plugins),
+            case.pipeline,
             case.n_train,
             case.repeat,
             case.seed,
@@ -341,7 +442,7 @@ def _run_sequential(
     try:
         for case in cases:
             if on_start:
-                on_start(case, len(cases))
+                on_start(case, total)
             out = execute(case)
             if config.check_determinism and out["predictions"] is not None:
                 again = execute(case)["predictions"]

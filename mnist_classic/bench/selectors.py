@@ -1,28 +1,46 @@
-"""The selector syntax ``name[param=value,...]``: a registered pipeline, configured.
+"""Selectors: what a user names on the command line, parsed into configured pipelines.
 
-A selector overrides hyper-parameters through ``set_params``, with nested names
-(``svc__C``) or short ones (``C``) where only one step has that parameter. The
-configured name, with full parameter names and keys sorted, is the identity of
-a case everywhere: ``pca_svm[pca__n_components=30,svc__C=5]``.
+A selector is one or more steps joined by ``+``; each step is a registered
+pipeline or an importable estimator, with optional ``[param=value,...]``::
+
+    svm[C=5]                                          a registered pipeline, one parameter set
+    sklearn.ensemble:ExtraTreesClassifier[n_estimators=300]     any estimator class (or factory)
+    sklearn.preprocessing:StandardScaler+sklearn.svm:SVC[gamma=0.001]   steps, as make_pipeline
+    svm[C=[1,10,100]]                                 a grid: three configurations
+
+Parameters go through ``set_params``, with full names (``svc__C``) or short ones
+(``C``) where only one parameter of the step has that name. A list value is a
+grid (several configurations, their product when there are several lists);
+pass a tuple (``(100,100)``) for a parameter whose value is a sequence. The
+configured name, with full parameter names and keys sorted, is a case's
+identity in the CSV, progress lines, compare and report:
+``pca_svm[pca__n_components=30,svc__C=5]``.
+
+Modules are imported only here, from what the user names (the command line, a
+run file or Python); nothing read from a results file is ever imported.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
+import importlib
+import itertools
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sklearn.base import BaseEstimator
-from sklearn.pipeline import Pipeline
+from sklearn.base import BaseEstimator, clone
+from sklearn.pipeline import Pipeline, make_pipeline
 
-from .pipelines import PIPELINES
+from .pipelines import PIPELINES, PipelineSpec
 
-__all__ = ["ConfiguredPipeline", "effective_params", "parse_selector"]
+__all__ = ["ConfiguredPipeline", "Step", "configure_estimator", "effective_params", "expand_selector", "parse_selector"]
 
 
-def _split_top_level(text: str) -> list[str]:
-    """Split on commas that are not inside brackets, parentheses or quotes."""
+def _split_top_level(text: str, sep: str = ",") -> list[str]:
+    """Split on ``sep`` where it is not inside brackets, parentheses or quotes."""
     parts: list[str] = []
     cur: list[str] = []
     depth, quote = 0, ""
@@ -35,42 +53,33 @@ def _split_top_level(text: str) -> list[str]:
             depth += 1
         elif ch in ")]}":
             depth -= 1
-        elif ch == "," and depth == 0:
+        elif ch == sep and depth == 0:
             parts.append("".join(cur))
             cur = []
             continue
         cur.append(ch)
     parts.append("".join(cur))
-    return [p.strip() for p in parts if p.strip()]
+    return [p.strip() for p in parts]
 
 
 def _parse_value(text: str) -> Any:
-    """Python literal where it is one (10, 0.5, None, True, (100, 100)), else the bare string."""
+    """Python literal where it is one (10, 0.5, None, True, (100, 100), [1, 10]), else the bare string."""
     lowered = {"true": True, "false": False, "none": None, "null": None}
     if text.lower() in lowered:
         return lowered[text.lower()]
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        if text.startswith("[") and text.endswith("]"):  # a grid of bare words too: gamma=[0.1,scale]
+            return [_parse_value(item) for item in _split_top_level(text[1:-1]) if item]
         return text
 
 
-def _format_value(value: Any) -> str:
-    return value if isinstance(value, str) else repr(value)
-
-
-def _resolve_key(key: str, valid: list[str], pipeline: str) -> str:
-    """Map a short key (``C``) to its unique full name (``svc__C``)."""
-    if key in valid:
-        return key
-    matches = [v for v in valid if v.rsplit("__", 1)[-1] == key]
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        msg = f"Parameter {key!r} of pipeline {pipeline!r} is ambiguous: use one of {', '.join(matches)}"
-        raise ValueError(msg)
-    msg = f"Unknown parameter {key!r} for pipeline {pipeline!r}; valid parameters: {', '.join(valid)}"
-    raise ValueError(msg)
+def format_value(value: Any) -> str:
+    """A value as a selector writes it: bare where it reads back as the same string, else its repr."""
+    if isinstance(value, str) and _parse_value(value) == value and not set(value) & set(",[]()+='\""):
+        return value
+    return repr(value)
 
 
 def _tunable(estimator: BaseEstimator) -> list[str]:
@@ -80,47 +89,201 @@ def _tunable(estimator: BaseEstimator) -> list[str]:
     return sorted(k for k, v in params.items() if not isinstance(v, BaseEstimator) and k not in skip)
 
 
+def _resolve_key(key: str, valid: list[str], target: str) -> str:
+    """Map a short key (``C``) to its unique full name (``svc__C``)."""
+    if key in valid:
+        return key
+    matches = [v for v in valid if v.rsplit("__", 1)[-1] == key]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        msg = f"Parameter {key!r} of pipeline {target!r} is ambiguous: use one of {', '.join(matches)}"
+        raise ValueError(msg)
+    close = difflib.get_close_matches(key, [v.rsplit("__", 1)[-1] for v in valid], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    msg = f"Unknown parameter {key!r} for pipeline {target!r}{hint}; valid parameters: {', '.join(valid)}"
+    raise ValueError(msg)
+
+
+def _import_target(target: str, selector: str) -> Callable[[], Any]:
+    """The class or factory that ``module:attr`` names, imported now."""
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        msg = f"Cannot import module {module_name!r} named by selector {selector!r}: {exc}"
+        raise ValueError(msg) from None
+    except Exception as exc:  # the module itself failed while importing
+        msg = f"Importing module {module_name!r} named by selector {selector!r} failed: {type(exc).__name__}: {exc}"
+        raise ValueError(msg) from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            names = [n for n in dir(obj) if not n.startswith("_")]
+            close = difflib.get_close_matches(part, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            msg = f"Module {module_name!r} has no attribute {attr!r} (selector {selector!r}){hint}"
+            raise ValueError(msg)
+        obj = getattr(obj, part)
+    if not callable(obj):
+        msg = f"{target!r} (selector {selector!r}) is not an estimator class or a factory: got {type(obj).__name__}"
+        raise ValueError(msg)
+    return obj
+
+
+def _check_estimator_like(est: Any, what: str) -> BaseEstimator:
+    if not (hasattr(est, "fit") and hasattr(est, "get_params") and hasattr(est, "set_params")):
+        msg = f"{what} must give a scikit-learn estimator (fit, get_params, set_params); got {type(est).__name__}"
+        raise ValueError(msg)
+    return est
+
+
+def _canonical_target(text: str, selector: str) -> str:
+    """A registered name as it is; ``pkg.mod:Name`` or ``pkg.mod.Name`` as ``pkg.mod:Name``."""
+    if text in PIPELINES:
+        return text
+    if ":" in text:
+        module, _, attr = text.partition(":")
+        if module and attr:
+            return f"{module}:{attr}"
+    elif "." in text:
+        module, _, attr = text.rpartition(".")
+        return f"{module}:{attr}"
+    where = f" (in selector {selector!r})" if selector.strip() != text else ""
+    msg = (
+        f"Unknown pipeline {text!r}; valid pipelines: {', '.join(PIPELINES)}, "
+        f"or an importable estimator as package.module:Name{where}"
+    )
+    raise ValueError(msg)
+
+
 @dataclass(frozen=True)
-class ConfiguredPipeline:
-    """A registered pipeline with its overrides: builds fresh estimators.
+class Step:
+    """One step of a configured pipeline: a registered pipeline or an importable estimator, with overrides.
 
     Attributes
     ----------
-    base : str
-        Registry name.
+    target : str
+        A registry name (``svm``) or ``package.module:Name``.
     overrides : tuple of (str, object)
-        Full parameter names and values, sorted by name.
+        Full parameter names of this step and their values, sorted by name.
     """
 
-    base: str
+    target: str
     overrides: tuple[tuple[str, Any], ...] = ()
 
     @property
-    def name(self) -> str:
-        """The identity of the configuration: ``svm[C=10,gamma=scale]``, keys sorted."""
-        if not self.overrides:
-            return self.base
-        inner = ",".join(f"{k}={_format_value(v)}" for k, v in self.overrides)
-        return f"{self.base}[{inner}]"
+    def registered(self) -> bool:
+        """Whether the target is a registry entry (else an import)."""
+        return ":" not in self.target
 
-    def build(self, random_state: int | None = None) -> BaseEstimator:
-        """A fresh estimator, overrides applied and every ``*random_state`` set.
+    @property
+    def name(self) -> str:
+        """``target[key=value,...]``, keys sorted."""
+        if not self.overrides:
+            return self.target
+        return f"{self.target}[{','.join(f'{k}={format_value(v)}' for k, v in self.overrides)}]"
+
+    def make(self, selector: str = "") -> BaseEstimator:
+        """A fresh estimator of the target, without the overrides."""
+        if self.registered:
+            if self.target not in PIPELINES:
+                msg = f"Unknown pipeline {self.target!r}; valid pipelines: {', '.join(PIPELINES)}"
+                raise ValueError(msg)
+            return PIPELINES[self.target].factory()
+        factory = _import_target(self.target, selector or self.name)
+        try:
+            est = factory()
+        except Exception as exc:
+            msg = f"Could not build {self.target!r} (selector {selector or self.name!r}): {type(exc).__name__}: {exc}"
+            raise ValueError(msg) from None
+        return _check_estimator_like(est, f"{self.target!r} (selector {selector or self.name!r})")
+
+
+@dataclass(frozen=True)
+class ConfiguredPipeline:
+    """A configuration that builds fresh estimators: steps from a selector, or an estimator object.
+
+    Attributes
+    ----------
+    steps : tuple of Step
+        One step, or several composed with :func:`sklearn.pipeline.make_pipeline`.
+    label : str or None
+        The name of an estimator object given from Python (``steps`` is then empty).
+    prototype : estimator or None
+        That object; every case fits a clone of it.
+    """
+
+    steps: tuple[Step, ...] = ()
+    label: str | None = None
+    prototype: Any = field(default=None, compare=False, hash=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The identity of the configuration: ``svm[C=10,gamma=scale]``, ``a:B+c:D[x=1]``, or the label."""
+        if self.label is not None:
+            return self.label
+        return "+".join(s.name for s in self.steps)
+
+    @property
+    def spec(self) -> PipelineSpec | None:
+        """The registry entry when the configuration is one registered step, else None."""
+        if len(self.steps) == 1 and self.steps[0].registered:
+            return PIPELINES.get(self.steps[0].target)
+        return None
+
+    @property
+    def base(self) -> str:
+        """The registry name of a one-step registered configuration, else the configured name."""
+        return self.steps[0].target if self.spec is not None else self.name
+
+    @property
+    def serial_predict(self) -> bool:
+        """Whether ``predict`` uses one core (registered pipelines that say so)."""
+        return bool(self.spec and self.spec.serial_predict)
+
+    @property
+    def user_brought(self) -> bool:
+        """Whether anything in it is not a built-in pipeline of this package (the contract check's business)."""
+        if self.prototype is not None:
+            return True
+        return any(not s.registered or PIPELINES[s.target].origin != "built-in" for s in self.steps)
+
+    def build(self, random_state: int | None = None, n_jobs: int | None = None) -> BaseEstimator:
+        """A fresh estimator, overrides applied, seeds and a thread budget set.
 
         Parameters
         ----------
         random_state : int or None, default=None
-            Value for every parameter whose name ends in ``random_state``
-            (unless the selector set it explicitly).
+            Value for every parameter whose name ends in ``random_state``,
+            unless the selector set it (an estimator object: those left None).
+        n_jobs : int or None, default=None
+            Value for every ``*n_jobs`` parameter that is None (one core) and
+            that the selector did not set.
         """
-        est = PIPELINES[self.base].factory()
-        if self.overrides:
-            est.set_params(**dict(self.overrides))
+        if self.prototype is not None:
+            est = clone(self.prototype)
+            explicit = {k for k, v in est.get_params(deep=True).items() if v is not None}
+        else:
+            parts = []
+            for step in self.steps:
+                part = step.make(self.name)
+                if step.overrides:
+                    part.set_params(**dict(step.overrides))
+                parts.append(part)
+            est = parts[0] if len(parts) == 1 else make_pipeline(*parts)
+            explicit = set()
+            names = [n for n, _ in est.steps] if len(parts) > 1 else [""]
+            for prefix, step in zip(names, self.steps, strict=True):
+                explicit |= {f"{prefix}__{k}" if prefix else k for k, _ in step.overrides}
+        params = est.get_params(deep=True)
+        values: dict[str, Any] = {}
         if random_state is not None:
-            explicit = {k for k, _ in self.overrides}
-            seeds = {
-                k: random_state for k in est.get_params(deep=True) if k.endswith("random_state") and k not in explicit
-            }
-            est.set_params(**seeds)
+            values |= {k: random_state for k in params if k.endswith("random_state") and k not in explicit}
+        if n_jobs is not None:
+            values |= {k: n_jobs for k, v in params.items() if k.endswith("n_jobs") and v is None and k not in explicit}
+        if values:
+            est.set_params(**values)
         return est
 
 
@@ -133,24 +296,92 @@ def _validate(estimator: BaseEstimator) -> None:
             check()
 
 
-def parse_selector(selector: str) -> ConfiguredPipeline:
-    """Parse ``name`` or ``name[param=value,...]`` into a configured pipeline.
+def _parse_step(text: str, selector: str) -> tuple[str, list[tuple[str, Any]]]:
+    """``target[k=v,...]`` -> (canonical target, [(full key, value or grid list)])."""
+    target, bracket, rest = text.partition("[")
+    target = target.strip()
+    if not target or (bracket and not rest.endswith("]")):
+        msg = f"Malformed pipeline selector {selector!r}: expected name[param=value,...], steps joined by '+'"
+        raise ValueError(msg)
+    target = _canonical_target(target, selector)
+    items = [i for i in _split_top_level(rest[:-1]) if i] if bracket else []
+    valid = _tunable(Step(target).make(selector))  # imports it now: a bad name fails here, named
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            msg = f"Malformed parameter {item!r} in selector {selector!r}: expected param=value"
+            raise ValueError(msg)
+        full = _resolve_key(key.strip(), valid, target)
+        if full in overrides:
+            msg = f"Parameter {full!r} is set twice in selector {selector!r}"
+            raise ValueError(msg)
+        overrides[full] = _parse_value(value.strip())
+    return target, sorted(overrides.items())
+
+
+def expand_selector(selector: str) -> list[ConfiguredPipeline]:
+    """Parse a selector into its configurations: one, or the product of its grids.
 
     Parameters
     ----------
     selector : str
-        E.g. ``"svm"``, ``"svm[C=5]"``, ``"pca_svm[n_components=30,svc__C=5]"``.
+        E.g. ``"svm"``, ``"svm[C=[1,10,100]]"``,
+        ``"sklearn.preprocessing:StandardScaler+sklearn.svm:SVC[gamma=0.01]"``.
 
     Returns
     -------
-    ConfiguredPipeline
+    list of ConfiguredPipeline
+        In grid order (the last list varies fastest).
 
     Raises
     ------
     ValueError
         Malformed selector, unknown pipeline or parameter (the message lists
-        the valid ones), or a value that ``set_params`` or the estimator's
-        own validation rejects.
+        the valid ones), a module or name that cannot be imported, an empty
+        grid, or a value that ``set_params`` or the estimator's own
+        validation rejects.
+
+    Examples
+    --------
+    >>> [p.name for p in expand_selector("svm[C=[1,10]]")]
+    ['svm[C=1]', 'svm[C=10]']
+    >>> expand_selector("sklearn.preprocessing:StandardScaler+sklearn.neighbors:KNeighborsClassifier[p=1]")[0].name
+    'sklearn.preprocessing:StandardScaler+sklearn.neighbors:KNeighborsClassifier[p=1]'
+    """
+    if not isinstance(selector, str) or not selector.strip():
+        msg = f"The 'pipelines' parameter takes selectors such as svm[C=10]. Got {selector!r} instead."
+        raise ValueError(msg)
+    parsed = [_parse_step(part, selector) for part in _split_top_level(selector.strip(), "+")]
+    axes: list[list[tuple[int, str, Any]]] = []
+    for i, (_, overrides) in enumerate(parsed):
+        for key, value in overrides:
+            if isinstance(value, list):
+                if not value:
+                    msg = f"Parameter {key!r} in selector {selector!r} has an empty grid []"
+                    raise ValueError(msg)
+                axes.append([(i, key, v) for v in value])
+            else:
+                axes.append([(i, key, value)])
+    configs = []
+    for combo in itertools.product(*axes) if axes else [()]:
+        per_step: list[dict[str, Any]] = [{} for _ in parsed]
+        for i, key, value in combo:
+            per_step[i][key] = value
+        steps = tuple(Step(t, tuple(sorted(per_step[i].items()))) for i, (t, _) in enumerate(parsed))
+        configured = ConfiguredPipeline(steps)
+        try:
+            _validate(configured.build())
+        except (ValueError, TypeError) as exc:
+            detail = str(exc).splitlines()[0] if str(exc) else repr(exc)
+            msg = f"Invalid value in selector {selector!r}: {detail}"
+            raise ValueError(msg) from None
+        configs.append(configured)
+    return configs
+
+
+def parse_selector(selector: str) -> ConfiguredPipeline:
+    """Parse a selector naming exactly one configuration (see :func:`expand_selector` for grids).
 
     Examples
     --------
@@ -159,38 +390,73 @@ def parse_selector(selector: str) -> ConfiguredPipeline:
     >>> parse_selector("pca_svm[n_components=30]").name
     'pca_svm[pca__n_components=30]'
     """
-    text = selector.strip()
-    base, _, rest = text.partition("[")
-    base = base.strip()
-    if rest and not rest.endswith("]"):
-        msg = f"Malformed pipeline selector {selector!r}: expected name[param=value,...]"
+    configs = expand_selector(selector)
+    if len(configs) != 1:
+        msg = f"Selector {selector!r} is a grid of {len(configs)} configurations; one was expected here"
         raise ValueError(msg)
-    if base not in PIPELINES:
-        msg = f"Unknown pipeline {base!r}; valid pipelines: {', '.join(PIPELINES)}"
-        raise ValueError(msg)
-    est = PIPELINES[base].factory()
-    valid = _tunable(est)
-    overrides: dict[str, Any] = {}
-    for item in _split_top_level(rest[:-1]) if rest else []:
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            msg = f"Malformed parameter {item!r} in selector {selector!r}: expected param=value"
-            raise ValueError(msg)
-        full = _resolve_key(key.strip(), valid, base)
-        if full in overrides:
-            msg = f"Parameter {full!r} is set twice in selector {selector!r}"
-            raise ValueError(msg)
-        overrides[full] = _parse_value(value.strip())
-    configured = ConfiguredPipeline(base, tuple(sorted(overrides.items())))
+    return configs[0]
+
+
+def _object_name(est: BaseEstimator) -> str:
+    """``module:Class[changed params]`` for an estimator object given without a name."""
+    cls = type(est)
+    params = est.get_params(deep=False)
     try:
-        _validate(configured.build())
-    except (ValueError, TypeError) as exc:
-        msg = f"Invalid value in selector {selector!r}: {exc}"
+        defaults = cls().get_params(deep=False)
+    except Exception:  # a class without defaults for every parameter: name every parameter
+        defaults = {}
+    changed = {k: v for k, v in params.items() if k not in defaults or repr(defaults[k]) != repr(v)}
+    inner = ",".join(f"{k}={format_value(v)}" for k, v in sorted(changed.items()) if not isinstance(v, BaseEstimator))
+    base = f"{cls.__module__}:{cls.__qualname__}"
+    return f"{base}[{inner}]" if inner else base
+
+
+def configure_estimator(item: Any) -> ConfiguredPipeline:
+    """A configured pipeline from an estimator object or a ``(name, estimator)`` pair (cloned for every case).
+
+    Examples
+    --------
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> configure_estimator(KNeighborsClassifier(n_neighbors=3)).name
+    'sklearn.neighbors._classification:KNeighborsClassifier[n_neighbors=3]'
+    >>> configure_estimator(("my-knn", KNeighborsClassifier())).name
+    'my-knn'
+    """
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+        name, est = item
+        if not name.strip():
+            msg = "The name of an (name, estimator) pair must be a non-empty string."
+            raise ValueError(msg)
+    else:
+        name, est = None, item
+    est = _check_estimator_like(est, "An estimator given in 'pipelines'")
+    try:
+        clone(est)
+    except Exception as exc:
+        msg = f"An estimator given in 'pipelines' cannot be cloned: {type(exc).__name__}: {exc}"
         raise ValueError(msg) from None
-    return configured
+    return ConfiguredPipeline(label=name or _object_name(est), prototype=est)
+
+
+def configure(items: Any) -> list[ConfiguredPipeline]:
+    """Selectors (grids expanded), estimator objects and (name, estimator) pairs, in order."""
+    out: list[ConfiguredPipeline] = []
+    for item in items:
+        if isinstance(item, ConfiguredPipeline):
+            out.append(item)
+        elif isinstance(item, str):
+            out.extend(expand_selector(item))
+        else:
+            out.append(configure_estimator(item))
+    return out
 
 
 def effective_params(estimator: BaseEstimator) -> str:
     """The estimator's hyper-parameters as sorted JSON (nested steps flattened)."""
     params = {k: v for k, v in estimator.get_params(deep=True).items() if k in _tunable(estimator)}
     return json.dumps(params, sort_keys=True, default=repr)
+
+
+def with_label(configured: ConfiguredPipeline, label: str) -> ConfiguredPipeline:
+    """The same configuration under another name."""
+    return replace(configured, label=label)

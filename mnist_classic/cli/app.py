@@ -55,7 +55,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="fit and time pipelines, appending one CSV row per case")
     src = run.add_argument_group("data")
-    src.add_argument("--dataset", default=None, help="registered dataset name or directory (default: mnist)")
+    src.add_argument(
+        "--dataset",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="registered dataset names or directories, run one after the other (default: mnist)",
+    )
     src.add_argument("--data-dir", default=None, help="directory holding the four IDX files")
     src.add_argument(
         "--data-home",
@@ -67,25 +73,43 @@ def _build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="SEL",
         default=None,
-        help="selectors name[param=value,...] (default: svm pca_svm knn rf logreg)",
+        help="selectors: name[param=value,...], package.module:Name[...], steps joined by '+'; "
+        "a list value is a grid, svm[C=[1,10]] (default: svm pca_svm knn rf logreg)",
+    )
+    run.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="a TOML run file (datasets, pipelines, sizes, repeats, ...); options given here override it",
+    )
+    run.add_argument(
+        "--plugin",
+        action="append",
+        default=None,
+        metavar="MODULE|FILE.py",
+        help="load a module or file whose register_pipeline/register_dataset calls add entries (repeatable)",
     )
     run.add_argument(
         "--n-train",
         type=_n_train_list,
-        default=[None],
+        default=None,
         metavar="N[,N...]",
         help="training sizes, first N images (default: all)",
     )
     run.add_argument("--n-test", type=int, default=None, metavar="N", help="test size, first N images (default: all)")
-    run.add_argument("--repeats", type=int, default=1, metavar="R", help="repeats per case, seeds seed..seed+R-1")
-    run.add_argument("--seed", type=int, default=0, metavar="S", help="base seed for every *random_state (default 0)")
+    run.add_argument(
+        "--repeats", type=int, default=None, metavar="R", help="repeats per case, seeds seed..seed+R-1 (default 1)"
+    )
+    run.add_argument(
+        "--seed", type=int, default=None, metavar="S", help="base seed for every *random_state (default 0)"
+    )
     run.add_argument(
         "--timeout", type=float, default=None, metavar="SEC", help="per-case limit; cases then run in a child process"
     )
     run.add_argument(
         "--output",
         "-o",
-        default="mnist_classic_results.csv",
+        default=None,
         metavar="PATH",
         help="CSV to create or append to (default: mnist_classic_results.csv)",
     )
@@ -93,14 +117,14 @@ def _build_parser() -> argparse.ArgumentParser:
     par.add_argument(
         "--n-jobs",
         type=int,
-        default=1,
+        default=None,
         metavar="N",
         help="cases run at once, each with cores/N threads (default 1: one at a time, clean timings)",
     )
     par.add_argument(
         "--backend",
         choices=("loky", "dask"),
-        default="loky",
+        default=None,
         help="engine for parallel cases: joblib's loky processes, or Dask (needs the [dask] extra)",
     )
     par.add_argument(
@@ -112,11 +136,13 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--resume",
         action="store_true",
+        default=None,
         help="skip cases already in --output with status ok (same data, pipeline, n_train, seed)",
     )
     run.add_argument(
         "--check-determinism",
         action="store_true",
+        default=None,
         help="fit every case twice with the same seed; exit 1 if predictions differ",
     )
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
@@ -173,6 +199,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="list pipelines (with defaults) and datasets")
     lst.add_argument("what", nargs="?", choices=("pipelines", "datasets"), default=None)
+    lst.add_argument(
+        "--plugin", action="append", default=None, metavar="MODULE|FILE.py", help="also list what a plugin adds"
+    )
     add_report_parser(sub)
     return p
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.datasets import DATASETS, get_dataset_spec
+from ..data.datasets import DATASET_ORIGINS, DATASETS, get_dataset_spec
 from ..data.fetch import fetch_dataset
 from ..data.loader import load_dataset, verify_dataset
 from .errors import PROG
@@ -94,13 +94,18 @@ def cmd_data_download(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from ..bench.plugins import load_entry_points, load_plugins
+
+    load_entry_points()
+    load_plugins(args.plugin or ())
     if args.what in (None, "pipelines"):
         from ..bench.pipelines import DEFAULT_PIPELINES, PIPELINES
 
-        print("pipelines (* = run by default):")
+        print("pipelines (* = run by default; any estimator as package.module:Name works too):")
         for name, spec in PIPELINES.items():
             mark = "*" if name in DEFAULT_PIPELINES else " "
-            print(f" {mark} {name:<9} {spec.description}")
+            where = "" if spec.origin == "built-in" else f"  [{spec.origin}]"
+            print(f" {mark} {name:<9} {spec.description}{where}")
             print(f"   {'':<9} {' '.join(repr(spec.factory()).split())}")
     if args.what in (None, "datasets"):
         if args.what is None:
@@ -108,7 +113,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("datasets:")
         for name, ds in DATASETS.items():
             where = "bundled" if ds.bundled else "download"
-            print(f"   {name:<14} [{where}] {ds.description}; {ds.license}")
+            origin = DATASET_ORIGINS.get(name, "built-in")
+            extra = "" if origin == "built-in" else f"  [{origin}]"
+            print(f"   {name:<14} [{where}] {ds.description}; {ds.license}{extra}")
         print("   or any directory holding train/t10k images and labels as IDX (raw or .gz)")
     return 0
 
@@ -145,31 +152,55 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from ..bench.pipelines import DEFAULT_PIPELINES
-    from ..bench.progress import Progress, summary_table
-    from ..bench.runner import RunConfig, run_benchmark
+#: ``run`` options that a run file may also set: (option attribute, RunConfig field).
+_RUN_OVERRIDES = (
+    ("pipelines", "pipelines"),
+    ("n_train", "n_train"),
+    ("n_test", "n_test"),
+    ("repeats", "repeats"),
+    ("seed", "seed"),
+    ("timeout", "timeout"),
+    ("output", "output"),
+    ("data_home", "data_home"),
+    ("n_jobs", "n_jobs"),
+    ("backend", "backend"),
+    ("scheduler", "scheduler"),
+    ("resume", "resume"),
+    ("check_determinism", "check_determinism"),
+)
 
-    dataset = args.dataset or (args.data_dir if args.data_dir else "mnist")
-    data_dir = args.data_dir if args.dataset else None
-    config = RunConfig(
-        dataset=dataset,
-        data_dir=data_dir,
-        pipelines=args.pipelines or DEFAULT_PIPELINES,
-        n_train=args.n_train,
-        n_test=args.n_test,
-        repeats=args.repeats,
-        seed=args.seed,
-        timeout=args.timeout,
-        output=args.output,
-        data_home=args.data_home,
-        command=shlex.join([PROG, *argv]),
-        check_determinism=args.check_determinism,
-        resume=args.resume,
-        n_jobs=args.n_jobs,
-        backend=args.backend,
-        scheduler=args.scheduler,
-    )
+
+def run_config(args: argparse.Namespace, argv: Sequence[str]) -> Any:
+    """The RunConfig of a ``run`` command line: the run file's values, then the options given."""
+    from ..bench.config import read_run_file
+    from ..bench.runner import RunConfig
+
+    values: dict[str, Any] = {}
+    text = None
+    if args.config is not None:
+        values, text = read_run_file(args.config)
+    for option, name in _RUN_OVERRIDES:
+        given = getattr(args, option)
+        if given is not None:
+            values[name] = given
+    if args.plugin:
+        values["plugins"] = [*values.get("plugins", []), *args.plugin]
+    if args.dataset:
+        values["dataset"] = args.dataset if len(args.dataset) > 1 else args.dataset[0]
+        values.pop("data_dir", None)
+    if args.data_dir is not None:
+        if not args.dataset:  # a directory alone is the dataset; with a name, that name's files
+            values["dataset"] = args.data_dir
+        else:
+            values["data_dir"] = args.data_dir
+    return RunConfig(**values, command=shlex.join([PROG, *argv]), config_text=text)
+
+
+def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from ..bench.progress import Progress, summary_table
+    from ..bench.runner import run_benchmark
+
+    config = run_config(args, argv)
     progress = None if args.quiet else Progress(sys.stderr)
     result = run_benchmark(
         config,
@@ -182,7 +213,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         f"\n{len(result.rows)} of {result.planned} cases written to {result.output} (run_id {result.run_id})"
         + (f"; {failed} failed" if failed else "")
     )
-    if args.check_determinism:
+    if config.check_determinism:
         if result.nondeterministic:
             print(f"non-deterministic with a fixed seed: {', '.join(result.nondeterministic)}")
         else:

@@ -11,7 +11,10 @@ files; the .gz checksums are checked too when a file is downloaded.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+
+from .._origin import current_origin
 
 __all__ = [
     "DATASETS",
@@ -163,6 +166,10 @@ def _mnist_layout(
 DATASETS: dict[str, DatasetSpec] = {}
 
 
+#: Where each registered dataset comes from ("built-in", "plugin: ...", "entry point: ..."); see ``mnist-classic list``.
+DATASET_ORIGINS: dict[str, str] = {}
+
+
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
     """Add ``spec`` to :data:`DATASETS` (replacing one of the same name).
 
@@ -176,6 +183,7 @@ def register_dataset(spec: DatasetSpec) -> DatasetSpec:
         ``spec``, so that the call can be used as an expression.
     """
     DATASETS[spec.name] = spec
+    DATASET_ORIGINS[spec.name] = current_origin(sys._getframe(1).f_globals.get("__name__", ""))
     return spec
 
 

@@ -14,7 +14,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COLUMNS", "NUMERIC_COLUMNS", "STATUSES", "ResultsSchemaError", "header_line", "read_results"]
+__all__ = [
+    "COLUMNS",
+    "NUMERIC_COLUMNS",
+    "OLDER_SCHEMAS",
+    "STATUSES",
+    "ResultsSchemaError",
+    "header_line",
+    "read_results",
+]
 
 COLUMNS: tuple[str, ...] = (
     # the case
@@ -61,7 +69,14 @@ COLUMNS: tuple[str, ...] = (
     "suite_version",
     "git_commit",
     "command",
+    "config_sha256",
 )
+
+#: Columns of earlier versions' files, which are read (missing columns empty) but never appended to.
+#: Each entry: the version that last wrote that schema, and the columns it lacks.
+OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
+    "0.1": ("config_sha256",),
+}
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).
 NUMERIC_COLUMNS: frozenset[str] = frozenset(
@@ -127,8 +142,13 @@ def read_results(path: str | os.PathLike[str]) -> Any:
         msg = f"{path}: not a results CSV: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         raise ResultsSchemaError(msg) from None
     if tuple(df.columns) != COLUMNS:
-        msg = f"{path}: not a results CSV of this schema (columns differ from mnist_classic.results.COLUMNS)"
-        raise ResultsSchemaError(msg)
+        older = [
+            v for v, lacks in OLDER_SCHEMAS.items() if tuple(df.columns) == tuple(c for c in COLUMNS if c not in lacks)
+        ]
+        if not older:
+            msg = f"{path}: not a results CSV of this schema (columns differ from mnist_classic.results.COLUMNS)"
+            raise ResultsSchemaError(msg)
+        df = df.reindex(columns=list(COLUMNS))  # an earlier version's file: its missing columns are empty
     for col in sorted(NUMERIC_COLUMNS):
         values = pd.to_numeric(df[col], errors="coerce")
         bad = values.isna() & df[col].notna()

@@ -1,0 +1,203 @@
+"""Run files: a whole benchmark written once in TOML, run with ``mnist-classic run --config FILE``.
+
+Example (every key is optional; command-line options override the file)::
+
+    datasets = ["mnist", "data/fashion"]            # names, or directories (relative to this file)
+    plugins = ["my_models.py"]                      # modules or .py files whose register_* calls add entries
+    n_train = [1000, 10000]                         # or 60000, or "all"
+    n_test = 10000
+    repeats = 3
+    seed = 0
+    output = "results.csv"                          # relative to this file
+    n_jobs = 1
+    pipelines = [
+        "svm[C=[1,10]]",                             # a selector, as on the command line
+        { estimator = "sklearn.ensemble:ExtraTreesClassifier", params = { n_estimators = 300 } },
+        { steps = [ "sklearn.preprocessing:StandardScaler",
+                    { estimator = "sklearn.svm:SVC", params = { gamma = 0.001, C = [1, 10] } } ] },
+    ]
+
+A table in ``pipelines`` is written as the equivalent selector, so a case has
+the same identity whichever way it was named; a list value is a grid. An
+unknown key, at the top or in a table, is an error naming the valid ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..data.datasets import DATASETS
+from .selectors import format_value
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["RUN_FILE_KEYS", "read_run_file", "table_to_selector"]
+
+#: Top-level keys of a run file, with what each holds.
+RUN_FILE_KEYS: dict[str, str] = {
+    "datasets": "dataset names or directories (a list, or one string)",
+    "data_dir": "the directory of the (single) dataset's files",
+    "data_home": "downloads and decoded cache",
+    "plugins": "modules or .py files to load first",
+    "pipelines": "selectors, or tables {estimator|pipeline, params} / {steps}",
+    "n_train": "training sizes: an int, a list, or 'all'",
+    "n_test": "test size",
+    "repeats": "repeats per case",
+    "seed": "base seed",
+    "timeout": "seconds per case",
+    "output": "the results CSV",
+    "n_jobs": "cases run at once",
+    "backend": "loky or dask",
+    "scheduler": "a Dask scheduler address",
+    "resume": "skip cases already in the output",
+    "check_determinism": "fit every case twice",
+}
+_STEP_KEYS = ("estimator", "pipeline", "params", "steps")
+
+
+def _unknown(key: str, valid: Any, where: str, path: Path) -> ValueError:
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    msg = f"{path}: unknown key {key!r} {where}{hint}; valid keys: {', '.join(valid)}"
+    return ValueError(msg)
+
+
+def _step_to_selector(step: Any, path: Path, where: str) -> str:
+    if isinstance(step, str):
+        return step
+    if not isinstance(step, dict):
+        msg = f"{path}: {where} must be a selector string or a table; got {type(step).__name__}"
+        raise ValueError(msg)
+    for key in step:
+        if key not in ("estimator", "pipeline", "params"):
+            raise _unknown(key, ("estimator", "pipeline", "params"), f"in {where}", path)
+    targets = [step[k] for k in ("estimator", "pipeline") if k in step]
+    if len(targets) != 1 or not isinstance(targets[0], str):
+        msg = (
+            f"{path}: {where} needs exactly one of 'estimator' (package.module:Name) or 'pipeline' (a registered name)"
+        )
+        raise ValueError(msg)
+    params = step.get("params", {})
+    if not isinstance(params, dict):
+        msg = f"{path}: 'params' in {where} must be a table; got {type(params).__name__}"
+        raise ValueError(msg)
+    if not params:
+        return targets[0]
+    inner = ",".join(f"{k}={format_value(v)}" for k, v in params.items())
+    return f"{targets[0]}[{inner}]"
+
+
+def table_to_selector(item: Any, path: Path | str = "<run file>", index: int = 0) -> str:
+    """One ``pipelines`` entry of a run file as a selector string.
+
+    Examples
+    --------
+    >>> table_to_selector({"estimator": "sklearn.svm:SVC", "params": {"C": [1, 10], "gamma": "scale"}})
+    'sklearn.svm:SVC[C=[1, 10],gamma=scale]'
+    >>> table_to_selector({"steps": ["sklearn.preprocessing:StandardScaler", {"pipeline": "knn"}]})
+    'sklearn.preprocessing:StandardScaler+knn'
+    """
+    path = Path(path)
+    where = f"pipelines[{index}]"
+    if isinstance(item, dict) and "steps" in item:
+        for key in item:
+            if key != "steps":
+                raise _unknown(key, ("steps",), f"in {where} (a table with 'steps' has nothing else)", path)
+        steps = item["steps"]
+        if not isinstance(steps, list) or not steps:
+            msg = f"{path}: 'steps' in {where} must be a non-empty list"
+            raise ValueError(msg)
+        return "+".join(_step_to_selector(s, path, f"{where}.steps[{i}]") for i, s in enumerate(steps))
+    return _step_to_selector(item, path, where)
+
+
+def _relative(value: Any, base: Path) -> Any:
+    """A path written in the run file, taken relative to the file's folder."""
+    if isinstance(value, str) and not os.path.isabs(value):
+        return str(base / value)
+    return value
+
+
+def read_run_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
+    """Read a run file into :class:`~mnist_classic.bench.runner.RunConfig` keywords, and its text.
+
+    Parameters
+    ----------
+    path : path-like
+        A TOML file (see this module's documentation for the keys).
+
+    Returns
+    -------
+    values : dict
+        Keywords for ``RunConfig`` (``datasets`` becomes ``dataset``;
+        ``n_train`` a list with ``None`` for "all"; ``pipelines`` selector
+        strings; paths made relative to the file's folder).
+    text : str
+        The file's content, to be stored with the run.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        Not TOML, an unknown key (the message lists the valid ones), or a
+        value of the wrong kind.
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"The '--config' option must name a TOML run file. No such file: {path}"
+        raise FileNotFoundError(msg)
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{path}: not a valid TOML run file: {exc}"
+        raise ValueError(msg) from None
+    base = path.parent
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in RUN_FILE_KEYS:
+            raise _unknown(key, RUN_FILE_KEYS, "at the top level", path)
+        if key == "datasets":
+            names = [value] if isinstance(value, str) else value
+            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+                msg = f"{path}: 'datasets' must be a dataset name, a directory, or a list of them"
+                raise ValueError(msg)
+            # a registered name stays a name; anything else is a directory, relative to this file
+            out["dataset"] = [n if n in DATASETS or not (base / n).exists() else _relative(n, base) for n in names]
+        elif key == "pipelines":
+            items = value if isinstance(value, list) else [value]
+            out["pipelines"] = [table_to_selector(item, path, i) for i, item in enumerate(items)]
+        elif key == "plugins":
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(p, str) for p in items):
+                msg = f"{path}: 'plugins' must be a module name, a .py file, or a list of them"
+                raise ValueError(msg)
+            out["plugins"] = [_relative(p, base) if p.endswith(".py") else p for p in items]
+        elif key == "n_train":
+            items = value if isinstance(value, list) else [value]
+            sizes: list[int | None] = []
+            for n in items:
+                if isinstance(n, str) and n.lower() in ("all", "full"):
+                    sizes.append(None)
+                elif isinstance(n, int) and not isinstance(n, bool):
+                    sizes.append(n)
+                else:
+                    msg = f"{path}: 'n_train' takes positive integers or 'all'; got {n!r}"
+                    raise ValueError(msg)
+            out["n_train"] = sizes
+        elif key in ("output", "data_dir", "data_home"):
+            if not isinstance(value, str):
+                msg = f"{path}: {key!r} must be a path (a string); got {value!r}"
+                raise ValueError(msg)
+            out[key] = _relative(value, base)
+        else:
+            out[key] = value
+    return out, text
