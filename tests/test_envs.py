@@ -135,9 +135,22 @@ def test_junk_in_the_cache_is_not_taken_for_an_env(tmp_path, fake):
 
 
 def test_last_error_line():
-    out = "Collecting x\n  \u00d7 No solution found when resolving dependencies:\n  ╰─▶ Because numpy==9 ...\n"
-    assert envs._last_error_line(out) == "Because numpy==9 ..."
-    assert envs._last_error_line("a\nERROR: boom\nmore\n") == "ERROR: boom"
+    uv = (
+        "Using Python 3.11.7 environment at: /x\n"
+        "error: No solution found when resolving dependencies\n"
+        "  cause: Because mnist-classic==0.1.0 depends on scikit-learn>=1.3,\n"
+        "         and you require scikit-learn==1.2.2, your requirements are unsatisfiable.\n"
+        "  hint: something\n"
+    )
+    assert envs._last_error_line(uv) == (
+        "Because mnist-classic==0.1.0 depends on scikit-learn>=1.3, "
+        "and you require scikit-learn==1.2.2, your requirements are unsatisfiable."
+    )
+    tty = "Collecting x\n  \u00d7 No solution found:\n  \u2570\u2500\u25b6 Because numpy==9 ...\n"
+    assert envs._last_error_line(tty) == "Because numpy==9 ..."
+    pip = "a\nERROR: Cannot install x and y: conflicting dependencies.\nERROR: ResolutionImpossible: see docs\n"
+    assert envs._last_error_line(pip) == "ERROR: Cannot install x and y: conflicting dependencies."
+    assert envs._last_error_line("a\nlast\n") == "last"
 
 
 @pytest.mark.slow

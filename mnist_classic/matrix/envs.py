@@ -200,13 +200,24 @@ def _run(cmd: Sequence[str | os.PathLike[str]], log: Any, timeout: float | None)
 
 
 def _last_error_line(output: str) -> str:
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    # uv puts the cause after an arrow, pip after "ERROR:"
-    for marker in ("\u2570\u2500\u25b6", "error:", "ERROR:", "\u00d7", "Error"):
-        hits = [line for line in lines if marker in line]
-        if hits:
-            return hits[-1].lstrip("\u00d7\u2570\u2500\u25b6 ").strip()
-    return lines[-1] if lines else ""
+    """One line saying why an installer failed: uv's cause, else pip's first error, else the last line."""
+    lines = output.splitlines()
+    for i, line in enumerate(lines):  # uv: "error: No solution found ..." then "  cause: ..." + indented lines
+        if line.strip().startswith("cause:"):
+            parts = [line.strip().removeprefix("cause:").strip()]
+            for more in lines[i + 1 :]:
+                if not more.strip() or not more[:1].isspace() or more.strip().startswith(("hint:", "cause:")):
+                    break
+                parts.append(more.strip())
+            return " ".join(parts)
+    stripped = [line.strip() for line in lines if line.strip()]
+    arrows = [line for line in stripped if line.startswith("\u2570\u2500\u25b6")]  # uv on a terminal
+    if arrows:
+        return arrows[-1].lstrip("\u2570\u2500\u25b6 ").strip()
+    errors = [line for line in stripped if line.startswith(("ERROR:", "error:"))]
+    if errors:  # pip: the first says what, the later ones point to docs
+        return errors[0]
+    return stripped[-1] if stripped else ""
 
 
 def build_env(
