@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._version import __version__
+
 __all__ = ["Env", "EnvBuildError", "build_env", "default_cache_dir", "env_key", "find_uv", "project_root"]
 
 logger = logging.getLogger(__name__)
@@ -272,8 +274,6 @@ def build_env(
     if not (root / "pyproject.toml").is_file():
         msg = f"The 'project' parameter must be a source directory holding pyproject.toml. Got {str(root)!r}."
         raise ValueError(msg)
-    from mnist_classic import __version__
-
     key = env_key(
         reqs, python_version=_python_version(python), project_version=__version__, source_digest=_source_digest(root)
     )
