@@ -29,7 +29,7 @@ from ..results import ResultWriter, read_results, save_labels
 from .case import Case, plan_cases, run_case
 from .environment import collect_environment
 from .isolation import ChildRunner
-from .parallel import BACKENDS, DataRef, longest_first, run_parallel, thread_budget
+from .parallel import BACKENDS, PROBE_SIZE, DataRef, longest_first, probe_seconds, run_parallel, thread_budget
 from .pipelines import DEFAULT_PIPELINES
 from .selectors import ConfiguredPipeline, effective_params, parse_selector
 
@@ -275,9 +275,14 @@ def run_benchmark(
         ref = DataRef(
             config.dataset, config.data_dir, config.data_home, config.n_test, max(sizes), tuple(ds.sha256.items())
         )
-        outcomes = run_parallel(
-            longest_first(cases, earlier), ref, n_jobs=config.n_jobs, backend=config.backend, scheduler=config.scheduler
-        )
+        # Cases without earlier rows are ordered by a probe on the first images (one thread, a second or so).
+        probe_data = tuple(np.ascontiguousarray(a[:PROBE_SIZE]) for a in (ds.X_train, ds.y_train, ds.X_test))
+
+        def probe(p: ConfiguredPipeline) -> float | None:
+            return probe_seconds(p, *probe_data)
+
+        order = longest_first(cases, earlier, probe)
+        outcomes = run_parallel(order, ref, n_jobs=config.n_jobs, backend=config.backend, scheduler=config.scheduler)
     else:
         outcomes = _run_sequential(cases, ds, max(sizes), config, on_start)
     try:

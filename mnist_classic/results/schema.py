@@ -40,6 +40,8 @@ COLUMNS: tuple[str, ...] = (
     "execution",
     "n_jobs",
     "thread_budget",
+    "fit_threads",
+    "predict_threads",
     "predict_chunks",
     # the data
     "subset",
@@ -79,6 +81,8 @@ NUMERIC_COLUMNS: frozenset[str] = frozenset(
         "cpu_count",
         "n_jobs",
         "thread_budget",
+        "fit_threads",
+        "predict_threads",
         "predict_chunks",
     }
 )
