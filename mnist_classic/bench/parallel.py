@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from time import perf_counter
+from time import process_time
 from typing import Any
 
 import numpy as np
@@ -153,18 +153,20 @@ def thread_budget(n_jobs: int, cores: int | None = None) -> int:
 def probe_seconds(
     pipeline: ConfiguredPipeline, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, *, size: int = PROBE_SIZE
 ) -> float | None:
-    """Seconds of fit on the first ``size`` images and predict on ``size`` test images, on one thread.
+    """CPU seconds of fit on the first ``size`` images and predict on ``size`` test images, on one thread.
 
-    Returns None when the pipeline cannot be fitted on so few images.
+    CPU seconds (``time.process_time``) of one thread are what the probe's wall
+    would be on an idle machine, whatever else runs. Returns None when the
+    pipeline cannot be fitted on so few images.
     """
     X, y, X_test = X[:size], y[:size], X_test[:size]
     try:
         with threadpool_limits(limits=1), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence on a tiny subset is not the point
             est = pipeline.build(random_state=0)
-            t0 = perf_counter()
+            t0 = process_time()
             est.fit(X, y).predict(X_test)
-            return perf_counter() - t0
+            return process_time() - t0
     except Exception as exc:  # an estimator's own error: the case is started last, and fails in its run
         logger.debug("probe of %s failed: %s", pipeline.name, exc)
         return None
