@@ -16,7 +16,8 @@ from threadpoolctl import threadpool_info
 
 from mnist_classic import read_results
 from mnist_classic.bench.case import Case, plan_cases, run_case
-from mnist_classic.bench.parallel import estimate_cost, longest_first, thread_budget
+from mnist_classic.bench.ledger import CoreLedger, LedgerState, claim, release
+from mnist_classic.bench.parallel import PROBE_SIZE, estimate_cost, longest_first, probe_seconds, thread_budget
 from mnist_classic.bench.pipelines import PIPELINES, register_pipeline
 from mnist_classic.bench.runner import RunConfig, run_benchmark
 from mnist_classic.bench.selectors import parse_selector
@@ -37,18 +38,28 @@ def sequential(tmp_path_factory):
     return out
 
 
-def test_loky_gives_the_sequential_predictions(sequential, tmp_path):
+def test_loky_gives_the_sequential_predictions(sequential, tmp_path, caplog):
     out = tmp_path / "par.csv"
-    result = run_benchmark(RunConfig(**GRID, output=out, n_jobs=2))
+    with caplog.at_level("INFO", logger="mnist_classic.bench.parallel"):
+        result = run_benchmark(RunConfig(**GRID, output=out, n_jobs=2))
     assert result.exit_code == 0
     assert _hashes(out) == _hashes(sequential)
     df = read_results(out)
     assert set(df["execution"]) == {"loky"} and set(df["n_jobs"]) == {2}
     assert set(df["thread_budget"]) == {thread_budget(2)}
+    cores = len(os.sched_getaffinity(0))
+    for col in ("fit_threads", "predict_threads"):
+        assert df[col].between(1, cores).all()
+    svm = df[df["pipeline"] == "pca_svm"]
+    assert (svm["predict_chunks"] == svm["predict_threads"]).all()  # a one-core predict is split over its budget
+    # The ledger's high-water mark: the cases never held more threads at once than there are cores.
+    (peak, on_cores) = next(r.args for r in caplog.records if r.msg.startswith("cases held at most"))
+    assert 1 <= peak <= on_cores == cores
     rf = json.loads(df.loc[df["pipeline"] == "rf[n_estimators=20]", "params"].iloc[0])
     assert rf["n_jobs"] in (None, thread_budget(2))  # None is one core: only a larger budget is set
     seq = read_results(sequential)
     assert set(seq["execution"]) == {"inprocess"} and seq["thread_budget"].isna().all()
+    assert seq["fit_threads"].isna().all() and seq["predict_threads"].isna().all()
 
 
 def test_dask_local_cluster_gives_the_sequential_predictions(sequential, tmp_path):
@@ -97,6 +108,47 @@ def test_threads_inside_a_case_never_exceed_its_budget():
         del PIPELINES["probe"]
 
 
+def test_predict_gets_the_budget_claimed_when_it_starts():
+    seen = {}
+
+    class Probe(_ThreadProbe):
+        def fit(self, X, y):
+            seen["fit"] = max(p["num_threads"] for p in threadpool_info())
+            return super().fit(X, y)
+
+        def predict(self, X):
+            seen["predict"] = max(p["num_threads"] for p in threadpool_info())
+            seen["n_jobs"] = self.n_jobs
+            return super().predict(X)
+
+    register_pipeline("probe", "records its thread pools")(Probe)
+    try:
+        X, y = np.zeros((20, 4), np.float32), np.arange(20) % 2
+        case = Case(0, parse_selector("probe"), 20, 0, 0)
+        claims = []
+        out = run_case(case, X, y, X, y, thread_budget=1, predict_budget=lambda: claims.append(1) or 2)
+        assert claims == [1]  # asked once, after fit
+        assert (out["fit_threads"], out["predict_threads"], out["predict_chunks"]) == (1, 2, 1)
+        assert seen["fit"] == 1 and seen["predict"] <= 2 and seen["n_jobs"] == 2
+        assert json.loads(out["params"])["n_jobs"] is None  # the params of the fit
+        out = run_case(case, X, y, X, y, thread_budget=2, predict_budget=lambda: 1)
+        assert (out["fit_threads"], out["predict_threads"]) == (2, 1)
+        assert seen["predict"] == 1 and seen["n_jobs"] is None
+    finally:
+        del PIPELINES["probe"]
+
+
+def test_a_split_predict_is_rebudgeted_when_it_starts():
+    rng = np.random.default_rng(0)
+    X, y = rng.uniform(size=(200, 64)).astype(np.float32), np.arange(200) % 3
+    case = Case(0, parse_selector("pca_svm"), 200, 0, 0)
+    one = run_case(case, X, y, X, y, thread_budget=1)
+    two = run_case(case, X, y, X, y, thread_budget=1, predict_budget=lambda: 2)
+    assert (one["predict_chunks"], two["predict_chunks"]) == (1, 2)
+    assert (two["fit_threads"], two["predict_threads"]) == (1, 2)
+    np.testing.assert_array_equal(one["predictions"], two["predictions"])
+
+
 def test_serial_predict_is_split_over_the_budget():
     rng = np.random.default_rng(0)
     X, y = rng.uniform(size=(200, 64)).astype(np.float32), np.arange(200) % 3
@@ -108,17 +160,94 @@ def test_serial_predict_is_split_over_the_budget():
     assert json.loads(two["step_times"] or "{}") == {}
 
 
-def test_longest_expected_cases_start_first(tmp_path):
-    cases = plan_cases([parse_selector(p) for p in ("dummy", "knn", "svm", "rf")], [1000, 60000], 1, 0)
-    order = [(c.pipeline.name, c.n_train) for c in longest_first(cases)]
-    assert order[0] == ("svm", 60000) and order[-1] == ("dummy", 1000)
-    assert estimate_cost(parse_selector("svm"), 60000) > estimate_cost(parse_selector("svm[C=5]"), 30000)
+def test_longest_expected_cases_start_first():
     import pandas as pd
 
+    cases = plan_cases([parse_selector(p) for p in ("dummy", "knn", "svm", "rf")], [1000, 60000], 1, 0)
+    fake = {"dummy": 0.001, "knn": 0.01, "svm": 0.05, "rf": None}  # rf: the probe failed
+    probed = []
+
+    def probe(p):
+        probed.append(p.name)
+        return fake[p.name]
+
+    order = [(c.pipeline.name, c.n_train) for c in longest_first(cases, probe=probe)]
+    assert sorted(probed) == sorted(fake)  # one probe per configured pipeline, not per case
+    assert order[:2] == [("svm", 60000), ("knn", 60000)]
+    assert order[-2:] == [("rf", 1000), ("rf", 60000)]  # unknown cost: last, in the plan's order
+    # Scaled from the probe's size by the pipeline's growth exponent (svm's is 1.7).
+    assert estimate_cost(parse_selector("svm"), 60000, probe=lambda p: 0.05) == pytest.approx(
+        0.05 * (60000 / PROBE_SIZE) ** 1.7
+    )
+    assert estimate_cost(parse_selector("svm"), 60000) == -1.0  # neither rows nor probe
     history = pd.DataFrame(
         {"pipeline": ["dummy"], "n_train": [1000], "status": ["ok"], "fit_time_s": [500.0], "predict_time_s": [1.0]}
     )
-    assert longest_first(cases, history)[0].pipeline.name == "dummy"  # measured beats modelled
+    assert longest_first(cases, history, probe)[0].pipeline.name == "dummy"  # earlier rows beat the probe
+
+
+def test_probe_seconds_of_a_pipeline_and_of_one_that_cannot_fit():
+    rng = np.random.default_rng(0)
+    X, y = rng.uniform(size=(600, 16)).astype(np.float32), np.arange(600) % 3
+    assert probe_seconds(parse_selector("knn"), X, y, X) > 0
+    assert probe_seconds(parse_selector("knn[n_neighbors=900]"), X, y, X) is None  # more neighbours than images
+
+
+def test_ledger_gives_freed_cores_to_the_cases_still_running():
+    s = LedgerState(cores=2, workers=2, waiting=[0, 1, 2])
+    assert (claim(s, 0), claim(s, 1)) == (1, 1)  # both start: one core each
+    release(s, 1)
+    assert claim(s, 0) == 1  # case 0's predict: a core is kept for case 2, about to start
+    assert claim(s, 2) == 1
+    release(s, 0)  # nothing waits any more
+    assert claim(s, 2) == 2  # case 2's predict starts alone: split over both cores
+    assert s.peak == 2
+
+
+def test_ledger_keeps_a_core_for_each_worker_about_to_start():
+    s = LedgerState(cores=8, workers=3, waiting=list(range(5)))
+    assert claim(s, 0) == 2  # 8 cores, 2 other idle workers with cases to start: 8 // 3
+    assert claim(s, 1) == 3  # 6 free, 1 idle worker to leave a share to
+    assert claim(s, 2) == 3
+    release(s, 0), release(s, 1)
+    assert claim(s, 3) == 2  # 5 free, one more case (4) to start on the other idle worker
+    assert claim(s, 4) == 3
+    assert s.waiting == [] and s.peak <= 8
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_ledger_never_holds_more_threads_than_cores(seed):
+    """Random interleavings of starts, predicts, ends and worker deaths keep the invariant."""
+    rng = np.random.default_rng(seed)
+    cores, workers, n = int(rng.integers(1, 9)), 0, int(rng.integers(1, 15))
+    workers = int(rng.integers(1, cores + 1))
+    s = LedgerState(cores=cores, workers=workers, waiting=list(range(n)))
+    running: dict[int, str] = {}  # case -> phase
+    while s.waiting or running:
+        events = [("start", c) for c in s.waiting[: workers - len(running)]]
+        events += [(("predict", "end", "die")[int(rng.integers(3))], c) for c in running]
+        kind, case = events[int(rng.integers(len(events)))]
+        if kind == "start" or (kind == "predict" and running[case] == "fit"):
+            claim(s, case)
+            running[case] = "fit" if kind == "start" else "predict"
+        elif kind in ("end", "die"):
+            release(s, case, retry=kind == "die" and rng.random() < 0.5)
+            del running[case]
+        idle = workers - len(s.held)
+        assert sum(s.held.values()) + min(idle, len(s.waiting)) <= cores
+        assert all(b >= 1 for b in s.held.values())
+    assert s.peak <= cores and s.held == {}
+
+
+def test_core_ledger_file_is_shared_state(tmp_path):
+    ledger = CoreLedger.create(tmp_path / "l.json", cores=2, workers=2, waiting=[0, 1])
+    again = CoreLedger(ledger.path)  # what a worker unpickles: the path
+    assert ledger.claim(0) == 1 and again.claim(1) == 1
+    again.release(1)
+    assert ledger.claim(0) == 2
+    ledger.release(0, retry=True)
+    state = again.read()
+    assert state.held == {} and state.waiting == [0] and state.peak == 2
 
 
 def _worker_pids() -> list[int]:

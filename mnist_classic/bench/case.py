@@ -12,7 +12,7 @@ import json
 import logging
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -73,6 +73,7 @@ def run_case(
     y_test: np.ndarray,
     *,
     thread_budget: int | None = None,
+    predict_budget: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
     """Fit and predict one case; never raises for the estimator's own errors.
 
@@ -86,13 +87,19 @@ def run_case(
         to this many threads (threadpoolctl), every ``*n_jobs`` parameter not
         set by the selector gets this value, and a one-core ``predict``
         (``serial_predict`` pipelines) is split over this many threads.
+    predict_budget : callable or None, default=None
+        Called when ``predict`` starts (after ``fit``), it returns the threads
+        ``predict`` may use from then on (the cores may have been freed by
+        cases that ended meanwhile); used instead of ``thread_budget`` for
+        ``predict``.
 
     Returns
     -------
     dict
         ``status``, ``accuracy``, ``fit_time_s``, ``predict_time_s``,
         ``step_times`` (JSON), ``peak_memory_mb``, ``params`` (JSON),
-        ``error`` and ``predictions`` (the labels array, or None).
+        ``error``, ``predictions`` (the labels array, or None), and with a
+        budget ``fit_threads`` and ``predict_threads``.
     """
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     out: dict[str, Any] = {"status": "ok", "error": "", "predictions": None, "started_at": started}
@@ -102,17 +109,27 @@ def run_case(
     limits = nullcontext() if thread_budget is None else threadpool_limits(limits=thread_budget)
     try:
         with mem, limits:
-            # n_jobs=None already means one core: only a larger budget is given to *n_jobs.
-            jobs = thread_budget if thread_budget is not None and thread_budget > 1 else None
-            est = case.pipeline.build(random_state=case.seed, n_jobs=jobs)
-            if jobs is not None and case.pipeline.serial_predict:
-                chunks = jobs
+            est = case.pipeline.build(random_state=case.seed)
+            jobs: list[str] = []
+            if thread_budget is not None:
+                # *n_jobs left at None (one core) by the factory and the selector follow the budget.
+                jobs = case.pipeline.free_params(est, "n_jobs")
+                chunks = _set_budget(est, case, jobs, thread_budget)
             out["params"] = effective_params(est)
             with warnings.catch_warnings():
                 # Estimators whose n_jobs is deprecated (LogisticRegression) warn about the budget's value.
                 warnings.filterwarnings("ignore", message=".*'n_jobs' has no effect", category=FutureWarning)
                 fit_s, fit_steps = timed_fit(est, X, y)
-            pred, predict_s, predict_steps = timed_predict(est, X_test, chunks=chunks)
+            threads = thread_budget
+            if predict_budget is not None:
+                threads = predict_budget()  # cores may have been freed while this case was fitting
+                chunks = _set_budget(est, case, jobs, threads)
+            if thread_budget is not None:
+                out.update(fit_threads=thread_budget, predict_threads=threads)
+            # A split predict runs its chunks on as many threads, one BLAS thread each (PCA before SVC).
+            inner = nullcontext() if threads is None else threadpool_limits(limits=1 if chunks > 1 else threads)
+            with inner:
+                pred, predict_s, predict_steps = timed_predict(est, X_test, chunks=chunks)
     except Exception as exc:
         logger.debug("case %s failed:\n%s", case.label, traceback.format_exc())
         out.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " "))
@@ -129,6 +146,15 @@ def run_case(
         predict_chunks=chunks,
     )
     return out
+
+
+def _set_budget(est: Any, case: Case, jobs: list[str], threads: int) -> int:
+    """Give ``est``'s ``jobs`` parameters ``threads``; return how many chunks ``predict`` is split into.
+
+    ``n_jobs=None`` already means one core: only a budget of 2 or more is set.
+    """
+    est.set_params(**dict.fromkeys(jobs, threads if threads > 1 else None))
+    return threads if threads > 1 and case.pipeline.serial_predict else 1
 
 
 def _round(value: float | None) -> float | None:

@@ -5,6 +5,17 @@ first, so the run's wall time approaches its critical path), gives each case a
 thread budget so concurrent cases never oversubscribe the cores, and hands
 results back to the main process, which alone writes the CSV.
 
+Budgets are work-conserving on this machine (loky, or a local Dask cluster):
+a case claims its threads from a :class:`~.ledger.CoreLedger` when it starts
+and again when its ``predict`` starts, so cores freed by cases that ended go
+to the cases still running. On a remote Dask cluster a case has its worker's
+CPUs divided by the worker's threads.
+
+The expected cost of a case (:func:`estimate_cost`) is learned, never typed
+in: the median of earlier rows of the output for the same case, else a probe
+(one-core fit and predict on 500 images, :func:`probe_seconds`) scaled to
+``n_train`` by the pipeline's growth exponent, else unknown (started last).
+
 Each worker process loads the dataset once, from the decoded cache's memory
 maps (or the bundled files on a remote Dask worker), and keeps it for every
 later case it runs: the training data reaches a worker once, not once per case.
@@ -14,25 +25,41 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Generator, Sequence
+import tempfile
+import warnings
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from time import process_time
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..data.loader import load_dataset
 from .case import Case, run_case
-from .pipelines import PipelineSpec
+from .ledger import CoreLedger
 from .plugins import load_entry_points, load_plugins
 from .selectors import ConfiguredPipeline
 
-__all__ = ["BACKENDS", "DataRef", "estimate_cost", "longest_first", "run_parallel", "thread_budget"]
+__all__ = [
+    "BACKENDS",
+    "PROBE_SIZE",
+    "DataRef",
+    "estimate_cost",
+    "longest_first",
+    "probe_seconds",
+    "run_parallel",
+    "thread_budget",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Engines that ``--backend`` accepts.
 BACKENDS: tuple[str, ...] = ("loky", "dask")
 _RETRIES = 2  # a case whose worker died is retried this many times, then recorded as an error
+#: Training (and test) images of the probe that estimates a case's cost when no earlier row exists.
+PROBE_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -73,14 +100,32 @@ def _worker_data(ref: DataRef) -> tuple[np.ndarray, ...]:
 
 
 def worker_case(
-    ref: DataRef, pipeline: ConfiguredPipeline, n_train: int, repeat: int, seed: int, budget: int
+    ref: DataRef,
+    pipeline: ConfiguredPipeline,
+    n_train: int,
+    repeat: int,
+    seed: int,
+    budget: int,
+    ledger: CoreLedger | None = None,
+    index: int = 0,
 ) -> dict[str, Any]:
-    """Run one case in a worker process (the function the engines execute)."""
+    """Run one case in a worker process (the function the engines execute).
+
+    With a ``ledger`` the case claims its threads there when it starts and
+    when its predict starts, and releases them when it ends; else it has
+    ``budget`` threads (0: decided here, on a remote Dask worker).
+    """
     X, y, Xt, yt = _worker_data(ref)  # loads the run's plugins first: registered steps build from them
-    case = Case(0, pipeline, n_train, repeat, seed)
-    if budget < 1:
-        budget = _remote_budget()
-    out = run_case(case, X, y, Xt, yt, thread_budget=budget)
+    case = Case(index, pipeline, n_train, repeat, seed)
+    if ledger is None:
+        budget = budget if budget >= 1 else _remote_budget()
+        out = run_case(case, X, y, Xt, yt, thread_budget=budget)
+    else:
+        try:
+            fit_threads = ledger.claim(index)
+            out = run_case(case, X, y, Xt, yt, thread_budget=fit_threads, predict_budget=lambda: ledger.claim(index))
+        finally:
+            ledger.release(index)
     out["thread_budget"] = budget
     return out
 
@@ -97,18 +142,64 @@ def _remote_budget() -> int:
     return max(1, cpus // max(1, nthreads))
 
 
+def _cores() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def thread_budget(n_jobs: int, cores: int | None = None) -> int:
-    """Threads each of ``n_jobs`` concurrent cases may use: the cores shared out, at least 1."""
-    cores = cores or os.cpu_count() or 1
+    """Threads each of ``n_jobs`` concurrent cases is sure of: the cores shared out, at least 1."""
+    cores = cores or _cores()
     return max(1, cores // n_jobs)
 
 
-def estimate_cost(pipeline: ConfiguredPipeline, n_train: int, history: Any = None) -> float:
-    """Expected seconds of fit plus predict for a case.
+def probe_seconds(
+    pipeline: ConfiguredPipeline, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, *, size: int = PROBE_SIZE
+) -> float | None:
+    """CPU seconds of fit on the first ``size`` images and predict on ``size`` test images, on one thread.
 
-    From ``history`` (a results frame) when it holds ok rows of the same
-    configured pipeline and n_train (their median); else from the pipeline's
-    cost model (:attr:`~mnist_classic.bench.pipelines.PipelineSpec.cost`).
+    CPU seconds (``time.process_time``) of one thread are what the probe's wall
+    would be on an idle machine, whatever else runs. Returns None when the
+    pipeline cannot be fitted on so few images.
+    """
+    X, y, X_test = X[:size], y[:size], X_test[:size]
+    try:
+        with threadpool_limits(limits=1), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence on a tiny subset is not the point
+            est = pipeline.build(random_state=0)
+            t0 = process_time()
+            est.fit(X, y).predict(X_test)
+            return process_time() - t0
+    except Exception as exc:  # an estimator's own error: the case is started last, and fails in its run
+        logger.debug("probe of %s failed: %s", pipeline.name, exc)
+        return None
+
+
+def growth_exponent(pipeline: ConfiguredPipeline) -> float:
+    """How a case's cost grows with n_train (``cost ~ n_train ** e``): the registry's, else 1."""
+    spec = pipeline.spec
+    return spec.cost[1] if spec is not None else 1.0
+
+
+def estimate_cost(
+    pipeline: ConfiguredPipeline,
+    n_train: int,
+    history: Any = None,
+    probe: Callable[[ConfiguredPipeline], float | None] | None = None,
+) -> float:
+    """Expected seconds of fit plus predict for a case; -1 when unknown.
+
+    Parameters
+    ----------
+    pipeline : ConfiguredPipeline
+    n_train : int
+    history : pandas.DataFrame or None, default=None
+        Earlier results: the median of their ok rows of the same configured
+        pipeline and n_train, when there are any.
+    probe : callable or None, default=None
+        Else ``probe(pipeline)``, seconds on :data:`PROBE_SIZE` images (see
+        :func:`probe_seconds`), scaled to ``n_train`` by
+        ``(n_train / PROBE_SIZE) ** growth_exponent``.
     """
     if history is not None and len(history):
         rows = history[
@@ -116,14 +207,28 @@ def estimate_cost(pipeline: ConfiguredPipeline, n_train: int, history: Any = Non
         ]
         if len(rows):
             return float((rows["fit_time_s"] + rows["predict_time_s"]).median())
-    spec = pipeline.spec
-    seconds, exponent = spec.cost if spec is not None else PipelineSpec.cost  # no model of its own: the default
-    return seconds * (n_train / 60000) ** exponent
+    if probe is not None:
+        seconds = probe(pipeline)
+        if seconds is not None:
+            return seconds * max(1.0, n_train / PROBE_SIZE) ** growth_exponent(pipeline)
+    return -1.0
 
 
-def longest_first(cases: Sequence[Any], history: Any = None) -> list[Any]:
-    """``cases`` sorted by expected cost, longest first (ties keep the plan's order)."""
-    costs = {c.index: estimate_cost(c.pipeline, c.n_train, history) for c in cases}
+def longest_first(
+    cases: Sequence[Any], history: Any = None, probe: Callable[[ConfiguredPipeline], float | None] | None = None
+) -> list[Any]:
+    """``cases`` sorted by expected cost (:func:`estimate_cost`), longest first; unknown last.
+
+    Each configured pipeline is probed at most once; ties keep the plan's order.
+    """
+    seen: dict[str, float | None] = {}
+
+    def once(p: ConfiguredPipeline) -> float | None:
+        if p.name not in seen:
+            seen[p.name] = probe(p) if probe is not None else None
+        return seen[p.name]
+
+    costs = {c.index: estimate_cost(c.pipeline, c.n_train, history, once) for c in cases}
     return sorted(cases, key=lambda c: -costs[c.index])
 
 
@@ -164,17 +269,35 @@ def run_parallel(
     if backend not in BACKENDS:
         msg = f"The 'backend' parameter must be one of {', '.join(BACKENDS)}. Got {backend!r} instead."
         raise ValueError(msg)
-    # A remote cluster's workers know their own CPUs (0: decided there); locally the cores are shared out.
-    budget = 0 if backend == "dask" and scheduler is not None else thread_budget(n_jobs)
-    args = {c.index: (ref, c.pipeline, c.n_train, c.repeat, c.seed, budget) for c in cases}
-    if backend == "loky":
-        yield from _run_loky(cases, args, n_jobs)
-    else:
-        yield from _run_dask(cases, args, n_jobs, scheduler)
+    remote = backend == "dask" and scheduler is not None
+    with tempfile.TemporaryDirectory(prefix="mnist-classic-ledger-") as tmp:
+        ledger = None
+        if not remote and _can_lock():
+            ledger = CoreLedger.create(
+                Path(tmp) / "ledger.json", cores=_cores(), workers=n_jobs, waiting=[c.index for c in cases]
+            )
+        # A remote cluster's workers know their own CPUs (0: decided there); locally the cores are shared out.
+        budget = 0 if remote else thread_budget(n_jobs)
+        args = {c.index: (ref, c.pipeline, c.n_train, c.repeat, c.seed, budget, ledger, c.index) for c in cases}
+        if backend == "loky":
+            yield from _run_loky(cases, args, n_jobs, ledger)
+        else:
+            yield from _run_dask(cases, args, n_jobs, scheduler, ledger)
+        if ledger is not None:
+            state = ledger.read()
+            logger.info("cases held at most %d threads at once, on %d cores", state.peak, state.cores)
+
+
+def _can_lock() -> bool:
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:  # no flock (Windows): each case keeps its share of the cores
+        return False
+    return True
 
 
 def _run_loky(
-    cases: Sequence[Any], args: dict[int, tuple[Any, ...]], n_jobs: int
+    cases: Sequence[Any], args: dict[int, tuple[Any, ...]], n_jobs: int, ledger: CoreLedger | None
 ) -> Generator[tuple[Any, dict], None, None]:
     from concurrent.futures import FIRST_COMPLETED, wait
 
@@ -189,9 +312,12 @@ def _run_loky(
             for fut in done:
                 case = pending.pop(fut)
                 exc = fut.exception()
+                retry = exc is not None and _is_worker_death(exc) and tries[case.index] < _RETRIES
+                if ledger is not None:  # a dead worker's case released its cores: do it here
+                    ledger.release(case.index, retry=retry)
                 if exc is None:
                     yield case, fut.result()
-                elif _is_worker_death(exc) and tries[case.index] < _RETRIES:
+                elif retry:
                     tries[case.index] += 1
                     logger.warning("worker died during %s; retrying (%d)", case.label, tries[case.index])
                     executor = get_reusable_executor(max_workers=n_jobs)  # a fresh pool after a death
@@ -205,7 +331,11 @@ def _run_loky(
 
 
 def _run_dask(
-    cases: Sequence[Any], args: dict[int, tuple[Any, ...]], n_jobs: int, scheduler: str | None
+    cases: Sequence[Any],
+    args: dict[int, tuple[Any, ...]],
+    n_jobs: int,
+    scheduler: str | None,
+    ledger: CoreLedger | None,
 ) -> Generator[tuple[Any, dict], None, None]:
     try:
         from distributed import Client, LocalCluster, as_completed
@@ -241,6 +371,8 @@ def _run_dask(
         }
         for fut in as_completed(futures):
             case = futures[fut]
+            if ledger is not None:  # Dask retried a case whose worker died; a failed one is released here
+                ledger.release(case.index)
             if fut.status == "finished":
                 yield case, fut.result()
             else:

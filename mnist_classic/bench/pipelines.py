@@ -34,11 +34,12 @@ __all__ = ["DEFAULT_PIPELINES", "PIPELINES", "PipelineSpec", "register_pipeline"
 class PipelineSpec:
     """A registered pipeline: a name, a factory and one line of description.
 
-    ``cost`` is a rough cost model used to start the longest cases first when
-    cases run in parallel: seconds for fit plus predict on the full 60,000
-    MNIST training images on the reference machine, and the exponent of its
-    growth with n_train. ``serial_predict`` marks estimators whose ``predict``
-    uses one core (it may then be split over a case's threads).
+    ``cost`` is (seconds, exponent): only the exponent is used, the growth of
+    fit plus predict with n_train, which scales a probe on a few hundred
+    images to the case's size when parallel cases are ordered (the seconds,
+    measured once on one machine, are kept for reference and not used).
+    ``serial_predict`` marks estimators whose ``predict`` uses one core (it
+    may then be split over a case's threads).
     """
 
     name: str

@@ -32,7 +32,7 @@ from .case import Case, plan_cases, run_case
 from .contract import check_contract
 from .environment import collect_environment
 from .isolation import ChildRunner
-from .parallel import BACKENDS, DataRef, longest_first, run_parallel, thread_budget
+from .parallel import BACKENDS, PROBE_SIZE, DataRef, longest_first, probe_seconds, run_parallel, thread_budget
 from .pipelines import DEFAULT_PIPELINES
 from .plugins import load_entry_points, load_plugins
 from .selectors import ConfiguredPipeline, configure, effective_params
@@ -356,12 +356,15 @@ def run_benchmark(
             ref = DataRef(
                 name, data_dir, config.data_home, config.n_test, n_max, tuple(ds.sha256.items()), tuple(config.plugins)
             )
+            # Cases without earlier rows are ordered by a probe on the first images (one thread, a second or so).
+            probe_data = tuple(np.ascontiguousarray(a[:PROBE_SIZE]) for a in (ds.X_train, ds.y_train, ds.X_test))
+
+            def probe(p: ConfiguredPipeline, data: tuple[np.ndarray, ...] = probe_data) -> float | None:
+                return probe_seconds(p, *data)
+
+            order = longest_first(cases, earlier, probe)
             outcomes = run_parallel(
-                longest_first(cases, earlier),
-                ref,
-                n_jobs=config.n_jobs,
-                backend=config.backend,
-                scheduler=config.scheduler,
+                order, ref, n_jobs=config.n_jobs, backend=config.backend, scheduler=config.scheduler
             )
         else:
             outcomes = _run_sequential(cases, ds, name, data_dir, config, on_start, total)

@@ -263,7 +263,6 @@ class ConfiguredPipeline:
         """
         if self.prototype is not None:
             est = clone(self.prototype)
-            explicit = {k for k, v in est.get_params(deep=True).items() if v is not None}
         else:
             parts = []
             for step in self.steps:
@@ -272,19 +271,32 @@ class ConfiguredPipeline:
                     part.set_params(**dict(step.overrides))
                 parts.append(part)
             est = parts[0] if len(parts) == 1 else make_pipeline(*parts)
-            explicit = set()
-            names = [n for n, _ in est.steps] if len(parts) > 1 else [""]
-            for prefix, step in zip(names, self.steps, strict=True):
-                explicit |= {f"{prefix}__{k}" if prefix else k for k, _ in step.overrides}
-        params = est.get_params(deep=True)
         values: dict[str, Any] = {}
         if random_state is not None:
-            values |= {k: random_state for k in params if k.endswith("random_state") and k not in explicit}
+            values |= dict.fromkeys(self.free_params(est, "random_state", only_unset=False), random_state)
         if n_jobs is not None:
-            values |= {k: n_jobs for k, v in params.items() if k.endswith("n_jobs") and v is None and k not in explicit}
+            values |= dict.fromkeys(self.free_params(est, "n_jobs"), n_jobs)
         if values:
             est.set_params(**values)
         return est
+
+    def free_params(self, est: BaseEstimator, suffix: str, *, only_unset: bool = True) -> list[str]:
+        """Parameters of ``est`` (built by :meth:`build`) ending in ``suffix`` that the user did not set.
+
+        With ``only_unset``, only those whose value is None. For an estimator
+        object, every parameter with a value counts as set by the user.
+        """
+        params = est.get_params(deep=True)
+        if self.prototype is not None:
+            explicit = {k for k, v in params.items() if v is not None}
+        else:
+            names = [n for n, _ in est.steps] if len(self.steps) > 1 else [""]
+            explicit = {
+                f"{n}__{k}" if n else k for n, step in zip(names, self.steps, strict=True) for k, _ in step.overrides
+            }
+        return [
+            k for k, v in params.items() if k.endswith(suffix) and k not in explicit and (v is None or not only_unset)
+        ]
 
 
 def _validate(estimator: BaseEstimator) -> None:

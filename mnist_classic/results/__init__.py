@@ -10,12 +10,13 @@ Never imports ``data``, ``bench``, ``analysis`` or ``cli``.
 """
 
 from .labels import labels_sha256, load_labels, predictions_dir, row_labels, save_labels
-from .schema import COLUMNS, NUMERIC_COLUMNS, STATUSES, ResultsSchemaError, header_line, read_results
+from .schema import COLUMNS, NUMERIC_COLUMNS, OLDER_SCHEMAS, STATUSES, ResultsSchemaError, header_line, read_results
 from .writer import ResultWriter
 
 __all__ = [
     "COLUMNS",
     "NUMERIC_COLUMNS",
+    "OLDER_SCHEMAS",
     "STATUSES",
     "ResultWriter",
     "ResultsSchemaError",

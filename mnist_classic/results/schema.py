@@ -48,6 +48,8 @@ COLUMNS: tuple[str, ...] = (
     "execution",
     "n_jobs",
     "thread_budget",
+    "fit_threads",
+    "predict_threads",
     "predict_chunks",
     # the data
     "subset",
@@ -75,7 +77,7 @@ COLUMNS: tuple[str, ...] = (
 #: Columns of earlier versions' files, which are read (missing columns empty) but never appended to.
 #: Each entry: the version that last wrote that schema, and the columns it lacks.
 OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
-    "0.1": ("config_sha256",),
+    "0.1": ("fit_threads", "predict_threads", "config_sha256"),
 }
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).
@@ -94,6 +96,8 @@ NUMERIC_COLUMNS: frozenset[str] = frozenset(
         "cpu_count",
         "n_jobs",
         "thread_budget",
+        "fit_threads",
+        "predict_threads",
         "predict_chunks",
     }
 )
