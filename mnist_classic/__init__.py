@@ -36,7 +36,8 @@ from .data import (
 )
 from .results import COLUMNS, ResultsSchemaError, ResultWriter, load_labels, read_results
 
-# Public names served lazily (module attribute -> submodule), see __getattr__.
+# Public names served lazily (module attribute -> submodule), see __getattr__:
+# they import scikit-learn or matplotlib.
 _LAZY: dict[str, str] = {
     "DEFAULT_PIPELINES": "bench.pipelines",
     "PIPELINES": "bench.pipelines",
@@ -47,9 +48,12 @@ _LAZY: dict[str, str] = {
     "RunResult": "bench.runner",
     "run_benchmark": "bench.runner",
     "collect_environment": "bench.environment",
+    "DatasetPreview": "analysis.dataview",
+    "show_dataset": "analysis.dataview",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .analysis.dataview import DatasetPreview, show_dataset
     from .bench.environment import collect_environment
     from .bench.pipelines import DEFAULT_PIPELINES, PIPELINES, register_pipeline
     from .bench.runner import RunConfig, RunResult, run_benchmark
@@ -87,12 +91,14 @@ __all__ = [
     "DEFAULT_PIPELINES",
     "PIPELINES",
     "ConfiguredPipeline",
+    "DatasetPreview",
     "RunConfig",
     "RunResult",
     "collect_environment",
     "parse_selector",
     "register_pipeline",
     "run_benchmark",
+    "show_dataset",
 ]
 
 

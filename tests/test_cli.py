@@ -158,6 +158,15 @@ def _wait_rows(path: Path, n: int, proc, timeout: float = 120) -> None:
     raise AssertionError("run did not produce rows in time")
 
 
+def _default_sigint() -> None:
+    """In the child, before exec: take SIGINT as usual (Ctrl-C -> KeyboardInterrupt).
+
+    A shell starts a background job (``nohup python -m pytest &``) with SIGINT
+    ignored, children inherit that, and Python then leaves it ignored.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_interrupted_run_keeps_every_finished_row(tmp_path, sig):
     out = tmp_path / "r.csv"
@@ -182,6 +191,7 @@ def test_interrupted_run_keeps_every_finished_row(tmp_path, sig):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
     try:
         _wait_rows(out, 3, proc)

@@ -2,10 +2,11 @@
 
 Holds the statistics (:mod:`.stats`), reading runs (:mod:`.runs`), the
 comparison of two runs (:mod:`.compare`), reports (:mod:`.report`, rendered
-by :mod:`.render`), figures (:mod:`.figures`, matplotlib) and the published
-references (:mod:`.published`).
+by :mod:`.render`), figures (:mod:`.figures`, matplotlib), the published
+references (:mod:`.published`) and a look at a dataset before any run
+(:mod:`.dataview`: samples, class balance, mean images, pixel intensities).
 
 May import: numpy, scipy, pandas, matplotlib (lazily), ``results``, ``data``
-(to draw test images), ``mnist_classic._files``. Never imports ``bench`` or
+(to draw images), ``mnist_classic._files``. Never imports ``bench`` or
 ``cli``: it reads rows, it does not run cases.
 """

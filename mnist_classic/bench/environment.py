@@ -16,21 +16,34 @@ from typing import Any
 __all__ = ["collect_environment", "cpu_model", "git_commit"]
 
 
-def cpu_model() -> str:
+def cpu_model(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> str:
     """The CPU's model name.
 
     ``platform.processor()`` is empty on most Linux systems, so the model name
     is read from ``/proc/cpuinfo`` there (no well-kept library does this
-    without a compiled dependency).
+    without a compiled dependency). Where that file does not exist (macOS,
+    Windows), ``platform.processor()`` (e.g. ``Intel64 Family 6 Model 158
+    Stepping 10, GenuineIntel``, ``arm``), else the machine type
+    (``platform.uname().machine``, e.g. ``AMD64``, ``arm64``).
+
+    Parameters
+    ----------
+    cpuinfo : str or os.PathLike, default="/proc/cpuinfo"
+        The file to read first (a parameter so that its absence can be tested).
+
+    Returns
+    -------
+    str
+        The model name, or ``"unknown"``.
     """
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(cpuinfo) as f:
             for line in f:
                 if line.lower().startswith("model name"):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine() or "unknown"
+    return platform.processor() or platform.uname().machine or "unknown"
 
 
 @lru_cache(maxsize=1)

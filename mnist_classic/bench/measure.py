@@ -9,7 +9,6 @@ time of each step (PCA vs SVC) comes for free with the total.
 
 from __future__ import annotations
 
-import resource
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -92,13 +91,42 @@ def timed_predict(
     return _stepwise(estimator, X, lambda s, Xt: s.transform(Xt), lambda s, Xt: s.predict(Xt))
 
 
+def _lifetime_peak_mb() -> tuple[float | None, str]:
+    """This process's lifetime peak resident memory (MB) and how it was read.
+
+    ``resource.getrusage`` where the module exists (Unix): ``ru_maxrss`` is in
+    KiB on Linux and the BSDs, in bytes on macOS. Elsewhere (Windows) psutil's
+    ``peak_wset``, the peak working set in bytes, the same quantity. Where
+    neither exists, the current resident set size (psutil ``rss``), a lower
+    bound of the peak.
+    """
+    try:
+        import resource
+    except ImportError:
+        resource = None  # type: ignore[assignment]
+    if resource is not None:
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return (rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024), "ru_maxrss"
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil is a dependency
+        return None, "none"
+    info = psutil.Process().memory_info()
+    peak = getattr(info, "peak_wset", None)
+    if peak is not None:  # pragma: no cover - Windows only
+        return peak / (1024 * 1024), "peak_wset"
+    return info.rss / (1024 * 1024), "rss"
+
+
 class PeakMemory:
     """Peak resident memory (MB) of this process while the block runs.
 
     On Linux the kernel's high-water mark is reset on entry (``clear_refs``)
     and read on exit (``VmHWM``), so the figure is this block's peak. Where
-    that is not possible, the process's lifetime peak (``ru_maxrss``) is used,
-    an upper bound; :attr:`method` says which.
+    that is not possible, the process's lifetime peak is used, an upper bound:
+    ``ru_maxrss`` (Unix) or psutil's ``peak_wset`` (Windows); where neither
+    exists, the resident set size on exit (psutil). :attr:`method` says which
+    (``vmhwm``, ``ru_maxrss``, ``peak_wset``, ``rss`` or ``none``).
     """
 
     def __init__(self) -> None:
@@ -122,5 +150,4 @@ class PeakMemory:
                         return
             except OSError:
                 pass
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        self.peak_mb = rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+        self.peak_mb, self.method = _lifetime_peak_mb()

@@ -159,6 +159,20 @@ def _build_parser() -> argparse.ArgumentParser:
         d.add_argument("--data-home", default=None, help="downloads and decoded cache")
         if name == "info":
             d.add_argument("--json", action="store_true", help="print JSON")
+    d = dsub.add_parser("show", help="look at a dataset: samples per class, class balance, mean images, pixels")
+    d.add_argument("name", nargs="?", default=None, metavar="NAME", help="dataset (default: mnist)")
+    d.add_argument("--data-dir", default=None, help="a directory of IDX files (class names from its hashes)")
+    d.add_argument("--data-home", default=None, help="downloads and decoded cache")
+    d.add_argument("--out", default="data-show", metavar="DIR", help="folder for the figures (default: data-show)")
+    d.add_argument("--per-class", type=int, default=10, metavar="N", help="images per class in the grid (default 10)")
+    d.add_argument(
+        "--formats",
+        type=lambda text: [f.strip() for f in text.split(",") if f.strip()],
+        default=["png", "svg"],
+        metavar="png,svg",
+        help="file formats, comma-separated (default: png,svg)",
+    )
+    d.add_argument("--seed", type=int, default=None, metavar="S", help="a random sample per class (default: the first)")
     d = dsub.add_parser("download", help="fetch a dataset into the cache (mirrors in order, hash-checked)")
     d.add_argument("name", metavar="NAME")
     d.add_argument("--data-home", default=None, help="downloads and decoded cache")
@@ -230,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "info": commands.cmd_data_info,
                 "verify": commands.cmd_data_verify,
                 "download": commands.cmd_data_download,
+                "show": commands.cmd_data_show,
             }
             if args.data_command is None:
                 raise UsageError(f"{PROG} data: choose an action: {', '.join(handlers)}")

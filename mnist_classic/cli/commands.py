@@ -20,7 +20,16 @@ from ..data.fetch import fetch_dataset
 from ..data.loader import load_dataset, verify_dataset
 from .errors import PROG
 
-__all__ = ["cmd_compare", "cmd_data_download", "cmd_data_info", "cmd_data_verify", "cmd_list", "cmd_run", "cmd_summary"]
+__all__ = [
+    "cmd_compare",
+    "cmd_data_download",
+    "cmd_data_info",
+    "cmd_data_show",
+    "cmd_data_verify",
+    "cmd_list",
+    "cmd_run",
+    "cmd_summary",
+]
 
 
 def cmd_data_info(args: argparse.Namespace) -> int:
@@ -62,6 +71,26 @@ def cmd_data_info(args: argparse.Namespace) -> int:
         print(f"  {k:<8} {tuple(m['shape'])} {m['dtype']}")
     for split, c in counts.items():
         print(f"  {split} label counts: " + " ".join(f"{k}:{v}" for k, v in c.items()))
+    return 0
+
+
+def cmd_data_show(args: argparse.Namespace) -> int:
+    from ..analysis.dataview import show_dataset
+
+    if args.name is None and args.data_dir is not None:  # any directory, named by its hashes if registered
+        dataset, data_dir = args.data_dir, None
+    else:
+        dataset, data_dir = get_dataset_spec(args.name or "mnist").name, args.data_dir
+    preview = show_dataset(
+        dataset,
+        data_dir=data_dir,
+        out=args.out,
+        per_class=args.per_class,
+        formats=args.formats,
+        seed=args.seed,
+        data_home=args.data_home,
+    )
+    sys.stdout.write(preview.summary())
     return 0
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "ArchiveSpec",
     "DatasetSpec",
     "FileSpec",
+    "digit_names",
     "get_dataset_spec",
     "register_dataset",
 ]
@@ -100,6 +101,9 @@ class DatasetSpec:
         Images are stored transposed relative to MNIST (EMNIST).
     n_classes : int, default=10
         Labels must lie in ``[0, n_classes)``.
+    class_names : tuple of str, default=()
+        The name of each class, label 0 first (``"T-shirt/top"``, ...);
+        empty means the labels themselves, ``"0"`` to ``str(n_classes - 1)``.
     """
 
     name: str
@@ -111,12 +115,21 @@ class DatasetSpec:
     archive: ArchiveSpec | None = None
     transpose: bool = False
     n_classes: int = 10
+    class_names: tuple[str, ...] = ()
     _by_role: dict[str, FileSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_role = {f.role: f for f in self.files}
         if sorted(by_role) != sorted(ROLES) or len(self.files) != len(ROLES):
             msg = f"Dataset {self.name!r} must define exactly one file per role {ROLES}."
+            raise ValueError(msg)
+        if not self.class_names:
+            object.__setattr__(self, "class_names", digit_names(self.n_classes))
+        elif len(self.class_names) != self.n_classes:
+            msg = (
+                f"The 'class_names' parameter of DatasetSpec {self.name!r} must hold n_classes={self.n_classes} "
+                f"names. Got {len(self.class_names)} instead."
+            )
             raise ValueError(msg)
         object.__setattr__(self, "_by_role", by_role)
 
@@ -128,6 +141,17 @@ class DatasetSpec:
     def pinned(self) -> dict[str, str]:
         """Role -> payload SHA-256, for the files whose hash is published."""
         return {f.role: f.payload_sha256 for f in self.files if f.payload_sha256}
+
+
+def digit_names(n_classes: int = 10) -> tuple[str, ...]:
+    """The labels as names: ``("0", "1", ..., str(n_classes - 1))``.
+
+    Examples
+    --------
+    >>> digit_names(3)
+    ('0', '1', '2')
+    """
+    return tuple(str(i) for i in range(n_classes))
 
 
 def _mnist_layout(
@@ -253,6 +277,18 @@ register_dataset(
             "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
             "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
         ),
+        class_names=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
     )
 )
 
@@ -270,6 +306,8 @@ register_dataset(
             },
         ),
         mirrors=("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
+        # The ten hiragana お き す つ な は ま や れ を, romanized (Hepburn) so that any font can draw them.
+        class_names=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
     )
 )
 

@@ -4,10 +4,25 @@ Nothing here runs unless a dataset that is not bundled is asked for and is not
 in the cache yet. A file is only ever moved into the cache after its SHA-256
 matched, so the cache never holds a bad download.
 
-Written with the standard library rather than pooch: pooch fetches one URL per
-file, while a dataset here needs ordered mirror fallback with every failure
-reported, archive members, and payload (decompressed) hashes pinned on first
-download; urllib does the transfer part well enough.
+Written with the standard library rather than pooch. Weighed against pooch 1.9
+(issue #14), which would serve one URL of the mirror loop at a time:
+
+- pooch fetches one URL per call: the ordered mirror fallback with every
+  failure reported, archive members and payload (decompressed) hashes pinned
+  on first download stay ours whatever does the transfer;
+- its ``HTTPDownloader`` (requests) reads the whole body before anything is
+  checked, so a body over the announced size cannot be cut off early (a
+  mirror serving gigabytes), which :func:`_download_once` does;
+- its failures are requests' exceptions and pooch's own hash message, while the
+  messages here ("SHA-256 mismatch: expected X, got Y", "HTTP 404 Not Found",
+  "truncated body: the server announced N bytes, sent M") are part of the API
+  (docs/errors.md, tests/test_fetch.py): keeping them would mean parsing
+  requests' and pooch's messages;
+- it would add requests (and its dependencies) to a core that otherwise
+  downloads nothing unless asked.
+
+Not reproduced from pooch: its progress bar. A download logs one line per
+mirror tried (``mnist-classic -v``).
 """
 
 from __future__ import annotations

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from .datasets import ROLES, DatasetSpec
+from .datasets import ROLES, DatasetSpec, digit_names
 from .decoded import CACHE_VERSION, DataIntegrityError, IDXFileInfo, decode_file, load_file
 from .fetch import get_data_home
 from .idx import IDXError
-from .sources import find_idx_files, identify, resolve_files, write_pins
+from .sources import find_idx_files, identify, identify_spec, resolve_files, write_pins
 
 __all__ = [
     "DataIntegrityError",
@@ -47,6 +47,10 @@ class Dataset:
         The four source files, in :data:`~mnist_classic.data.datasets.ROLES` order.
     subset : str
         ``"first"`` (canonical order) or ``"stratified(seed=S)"``.
+    class_names : tuple of str
+        The name of each label, label 0 first: the registered dataset's
+        (:attr:`DatasetSpec.class_names`), also for a directory whose payload
+        hashes identify it as one; ``"0"``, ``"1"``, ... for any other.
     """
 
     name: str
@@ -56,6 +60,7 @@ class Dataset:
     y_test: np.ndarray
     files: tuple[IDXFileInfo, ...]
     subset: str = "first"
+    class_names: tuple[str, ...] = ()
 
     @property
     def sha256(self) -> dict[str, str]:
@@ -75,6 +80,7 @@ class Dataset:
                 "y_test": list(self.y_test.shape),
             },
             "subset": self.subset,
+            "class_names": list(self.class_names),
         }
 
 
@@ -194,13 +200,20 @@ def load_dataset(
     _check_consistent(arrays, infos, spec)
     if pin_folder is not None and spec is not None and any(r not in pins for r in ROLES):
         write_pins(pin_folder, {i.role: i.payload_sha256 for i in infos})
-    name = spec.name if spec else identify({i.role: i.payload_sha256 for i in infos}, Path(os.fspath(dataset)))
+    hashes = {i.role: i.payload_sha256 for i in infos}
+    known = spec or identify_spec(hashes)
+    name = spec.name if spec else identify(hashes, Path(os.fspath(dataset)))
+    if known is not None:
+        class_names = known.class_names
+    else:
+        top = max((int(arrays[r].max()) for r in ("train_labels", "test_labels") if arrays[r].size), default=0)
+        class_names = digit_names(max(10, top + 1))
     _check_int(n_train, "n_train", len(arrays["train_labels"]))
     _check_int(n_test, "n_test", len(arrays["test_labels"]))
     X_train, y_train = _subset(arrays["train_images"], arrays["train_labels"], n_train, seed)
     X_test, y_test = _subset(arrays["test_images"], arrays["test_labels"], n_test, seed)
     subset = "first" if seed is None else f"stratified(seed={seed})"
-    return Dataset(name, X_train, y_train, X_test, y_test, tuple(infos), subset)
+    return Dataset(name, X_train, y_train, X_test, y_test, tuple(infos), subset, class_names)
 
 
 def _check_consistent(arrays: dict[str, np.ndarray], infos: list[IDXFileInfo], spec: DatasetSpec | None) -> None:

@@ -16,7 +16,7 @@ from .._files import atomic_write
 from .datasets import DATASETS, ROLES, DatasetSpec, get_dataset_spec
 from .fetch import fetch_dataset, get_data_home
 
-__all__ = ["find_idx_files", "identify", "resolve_files", "write_pins"]
+__all__ = ["find_idx_files", "identify", "identify_spec", "resolve_files", "write_pins"]
 
 logger = logging.getLogger(__name__)
 
@@ -154,9 +154,12 @@ def write_pins(folder: Path, hashes: dict[str, str]) -> None:
         logger.warning("could not pin payload hashes in %s: %s", folder, exc)
 
 
+def identify_spec(hashes: dict[str, str]) -> DatasetSpec | None:
+    """The registered dataset whose published payload hashes are exactly ``hashes``, else None."""
+    return next((spec for spec in DATASETS.values() if spec.pinned == hashes), None)
+
+
 def identify(hashes: dict[str, str], directory: Path) -> str:
     """The registered dataset whose pinned hashes all match, else the directory's name."""
-    for spec in DATASETS.values():
-        if spec.pinned == hashes:
-            return spec.name
-    return directory.resolve().name
+    spec = identify_spec(hashes)
+    return spec.name if spec is not None else directory.resolve().name

@@ -16,27 +16,48 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 from .labels import predictions_dir
 from .schema import COLUMNS, ResultsSchemaError, header_line
 
-__all__ = ["ResultWriter"]
+__all__ = ["ResultWriter", "lock_path"]
 
 logger = logging.getLogger(__name__)
+_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+
+
+def lock_path(path: str | os.PathLike[str]) -> Path:
+    """The lock file of a results CSV: ``<csv>.lock`` beside it (left in place, as filelock does)."""
+    path = Path(path)
+    return path.with_name(path.name + ".lock")
 
 
 @contextmanager
-def _locked(fd: int) -> Iterator[None]:
-    """An exclusive advisory lock on an open file (fcntl); a no-op where fcntl does not exist."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: appends are still single writes
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on the CSV ``path``, held on ``<csv>.lock`` through filelock.
+
+    filelock takes ``flock`` on Unix and ``msvcrt.locking`` on Windows: both
+    are released by the system when their process dies, even by ``kill -9``,
+    so a crashed run never leaves the CSV locked. (Where neither exists,
+    filelock falls back to an exclusive-create lock file, removed on release.)
+    """
+    with FileLock(lock_path(path)):
         yield
-        return
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _pread(fd: int, n: int, offset: int) -> bytes:
+    """``n`` bytes at ``offset``; ``os.pread`` where it exists (not on Windows), else seek and read.
+
+    Seeking does not disturb appends: the file is opened with ``O_APPEND``.
+    """
+    if hasattr(os, "pread"):
+        return os.pread(fd, n, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    out = b""
+    while len(out) < n and (chunk := os.read(fd, n - len(out))):
+        out += chunk
+    return out
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -51,7 +72,7 @@ def _last_newline(fd: int, size: int) -> int:
     end = size
     while end > 0:
         start = max(0, end - (1 << 16))
-        chunk = os.pread(fd, end - start, start)
+        chunk = _pread(fd, end - start, start)
         i = chunk.rfind(b"\n")
         if i >= 0:
             return start + i + 1
@@ -63,7 +84,8 @@ class ResultWriter:
     """Append rows of :data:`COLUMNS` to a CSV: one locked, flushed, single write per row.
 
     Several writers (runs) may append to one file at once: each row is one
-    ``write`` under an exclusive ``flock``, so rows never interleave. A row
+    ``write`` under an exclusive lock on ``<csv>.lock`` (filelock), so rows
+    never interleave. A row
     cut short by a crash or a full disk is removed (the file is truncated
     back to its last complete line), so the file always parses.
 
@@ -94,9 +116,9 @@ class ResultWriter:
                     raise ResultsSchemaError(msg)
                 break
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | _BINARY, 0o644)
         try:
-            with _locked(fd):
+            with _locked(self.path):
                 self._prepare(fd)
         finally:
             os.close(fd)
@@ -105,7 +127,7 @@ class ResultWriter:
     def _prepare(self, fd: int) -> None:
         header = header_line().encode()
         size = os.fstat(fd).st_size
-        start = os.pread(fd, min(size, len(header)), 0)
+        start = _pread(fd, min(size, len(header)), 0)
         if size < len(header) and header.startswith(start) and b"\n" not in start:
             os.ftruncate(fd, 0)  # empty, or a header cut short while the file was created
             _write_all(fd, header)
@@ -139,9 +161,9 @@ class ResultWriter:
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerow(["" if row.get(c) is None else row.get(c) for c in COLUMNS])
         data = buf.getvalue().encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | _BINARY)
         try:
-            with _locked(fd):
+            with _locked(self.path):
                 size = os.fstat(fd).st_size
                 try:
                     _write_all(fd, data)
