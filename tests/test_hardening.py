@@ -20,7 +20,7 @@ import pytest
 
 import mnist_classic
 from mnist_classic import read_results
-from mnist_classic.bench import runner as runner_module
+from mnist_classic.bench import plan as plan_module
 from mnist_classic.bench.runner import RunConfig, run_benchmark
 from mnist_classic.data.fetch import FetchError, fetch_url
 from mnist_classic.results import ResultWriter, load_labels, predictions_dir
@@ -117,7 +117,7 @@ def test_too_little_free_space_is_refused_before_any_case(tmp_path, monkeypatch)
     class Usage:
         free = 1000
 
-    monkeypatch.setattr(runner_module.shutil, "disk_usage", lambda path: Usage)
+    monkeypatch.setattr(plan_module.shutil, "disk_usage", lambda path: Usage)
     with pytest.raises(OSError, match="KiB free"):
         run_benchmark(RunConfig(pipelines=["dummy"], n_train=[100], n_test=100, output=out))
     assert not out.exists()

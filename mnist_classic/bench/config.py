@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.datasets import DATASETS
-from .selectors import format_value
+from .syntax import format_value
 
 if sys.version_info >= (3, 11):
     import tomllib

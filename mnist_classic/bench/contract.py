@@ -32,8 +32,10 @@ def contract_sample(y: np.ndarray, per_class: int = 5, seed: int = 0) -> np.ndar
 
     Examples
     --------
-    >>> contract_sample(np.array([0, 1, 0, 1, 0, 1]), per_class=2).tolist()
+    >>> contract_sample(np.array([0, 1, 0, 1]), per_class=2).tolist()
     [0, 1, 2, 3]
+    >>> len(contract_sample(np.repeat(np.arange(10), 100)))
+    50
     """
     rng = np.random.default_rng(seed)
     picks = []

@@ -22,64 +22,28 @@ run file or Python); nothing read from a results file is ever imported.
 
 from __future__ import annotations
 
-import ast
 import difflib
 import importlib
 import itertools
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from sklearn.base import BaseEstimator, clone
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from .pipelines import PIPELINES, PipelineSpec
+from .syntax import format_value, parse_value, split_top_level
 
-__all__ = ["ConfiguredPipeline", "Step", "configure_estimator", "effective_params", "expand_selector", "parse_selector"]
-
-
-def _split_top_level(text: str, sep: str = ",") -> list[str]:
-    """Split on ``sep`` where it is not inside brackets, parentheses or quotes."""
-    parts: list[str] = []
-    cur: list[str] = []
-    depth, quote = 0, ""
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-            continue
-        cur.append(ch)
-    parts.append("".join(cur))
-    return [p.strip() for p in parts]
-
-
-def _parse_value(text: str) -> Any:
-    """Python literal where it is one (10, 0.5, None, True, (100, 100), [1, 10]), else the bare string."""
-    lowered = {"true": True, "false": False, "none": None, "null": None}
-    if text.lower() in lowered:
-        return lowered[text.lower()]
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        if text.startswith("[") and text.endswith("]"):  # a grid of bare words too: gamma=[0.1,scale]
-            return [_parse_value(item) for item in _split_top_level(text[1:-1]) if item]
-        return text
-
-
-def format_value(value: Any) -> str:
-    """A value as a selector writes it: bare where it reads back as the same string, else its repr."""
-    if isinstance(value, str) and _parse_value(value) == value and not set(value) & set(",[]()+='\""):
-        return value
-    return repr(value)
+__all__ = [
+    "ConfiguredPipeline",
+    "Step",
+    "check_estimator_like",
+    "effective_params",
+    "expand_selector",
+    "parse_selector",
+]
 
 
 def _tunable(estimator: BaseEstimator) -> list[str]:
@@ -131,7 +95,7 @@ def _import_target(target: str, selector: str) -> Callable[[], Any]:
     return obj
 
 
-def _check_estimator_like(est: Any, what: str) -> BaseEstimator:
+def check_estimator_like(est: Any, what: str) -> BaseEstimator:
     if not (hasattr(est, "fit") and hasattr(est, "get_params") and hasattr(est, "set_params")):
         msg = f"{what} must give a scikit-learn estimator (fit, get_params, set_params); got {type(est).__name__}"
         raise ValueError(msg)
@@ -197,7 +161,7 @@ class Step:
         except Exception as exc:
             msg = f"Could not build {self.target!r} (selector {selector or self.name!r}): {type(exc).__name__}: {exc}"
             raise ValueError(msg) from None
-        return _check_estimator_like(est, f"{self.target!r} (selector {selector or self.name!r})")
+        return check_estimator_like(est, f"{self.target!r} (selector {selector or self.name!r})")
 
 
 @dataclass(frozen=True)
@@ -316,7 +280,7 @@ def _parse_step(text: str, selector: str) -> tuple[str, list[tuple[str, Any]]]:
         msg = f"Malformed pipeline selector {selector!r}: expected name[param=value,...], steps joined by '+'"
         raise ValueError(msg)
     target = _canonical_target(target, selector)
-    items = [i for i in _split_top_level(rest[:-1]) if i] if bracket else []
+    items = [i for i in split_top_level(rest[:-1]) if i] if bracket else []
     valid = _tunable(Step(target).make(selector))  # imports it now: a bad name fails here, named
     overrides: dict[str, Any] = {}
     for item in items:
@@ -328,7 +292,7 @@ def _parse_step(text: str, selector: str) -> tuple[str, list[tuple[str, Any]]]:
         if full in overrides:
             msg = f"Parameter {full!r} is set twice in selector {selector!r}"
             raise ValueError(msg)
-        overrides[full] = _parse_value(value.strip())
+        overrides[full] = parse_value(value.strip())
     return target, sorted(overrides.items())
 
 
@@ -364,7 +328,7 @@ def expand_selector(selector: str) -> list[ConfiguredPipeline]:
     if not isinstance(selector, str) or not selector.strip():
         msg = f"The 'pipelines' parameter takes selectors such as svm[C=10]. Got {selector!r} instead."
         raise ValueError(msg)
-    parsed = [_parse_step(part, selector) for part in _split_top_level(selector.strip(), "+")]
+    parsed = [_parse_step(part, selector) for part in split_top_level(selector.strip(), "+")]
     axes: list[list[tuple[int, str, Any]]] = []
     for i, (_, overrides) in enumerate(parsed):
         for key, value in overrides:
@@ -409,66 +373,7 @@ def parse_selector(selector: str) -> ConfiguredPipeline:
     return configs[0]
 
 
-def _object_name(est: BaseEstimator) -> str:
-    """``module:Class[changed params]`` for an estimator object given without a name."""
-    cls = type(est)
-    params = est.get_params(deep=False)
-    try:
-        defaults = cls().get_params(deep=False)
-    except Exception:  # a class without defaults for every parameter: name every parameter
-        defaults = {}
-    changed = {k: v for k, v in params.items() if k not in defaults or repr(defaults[k]) != repr(v)}
-    inner = ",".join(f"{k}={format_value(v)}" for k, v in sorted(changed.items()) if not isinstance(v, BaseEstimator))
-    base = f"{cls.__module__}:{cls.__qualname__}"
-    return f"{base}[{inner}]" if inner else base
-
-
-def configure_estimator(item: Any) -> ConfiguredPipeline:
-    """A configured pipeline from an estimator object or a ``(name, estimator)`` pair (cloned for every case).
-
-    Examples
-    --------
-    >>> from sklearn.neighbors import KNeighborsClassifier
-    >>> configure_estimator(KNeighborsClassifier(n_neighbors=3)).name
-    'sklearn.neighbors._classification:KNeighborsClassifier[n_neighbors=3]'
-    >>> configure_estimator(("my-knn", KNeighborsClassifier())).name
-    'my-knn'
-    """
-    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
-        name, est = item
-        if not name.strip():
-            msg = "The name of an (name, estimator) pair must be a non-empty string."
-            raise ValueError(msg)
-    else:
-        name, est = None, item
-    est = _check_estimator_like(est, "An estimator given in 'pipelines'")
-    try:
-        clone(est)
-    except Exception as exc:
-        msg = f"An estimator given in 'pipelines' cannot be cloned: {type(exc).__name__}: {exc}"
-        raise ValueError(msg) from None
-    return ConfiguredPipeline(label=name or _object_name(est), prototype=est)
-
-
-def configure(items: Any) -> list[ConfiguredPipeline]:
-    """Selectors (grids expanded), estimator objects and (name, estimator) pairs, in order."""
-    out: list[ConfiguredPipeline] = []
-    for item in items:
-        if isinstance(item, ConfiguredPipeline):
-            out.append(item)
-        elif isinstance(item, str):
-            out.extend(expand_selector(item))
-        else:
-            out.append(configure_estimator(item))
-    return out
-
-
 def effective_params(estimator: BaseEstimator) -> str:
     """The estimator's hyper-parameters as sorted JSON (nested steps flattened)."""
     params = {k: v for k, v in estimator.get_params(deep=True).items() if k in _tunable(estimator)}
     return json.dumps(params, sort_keys=True, default=repr)
-
-
-def with_label(configured: ConfiguredPipeline, label: str) -> ConfiguredPipeline:
-    """The same configuration under another name."""
-    return replace(configured, label=label)
