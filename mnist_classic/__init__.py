@@ -42,6 +42,9 @@ _LAZY: dict[str, str] = {
     "DEFAULT_PIPELINES": "bench.pipelines",
     "PIPELINES": "bench.pipelines",
     "register_pipeline": "bench.pipelines",
+    "SUITES": "bench.pipelines",
+    "register_suite": "bench.pipelines",
+    "suite_pipelines": "bench.pipelines",
     "ConfiguredPipeline": "bench.selectors",
     "parse_selector": "bench.selectors",
     "RunConfig": "bench.runner",
@@ -55,7 +58,7 @@ _LAZY: dict[str, str] = {
 if TYPE_CHECKING:  # pragma: no cover
     from .analysis.dataview import DatasetPreview, show_dataset
     from .bench.environment import collect_environment
-    from .bench.pipelines import DEFAULT_PIPELINES, PIPELINES, register_pipeline
+    from .bench.pipelines import DEFAULT_PIPELINES, PIPELINES, SUITES, register_pipeline, register_suite, suite_pipelines
     from .bench.runner import RunConfig, RunResult, run_benchmark
     from .bench.selectors import ConfiguredPipeline, parse_selector
 
@@ -90,6 +93,7 @@ __all__ = [
     # served lazily (they import scikit-learn):
     "DEFAULT_PIPELINES",
     "PIPELINES",
+    "SUITES",
     "ConfiguredPipeline",
     "DatasetPreview",
     "RunConfig",
@@ -97,7 +101,9 @@ __all__ = [
     "collect_environment",
     "parse_selector",
     "register_pipeline",
+    "register_suite",
     "run_benchmark",
+    "suite_pipelines",
     "show_dataset",
 ]
 

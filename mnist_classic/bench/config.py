@@ -46,6 +46,7 @@ RUN_FILE_KEYS: dict[str, str] = {
     "data_dir": "the directory of the (single) dataset's files",
     "data_home": "downloads and decoded cache",
     "plugins": "modules or .py files to load first",
+    "suites": "named sets of pipelines (mnist-classic list suites), run before 'pipelines'",
     "pipelines": "selectors, or tables {estimator|pipeline, params} / {steps}",
     "n_train": "training sizes: an int, a list, or 'all'",
     "n_test": "test size",
@@ -175,6 +176,12 @@ def read_run_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
         elif key == "pipelines":
             items = value if isinstance(value, list) else [value]
             out["pipelines"] = [table_to_selector(item, path, i) for i, item in enumerate(items)]
+        elif key == "suites":
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(p, str) for p in items):
+                msg = f"{path}: 'suites' must be a suite name or a list of them"
+                raise ValueError(msg)
+            out["suites"] = items
         elif key == "plugins":
             items = [value] if isinstance(value, str) else value
             if not isinstance(items, list) or not all(isinstance(p, str) for p in items):

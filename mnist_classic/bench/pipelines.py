@@ -12,7 +12,8 @@ in :mod:`.selectors`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sklearn.base import BaseEstimator
@@ -27,7 +28,8 @@ from sklearn.svm import SVC
 
 from .._origin import current_origin
 
-__all__ = ["DEFAULT_PIPELINES", "PIPELINES", "PipelineSpec", "register_pipeline"]
+__all__ = ["DEFAULT_PIPELINES", "PIPELINES", "SUITES", "PipelineSpec", "Suite", "register_pipeline", "register_suite"]
+__all__ += ["suite_pipelines"]
 
 
 @dataclass(frozen=True)
@@ -149,3 +151,61 @@ def _dummy() -> BaseEstimator:
 
 #: What ``mnist-classic run`` runs when no pipeline is named: the five mission pipelines.
 DEFAULT_PIPELINES: tuple[str, ...] = ("svm", "pca_svm", "knn", "rf", "logreg")
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named set of pipelines: ``run --suite NAME``."""
+
+    name: str
+    description: str
+    pipelines: tuple[str, ...]
+    origin: str = "built-in"
+
+
+#: Suites by name; ``mnist-classic list`` shows them.
+SUITES: dict[str, Suite] = {}
+
+
+def register_suite(name: str, description: str, pipelines: tuple[str, ...]) -> Suite:
+    """Add a named set of registered pipelines (its members must exist when it is used).
+
+    Raises
+    ------
+    ValueError
+        An empty set, or a name taken by a suite of another origin.
+    """
+    if not pipelines:
+        msg = f"The 'pipelines' parameter of register_suite must name at least one pipeline. Got {pipelines!r}."
+        raise ValueError(msg)
+    origin = current_origin(sys._getframe(1).f_globals.get("__name__", ""))
+    if name in SUITES and SUITES[name].origin != origin:
+        msg = f"Suite {name!r} is already registered ({SUITES[name].origin}); {origin} cannot replace it"
+        raise ValueError(msg)
+    SUITES[name] = Suite(name, description, tuple(pipelines), origin)
+    return SUITES[name]
+
+
+def suite_pipelines(names: Sequence[str]) -> list[str]:
+    """The pipelines of the suites ``names``, in order, each once.
+
+    Raises
+    ------
+    ValueError
+        An unknown suite (the message lists them) or a member that is not registered.
+    """
+    out: list[str] = []
+    for name in names:
+        if name not in SUITES:
+            msg = f"The '--suite' option must be one of {', '.join(SUITES)}. Got {name!r} instead."
+            raise ValueError(msg)
+        for member in SUITES[name].pipelines:
+            if member not in PIPELINES:
+                msg = f"Suite {name!r} names {member!r}, which is not a registered pipeline"
+                raise ValueError(msg)
+            if member not in out:
+                out.append(member)
+    return out
+
+
+register_suite("default", "the five pipelines run when none is named", DEFAULT_PIPELINES)

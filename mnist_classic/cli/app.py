@@ -77,6 +77,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "a list value is a grid, svm[C=[1,10]] (default: svm pca_svm knn rf logreg)",
     )
     run.add_argument(
+        "--suite",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="named sets of pipelines (see 'mnist-classic list suites'), before any --pipelines",
+    )
+    run.add_argument(
         "--config",
         default=None,
         metavar="FILE",
@@ -212,7 +219,7 @@ def _build_parser() -> argparse.ArgumentParser:
     summ.add_argument("--run-id", default=None, help="only the rows of this run")
 
     lst = sub.add_parser("list", help="list pipelines (with defaults) and datasets")
-    lst.add_argument("what", nargs="?", choices=("pipelines", "datasets"), default=None)
+    lst.add_argument("what", nargs="?", choices=("pipelines", "suites", "datasets"), default=None)
     lst.add_argument(
         "--plugin", action="append", default=None, metavar="MODULE|FILE.py", help="also list what a plugin adds"
     )

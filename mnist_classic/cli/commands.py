@@ -136,6 +136,16 @@ def cmd_list(args: argparse.Namespace) -> int:
             where = "" if spec.origin == "built-in" else f"  [{spec.origin}]"
             print(f" {mark} {name:<9} {spec.description}{where}")
             print(f"   {'':<9} {' '.join(repr(spec.factory()).split())}")
+    if args.what in (None, "suites"):
+        from ..bench.pipelines import SUITES
+
+        if args.what is None:
+            print()
+        print("suites (run --suite NAME):")
+        for suite in SUITES.values():
+            where = "" if suite.origin == "built-in" else f"  [{suite.origin}]"
+            print(f"   {suite.name:<10} {suite.description}{where}")
+            print(f"   {'':<10} {' '.join(suite.pipelines)}")
     if args.what in (None, "datasets"):
         if args.what is None:
             print()
@@ -214,6 +224,16 @@ def run_config(args: argparse.Namespace, argv: Sequence[str]) -> Any:
             values[name] = given
     if args.plugin:
         values["plugins"] = [*values.get("plugins", []), *args.plugin]
+    suites = args.suite if args.suite is not None else values.pop("suites", None)
+    values.pop("suites", None)
+    if suites:
+        from ..bench.pipelines import suite_pipelines
+        from ..bench.plugins import load_entry_points, load_plugins
+
+        load_entry_points()
+        load_plugins(values.get("plugins", ()))  # a plugin may add suites or their members
+        named = args.pipelines if args.pipelines is not None else [] if args.suite else values.get("pipelines", [])
+        values["pipelines"] = [*suite_pipelines(suites), *named]
     if args.dataset:
         values["dataset"] = args.dataset if len(args.dataset) > 1 else args.dataset[0]
         values.pop("data_dir", None)
