@@ -58,7 +58,14 @@ _LAZY: dict[str, str] = {
 if TYPE_CHECKING:  # pragma: no cover
     from .analysis.dataview import DatasetPreview, show_dataset
     from .bench.environment import collect_environment
-    from .bench.pipelines import DEFAULT_PIPELINES, PIPELINES, SUITES, register_pipeline, register_suite, suite_pipelines
+    from .bench.pipelines import (
+        DEFAULT_PIPELINES,
+        PIPELINES,
+        SUITES,
+        register_pipeline,
+        register_suite,
+        suite_pipelines,
+    )
     from .bench.runner import RunConfig, RunResult, run_benchmark
     from .bench.selectors import ConfiguredPipeline, parse_selector
 
