@@ -88,27 +88,15 @@ def _split_shift(shift: NDArray[np.float64], limit: int) -> tuple[NDArray[np.int
     return whole.astype(np.intp), (shift - whole).astype(np.float32)
 
 
-def _shift_rows(
-    rows: NDArray[np.float32], whole: NDArray[np.intp], frac: NDArray[np.float32], buf: NDArray[np.float32]
-) -> NDArray[np.float32]:
-    """``out[i, c] = rows[i, c + whole[i] + frac[i]]``, linearly interpolated, zero outside.
-
-    ``rows`` is (m, L); ``buf`` is a zeroed (>= m, 3 L + 2) work array whose
-    middle is overwritten (its margins stay zero, so it can be reused).
-    """
-    m, L = rows.shape
-    pad = L + 1
-    padded = buf[:m]
-    padded[:, pad : pad + L] = rows
-    # Window i starts at column whole[i] + pad and holds the L + 1 samples needed for row i.
-    windows = np.lib.stride_tricks.sliding_window_view(padded, L + 1, axis=1)
-    sel = windows[np.arange(m), whole + pad]
-    left = sel[:, :-1]
-    return left + frac[:, None] * (sel[:, 1:] - left)
-
-
 def deskew_images(X: NDArray[np.float32], image_shape: tuple[int, int], *, recenter: bool = True) -> NDArray[np.float32]:
-    """Deskew images given as rows of ``X`` (n_samples, height * width), float32 (see :class:`Deskew`)."""
+    """Deskew images given as rows of ``X`` (n_samples, height * width), float32 (see :class:`Deskew`).
+
+    Output row ``r`` of an image moved down by ``dy = ky + g`` (``ky`` whole,
+    ``0 <= g < 1``) blends the sheared source rows ``s = r + ky`` and ``s + 1``;
+    a sheared source row is ``T[s, x] = I[s, x + alpha * (s - cy) + dx]``,
+    linearly interpolated along the row. Both steps are gathers of short
+    windows from a zero-padded copy of a chunk of images, then array arithmetic.
+    """
     H, W = image_shape
     n = X.shape[0]
     m = image_moments(X, image_shape)
@@ -118,31 +106,37 @@ def deskew_images(X: NDArray[np.float32], image_shape: tuple[int, int], *, recen
     has_mass = m["mass"] > 0
     dx = np.where(has_mass & recenter, m["cx"] - W / 2.0, 0.0)
     dy = np.where(has_mass & recenter, m["cy"] - H / 2.0, 0.0)
-    # Shear (and horizontal translation): T[y, x] = I[y, x + alpha * (y - cy) + dx], one shift per row.
-    ys = np.arange(H, dtype=np.float64)
-    h_whole, h_frac = _split_shift(alpha[:, None] * (ys[None, :] - m["cy"][:, None]) + dx[:, None], W)
-    h_whole, h_frac = h_whole.ravel(), h_frac.ravel()
-    # Vertical translation: O[y, x] = T[y + dy, x], one shift per image.
     v_whole, v_frac = _split_shift(dy, H)
-    v_pad = H + 1
-    h_buf = np.zeros((_CHUNK * H, 3 * W + 2), dtype=np.float32)
-    v_buf = np.zeros((_CHUNK, 3 * H + 2, W), dtype=np.float32)
+    # Source rows needed by each image: H + 1 when blending vertically, else the H rows themselves.
+    n_src = H + 1 if recenter else H
+    src = v_whole[:, None] + np.arange(n_src)  # (n, n_src)
+    h_whole, h_frac = _split_shift(alpha[:, None] * (src - m["cy"][:, None]) + dx[:, None], W)
+    inside = (src >= 0) & (src < H)
+    pad = W + 1
+    # Rows of a chunk, zero-padded by W + 1 columns each side, then one all-zero row
+    # that source rows outside the image point to. Margins are never written: reusable.
+    buf = np.zeros((_CHUNK * H + 1, W + 2 * pad), dtype=np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view(buf, W + 1, axis=1)  # (rows, starts, W + 1)
     out = np.empty((n, H * W), dtype=np.float32)
     for start in range(0, n, _CHUNK):
         stop = min(start + _CHUNK, n)
-        r0, r1 = start * H, stop * H
-        sheared = _shift_rows(X[start:stop].reshape(-1, W), h_whole[r0:r1], h_frac[r0:r1], h_buf)
-        if not recenter:
-            out[start:stop] = sheared.reshape(-1, H * W)
-            continue
         k = stop - start
-        padded = v_buf[:k]
-        padded[:, v_pad : v_pad + H] = sheared.reshape(k, H, W)
-        rows = (v_whole[start:stop] + v_pad)[:, None] + np.arange(H + 1)
-        sel = padded[np.arange(k)[:, None], rows]  # (k, H + 1, W)
-        top = sel[:, :-1]
-        moved = top + v_frac[start:stop, None, None] * (sel[:, 1:] - top)
-        out[start:stop] = moved.reshape(k, H * W)
+        blank = k * H
+        buf[:blank, pad : pad + W] = X[start:stop].reshape(blank, W)
+        buf[blank, pad : pad + W] = 0.0
+        rows = np.where(inside[start:stop], np.arange(k)[:, None] * H + src[start:stop], blank)
+        sel = windows[rows, h_whole[start:stop] + pad]  # (k, n_src, W + 1)
+        left = sel[..., :-1]
+        sheared = np.subtract(sel[..., 1:], left)
+        sheared *= h_frac[start:stop, :, None]
+        sheared += left
+        if recenter:
+            top = sheared[:, :-1]
+            moved = np.subtract(sheared[:, 1:], top)
+            moved *= v_frac[start:stop, None, None]
+            moved += top
+            sheared = moved
+        out[start:stop] = sheared.reshape(k, H * W)
     return out
 
 
