@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
     blas = ", ".join(f"{i.get('internal_api')}x{i.get('num_threads')}" for i in threadpool_info())
-    print(f"Deskew().transform on X_train {X.shape} {X.dtype}; numpy {np.__version__}, Python {platform.python_version()}")
+    print(
+        f"Deskew().transform on X_train {X.shape} {X.dtype}; numpy {np.__version__}, Python {platform.python_version()}"
+    )
     print(f"BLAS/OpenMP: {blas}; {platform.processor() or platform.machine()}")
     print(f"first (cold) round: {walls[0]:.3f} s wall, {cpus[0]:.3f} s CPU")
     rest_w, rest_c = walls[1:], cpus[1:]

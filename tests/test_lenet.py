@@ -61,11 +61,11 @@ def small_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def torch():  # noqa: ANN201
+def torch():
     return pytest.importorskip("torch")
 
 
-def test_one_epoch_fit_predict(torch, small_mnist) -> None:  # noqa: ANN001
+def test_one_epoch_fit_predict(torch, small_mnist) -> None:
     X, y, X_test, _ = small_mnist
     # Labels as strings: predictions come back as labels, not indices.
     labels = np.array([f"digit{d}" for d in y])
@@ -82,7 +82,7 @@ def test_one_epoch_fit_predict(torch, small_mnist) -> None:  # noqa: ANN001
     np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], pred)
 
 
-def test_same_seed_same_predictions(torch, small_mnist) -> None:  # noqa: ANN001
+def test_same_seed_same_predictions(torch, small_mnist) -> None:
     X, y, X_test, _ = small_mnist
     a = LeNet5Classifier(max_epochs=2, batch_size=32, random_state=3, n_threads=1).fit(X, y)
     b = LeNet5Classifier(max_epochs=2, batch_size=32, random_state=3, n_threads=1).fit(X, y)
@@ -92,12 +92,12 @@ def test_same_seed_same_predictions(torch, small_mnist) -> None:  # noqa: ANN001
     assert not np.array_equal(a.predict_proba(X_test), c.predict_proba(X_test))
 
 
-def test_thread_setting_restored(torch, small_mnist, monkeypatch) -> None:  # noqa: ANN001
+def test_thread_setting_restored(torch, small_mnist, monkeypatch) -> None:
     X, y, X_test, _ = small_mnist
     seen: list[int] = []
     real = torch.nn.Conv2d.forward
 
-    def spy(self, x):  # noqa: ANN001, ANN202
+    def spy(self, x):
         seen.append(torch.get_num_threads())
         return real(self, x)
 

@@ -32,7 +32,9 @@ def _check_image_shape(image_shape: Any) -> tuple[int, int]:
         and all(isinstance(d, int | np.integer) and not isinstance(d, bool) and d > 0 for d in image_shape)
     )
     if not ok:
-        msg = f"The 'image_shape' parameter of Deskew must be a tuple of two positive ints. Got {image_shape!r} instead."
+        msg = (
+            f"The 'image_shape' parameter of Deskew must be a tuple of two positive ints. Got {image_shape!r} instead."
+        )
         raise ValueError(msg)
     return int(image_shape[0]), int(image_shape[1])
 
@@ -88,7 +90,9 @@ def _split_shift(shift: NDArray[np.float64], limit: int) -> tuple[NDArray[np.int
     return whole.astype(np.intp), (shift - whole).astype(np.float32)
 
 
-def deskew_images(X: NDArray[np.float32], image_shape: tuple[int, int], *, recenter: bool = True) -> NDArray[np.float32]:
+def deskew_images(
+    X: NDArray[np.float32], image_shape: tuple[int, int], *, recenter: bool = True
+) -> NDArray[np.float32]:
     """Deskew images given as rows of ``X`` (n_samples, height * width), float32 (see :class:`Deskew`).
 
     Output row ``r`` of an image moved down by ``dy = ky + g`` (``ky`` whole,
@@ -214,7 +218,7 @@ class Deskew(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
-    def _validate_X(self, X: ArrayLike, *, reset: bool) -> NDArray[np.float32]:
+    def _validate_input(self, X: ArrayLike, *, reset: bool) -> NDArray[np.float32]:
         H, W = _check_image_shape(self.image_shape)
         X_arr: NDArray[np.float32] = check_array(X, dtype=np.float32, order="C", estimator=self)
         if X_arr.shape[1] != H * W:
@@ -255,7 +259,7 @@ class Deskew(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             If ``image_shape`` is not two positive ints, or ``X`` does not have
             ``height * width`` columns, or has negative values.
         """
-        self._validate_X(X, reset=True)
+        self._validate_input(X, reset=True)
         return self
 
     def transform(self, X: ArrayLike) -> NDArray[np.float32]:
@@ -276,5 +280,5 @@ class Deskew(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         ValueError
             As in :meth:`fit`.
         """
-        X_arr = self._validate_X(X, reset=False)
+        X_arr = self._validate_input(X, reset=False)
         return deskew_images(X_arr, _check_image_shape(self.image_shape), recenter=bool(self.recenter))

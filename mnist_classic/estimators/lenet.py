@@ -153,7 +153,10 @@ class LeNet5Classifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if self.n_threads is not None and (
             not isinstance(self.n_threads, int | np.integer) or isinstance(self.n_threads, bool) or self.n_threads < 1
         ):
-            msg = f"The 'n_threads' parameter of LeNet5Classifier must be an int >= 1 or None. Got {self.n_threads!r} instead."
+            msg = (
+                "The 'n_threads' parameter of LeNet5Classifier must be an int >= 1 or None. "
+                f"Got {self.n_threads!r} instead."
+            )
             raise ValueError(msg)
 
     @staticmethod
