@@ -144,7 +144,7 @@ def deskew_images(
     return out
 
 
-class Deskew(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class Deskew(TransformerMixin, BaseEstimator):
     """Shear each digit image so that its principal axis is vertical.
 
     LeCun's deskewing (LeCun et al., 1998): for each image, with intensities as

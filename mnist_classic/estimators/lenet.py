@@ -70,7 +70,7 @@ def _torch_threads(n_threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-class LeNet5Classifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class LeNet5Classifier(ClassifierMixin, BaseEstimator):
     """LeNet-5 convolutional network on flattened 28x28 images.
 
     Architecture: conv 6@5x5 (padding 2) - ReLU - max-pool 2 - conv 16@5x5 -
