@@ -23,7 +23,7 @@ def test_package_imports_without_torch() -> None:
 
 
 def test_contract_clone_get_set_params() -> None:
-    est = LeNet5Classifier(max_epochs=3, random_state=7, n_threads=1)
+    est = LeNet5Classifier(max_epochs=3, random_state=7, n_jobs=1)
     params = est.get_params()
     assert params == {
         "max_epochs": 3,
@@ -32,14 +32,14 @@ def test_contract_clone_get_set_params() -> None:
         "lr_decay": 0.85,
         "weight_decay": 0.0,
         "random_state": 7,
-        "n_threads": 1,
+        "n_jobs": 1,
     }
     twin = clone(est)
     assert twin is not est and twin.get_params() == params
     assert est.set_params(batch_size=32) is est and est.batch_size == 32
 
 
-@pytest.mark.parametrize(("param", "value"), [("max_epochs", 0), ("batch_size", 2.5), ("n_threads", 0)])
+@pytest.mark.parametrize(("param", "value"), [("max_epochs", 0), ("batch_size", 2.5), ("n_jobs", 0)])
 def test_bad_params(param: str, value: object) -> None:
     X = np.zeros((4, 784), dtype=np.float32)
     with pytest.raises(ValueError, match=rf"The '{param}' parameter of LeNet5Classifier must be an int >= 1"):
@@ -69,7 +69,7 @@ def test_one_epoch_fit_predict(torch, small_mnist) -> None:
     X, y, X_test, _ = small_mnist
     # Labels as strings: predictions come back as labels, not indices.
     labels = np.array([f"digit{d}" for d in y])
-    clf = LeNet5Classifier(max_epochs=1, batch_size=32, random_state=0, n_threads=1).fit(X, labels)
+    clf = LeNet5Classifier(max_epochs=1, batch_size=32, random_state=0, n_jobs=1).fit(X, labels)
     assert clf.n_epochs_ == 1
     assert len(clf.epoch_times_) == 1 and clf.epoch_times_[0] > 0
     assert len(clf.loss_curve_) == 1 and np.isfinite(clf.loss_curve_[0])
@@ -84,11 +84,11 @@ def test_one_epoch_fit_predict(torch, small_mnist) -> None:
 
 def test_same_seed_same_predictions(torch, small_mnist) -> None:
     X, y, X_test, _ = small_mnist
-    a = LeNet5Classifier(max_epochs=2, batch_size=32, random_state=3, n_threads=1).fit(X, y)
-    b = LeNet5Classifier(max_epochs=2, batch_size=32, random_state=3, n_threads=1).fit(X, y)
+    a = LeNet5Classifier(max_epochs=2, batch_size=32, random_state=3, n_jobs=1).fit(X, y)
+    b = LeNet5Classifier(max_epochs=2, batch_size=32, random_state=3, n_jobs=1).fit(X, y)
     np.testing.assert_array_equal(a.predict_proba(X_test), b.predict_proba(X_test))
     np.testing.assert_array_equal(a.loss_curve_, b.loss_curve_)
-    c = LeNet5Classifier(max_epochs=2, batch_size=32, random_state=4, n_threads=1).fit(X, y)
+    c = LeNet5Classifier(max_epochs=2, batch_size=32, random_state=4, n_jobs=1).fit(X, y)
     assert not np.array_equal(a.predict_proba(X_test), c.predict_proba(X_test))
 
 
@@ -104,7 +104,7 @@ def test_thread_setting_restored(torch, small_mnist, monkeypatch) -> None:
     before = torch.get_num_threads()
     target = 2 if before == 1 else 1
     monkeypatch.setattr(torch.nn.Conv2d, "forward", spy)
-    clf = LeNet5Classifier(max_epochs=1, batch_size=200, random_state=0, n_threads=target).fit(X[:200], y[:200])
+    clf = LeNet5Classifier(max_epochs=1, batch_size=200, random_state=0, n_jobs=target).fit(X[:200], y[:200])
     assert set(seen) == {target}
     assert torch.get_num_threads() == before
     seen.clear()
@@ -114,5 +114,5 @@ def test_thread_setting_restored(torch, small_mnist, monkeypatch) -> None:
     assert not torch.are_deterministic_algorithms_enabled()
     # None leaves torch's setting alone.
     seen.clear()
-    clf.set_params(n_threads=None).predict(X_test)
+    clf.set_params(n_jobs=None).predict(X_test)
     assert set(seen) == {before}

@@ -19,14 +19,17 @@ from dataclasses import dataclass
 from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
 from sklearn.dummy import DummyClassifier
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.kernel_approximation import Nystroem
+from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
+from sklearn.svm import SVC, LinearSVC
 
 from .._origin import current_origin
+from ..estimators.deskew import Deskew
 
 __all__ = ["DEFAULT_PIPELINES", "PIPELINES", "SUITES", "PipelineSpec", "Suite", "register_pipeline", "register_suite"]
 __all__ += ["suite_pipelines"]
@@ -144,6 +147,103 @@ def _logreg() -> BaseEstimator:
     return Pipeline([("scaler", StandardScaler()), ("logreg", LogisticRegression(C=0.1, max_iter=1000))])
 
 
+# --- beyond the five: the rows a paper cites (suites "extended", "lecun", "neural") -----------------------------
+
+
+@register_pipeline(
+    "linear",
+    "linear SVM by SGD (hinge loss, alpha=1e-4) on raw pixels",
+    "bench_mnist.py: LogisticRegression, 8.24% error (LeCun's 1998 1-layer linear classifier: 12.0%)",
+    cost=(45.0, 1.0),
+)
+def _linear() -> BaseEstimator:
+    return SGDClassifier(loss="hinge", alpha=1e-4)
+
+
+@register_pipeline(
+    "extra_trees",
+    "extremely randomized trees, 100 trees",
+    "bench_mnist.py: ExtraTrees, 2.94% error",
+    cost=(40.0, 1.2),
+)
+def _extra_trees() -> BaseEstimator:
+    return ExtraTreesClassifier(n_estimators=100)
+
+
+@register_pipeline(
+    "hgb",
+    "histogram gradient boosting, 300 iterations of 31-leaf trees, no early stopping",
+    "LeCun's table: boosted trees (17 leaves), Kegl et al. 2009, 1.53% error",
+    cost=(600.0, 1.0),
+)
+def _hgb() -> BaseEstimator:
+    return HistGradientBoostingClassifier(max_iter=300, early_stopping=False)
+
+
+@register_pipeline(
+    "mlp",
+    "multi-layer perceptron, two hidden layers of 100, adam (bench_mnist.py's parameters)",
+    "bench_mnist.py: MLP adam (100,100), 2.24% error",
+    cost=(400.0, 1.0),
+)
+def _mlp() -> BaseEstimator:
+    return MLPClassifier(hidden_layer_sizes=(100, 100), max_iter=400, alpha=1e-4, learning_rate_init=1e-3, tol=1e-4)
+
+
+@register_pipeline(
+    "nystroem_svm",
+    "Nystroem RBF features (gamma=0.015, 1000 components), then LinearSVC(C=100)",
+    "bench_mnist.py: Nystroem(gamma=0.015, 1000) + LinearSVC(C=100), 2.28% error",
+    cost=(170.0, 1.0),
+)
+def _nystroem_svm() -> BaseEstimator:
+    return Pipeline([("nystroem", Nystroem(gamma=0.015, n_components=1000)), ("svc", LinearSVC(C=100))])
+
+
+@register_pipeline(
+    "pca_rf",
+    "PCA keeping 95% of the variance, then a random forest of 100 trees",
+    "Geron, Hands-On ML, notebook 08: PCA(0.95) + RandomForestClassifier(100), 94.81%",
+    cost=(170.0, 1.2),
+)
+def _pca_rf() -> BaseEstimator:
+    return Pipeline([("pca", PCA(n_components=0.95)), ("rf", RandomForestClassifier(n_estimators=100))])
+
+
+@register_pipeline(
+    "deskew_knn",
+    "deskewed images (LeCun's shear from second-order moments), then 3-nearest neighbours",
+    "LeCun's table: K-NN, Euclidean (L2), deskewing, 2.4% error",
+    cost=(100.0, 1.0),
+)
+def _deskew_knn() -> BaseEstimator:
+    return Pipeline([("deskew", Deskew()), ("knn", KNeighborsClassifier(n_neighbors=3))])
+
+
+@register_pipeline(
+    "deskew_poly_svm",
+    "deskewed images, then a degree-4 polynomial SVM (coef0=1, C=10, gamma='scale')",
+    "LeCun's table: SVM deg 4 polynomial, deskewing, 1.1% error",
+    cost=(300.0, 1.7),
+    serial_predict=True,
+)
+def _deskew_poly_svm() -> BaseEstimator:
+    svc = SVC(kernel="poly", degree=4, coef0=1, C=10, gamma="scale")
+    return Pipeline([("deskew", Deskew()), ("svc", svc)])
+
+
+@register_pipeline(
+    "lenet5",
+    "LeNet-5 (PyTorch, CPU): two conv/pool layers, 120-84-10, Adam, 12 epochs (the [cnn] extra)",
+    "LeCun's table: LeNet-5, 0.95% error",
+    cost=(900.0, 1.0),
+)
+def _lenet5() -> BaseEstimator:
+    from ..estimators.lenet import LeNet5Classifier  # torch is imported only when a LeNet-5 case is built
+
+    return LeNet5Classifier()
+
+
 @register_pipeline("dummy", "most frequent class: the sanity floor (about 11.35% on MNIST)", cost=(0.01, 1.0))
 def _dummy() -> BaseEstimator:
     return DummyClassifier(strategy="most_frequent")
@@ -209,3 +309,24 @@ def suite_pipelines(names: Sequence[str]) -> list[str]:
 
 
 register_suite("default", "the five pipelines run when none is named", DEFAULT_PIPELINES)
+register_suite(
+    "extended",
+    "every classical pipeline: the five, and linear, trees, boosting, MLP, kernel features, deskewing",
+    (
+        *DEFAULT_PIPELINES,
+        "linear",
+        "extra_trees",
+        "hgb",
+        "mlp",
+        "nystroem_svm",
+        "pca_rf",
+        "deskew_knn",
+        "deskew_poly_svm",
+    ),
+)
+register_suite(
+    "lecun",
+    "reproductions of rows of LeCun's MNIST table",
+    ("linear", "knn", "deskew_knn", "svm", "deskew_poly_svm", "hgb", "lenet5"),
+)
+register_suite("neural", "the neural rows: an MLP and LeNet-5 (needs the [cnn] extra)", ("mlp", "lenet5"))

@@ -57,13 +57,13 @@ def _build_module(n_classes: int) -> Any:
 
 
 @contextlib.contextmanager
-def _torch_threads(n_threads: int | None) -> Iterator[None]:
+def _torch_threads(n_jobs: int | None) -> Iterator[None]:
     """Set torch's intra-op thread count for the block (None: leave it), then restore it."""
     import torch
 
     previous = torch.get_num_threads()
-    if n_threads is not None:
-        torch.set_num_threads(n_threads)
+    if n_jobs is not None:
+        torch.set_num_threads(n_jobs)
     try:
         yield
     finally:
@@ -94,9 +94,9 @@ class LeNet5Classifier(ClassifierMixin, BaseEstimator):
         L2 penalty (Adam's ``weight_decay``).
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialisation and the batch order. With an int,
-        two fits on the same machine, library versions and ``n_threads``
+        two fits on the same machine, library versions and ``n_jobs``
         give identical predictions.
-    n_threads : int or None, default=None
+    n_jobs : int or None, default=None
         Threads torch uses during ``fit`` and ``predict`` (``torch.set_num_threads``);
         the previous setting is restored afterwards. None leaves torch's default.
 
@@ -134,7 +134,7 @@ class LeNet5Classifier(ClassifierMixin, BaseEstimator):
         lr_decay: float = 0.85,
         weight_decay: float = 0.0,
         random_state: int | np.random.RandomState | None = None,
-        n_threads: int | None = None,
+        n_jobs: int | None = None,
     ) -> None:
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -142,7 +142,7 @@ class LeNet5Classifier(ClassifierMixin, BaseEstimator):
         self.lr_decay = lr_decay
         self.weight_decay = weight_decay
         self.random_state = random_state
-        self.n_threads = n_threads
+        self.n_jobs = n_jobs
 
     def _check_params(self) -> None:
         for name in ("max_epochs", "batch_size"):
@@ -150,12 +150,11 @@ class LeNet5Classifier(ClassifierMixin, BaseEstimator):
             if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
                 msg = f"The '{name}' parameter of LeNet5Classifier must be an int >= 1. Got {value!r} instead."
                 raise ValueError(msg)
-        if self.n_threads is not None and (
-            not isinstance(self.n_threads, int | np.integer) or isinstance(self.n_threads, bool) or self.n_threads < 1
+        if self.n_jobs is not None and (
+            not isinstance(self.n_jobs, int | np.integer) or isinstance(self.n_jobs, bool) or self.n_jobs < 1
         ):
             msg = (
-                "The 'n_threads' parameter of LeNet5Classifier must be an int >= 1 or None. "
-                f"Got {self.n_threads!r} instead."
+                f"The 'n_jobs' parameter of LeNet5Classifier must be an int >= 1 or None. Got {self.n_jobs!r} instead."
             )
             raise ValueError(msg)
 
@@ -191,7 +190,7 @@ class LeNet5Classifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = _N_FEATURES
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         deterministic = torch.are_deterministic_algorithms_enabled()
-        with _torch_threads(self.n_threads):
+        with _torch_threads(self.n_jobs):
             torch.use_deterministic_algorithms(True)
             try:
                 self._train(torch.tensor(X_arr), torch.tensor(y_idx, dtype=torch.int64), seed)
@@ -239,7 +238,7 @@ class LeNet5Classifier(ClassifierMixin, BaseEstimator):
         import torch
 
         out = np.empty((X_arr.shape[0], len(self.classes_)), dtype=np.float32)
-        with _torch_threads(self.n_threads), torch.inference_mode():
+        with _torch_threads(self.n_jobs), torch.inference_mode():
             for i in range(0, X_arr.shape[0], 2048):
                 out[i : i + 2048] = self.module_(torch.tensor(X_arr[i : i + 2048])).numpy()
         return out
