@@ -51,6 +51,8 @@ _LAZY: dict[str, str] = {
     "RunResult": "bench.runner",
     "run_benchmark": "bench.runner",
     "collect_environment": "bench.environment",
+    "Deskew": "estimators.deskew",
+    "LeNet5Classifier": "estimators.lenet",
     "DatasetPreview": "analysis.dataview",
     "show_dataset": "analysis.dataview",
 }
@@ -68,6 +70,8 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .bench.runner import RunConfig, RunResult, run_benchmark
     from .bench.selectors import ConfiguredPipeline, parse_selector
+    from .estimators.deskew import Deskew
+    from .estimators.lenet import LeNet5Classifier
 
 __all__ = [
     "DATASETS",
@@ -102,6 +106,8 @@ __all__ = [
     "PIPELINES",
     "SUITES",
     "ConfiguredPipeline",
+    "Deskew",
+    "LeNet5Classifier",
     "DatasetPreview",
     "RunConfig",
     "RunResult",
