@@ -17,7 +17,13 @@ from synthetic import report_cli
 
 import mnist_classic
 from mnist_classic import load_dataset
-from mnist_classic.analysis.figures import _figure, pareto_front, scaling_exponent, time_scaling_figure, write_figures
+from mnist_classic.analysis.figures import (
+    new_figure,
+    pareto_front,
+    scaling_exponent,
+    time_scaling_figure,
+    write_figures,
+)
 from mnist_classic.analysis.report import summarize
 from mnist_classic.analysis.runs import load_runs
 from mnist_classic.data import DataIntegrityError
@@ -148,7 +154,7 @@ def test_unregistered_dataset_skips_the_gallery_with_a_warning(tmp_path, mnist, 
 def test_missing_matplotlib_names_the_extra(monkeypatch, sweep, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r'pip install "mnist-classic\[report\]"'):
-        _figure(1, 1)
+        new_figure(1, 1)
     with pytest.raises(ValueError, match=r"mnist-classic\[report\].*or pass --no-figures"):
         report_cli(sweep, "--out", tmp_path)
     assert report_cli(sweep, "--out", tmp_path, "--no-figures") == 0

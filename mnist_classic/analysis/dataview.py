@@ -27,6 +27,7 @@ import numpy as np
 from .._files import atomic_write
 from ..data.datasets import digit_names
 from ..data.loader import Dataset, load_dataset
+from .figures import new_figure
 
 __all__ = ["FORMATS", "DatasetPreview", "show_dataset"]
 
@@ -111,15 +112,6 @@ def _check_options(per_class: Any, formats: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(fmts))
 
 
-def _figure(width: float, height: float) -> Any:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        msg = 'Figures need matplotlib: pip install "mnist-classic[report]"'
-        raise ImportError(msg) from None
-    return Figure(figsize=(width, height), layout="constrained")
-
-
 def _image_shape(ds: Dataset) -> tuple[int, int]:
     shape = ds.files[0].shape[1:]
     if len(shape) == 2:
@@ -151,7 +143,7 @@ def samples_figure(ds: Dataset, *, per_class: int = 10, seed: int | None = None)
     names = ds.class_names
     picks = _pick(np.asarray(ds.y_train), len(names), per_class, seed)
     cell = 0.62
-    fig = _figure(1.6 + cell * per_class, 0.5 + cell * len(names))
+    fig = new_figure(1.6 + cell * per_class, 0.5 + cell * len(names))
     axes = fig.subplots(len(names), per_class, squeeze=False, gridspec_kw={"wspace": 0.02, "hspace": 0.02})
     for k, row in enumerate(axes):
         for j, ax in enumerate(row):
@@ -171,7 +163,7 @@ def samples_figure(ds: Dataset, *, per_class: int = 10, seed: int | None = None)
 def classes_figure(ds: Dataset, train_counts: np.ndarray, test_counts: np.ndarray) -> Any:
     """Images per class in the training and the test set, side by side."""
     names = ds.class_names
-    fig = _figure(10.0, 4.2)
+    fig = new_figure(10.0, 4.2)
     axes = fig.subplots(1, 2, sharey=False)
     pos = np.arange(len(names))
     for ax, counts, split, color in ((axes[0], train_counts, "train", "C0"), (axes[1], test_counts, "test", "C1")):
@@ -198,7 +190,7 @@ def means_figure(ds: Dataset) -> Any:
     n = len(names)
     cols = min(n, 5)
     rows = -(-n // cols)
-    fig = _figure(1.9 * cols, 2.1 * rows + 0.4)
+    fig = new_figure(1.9 * cols, 2.1 * rows + 0.4)
     axes = fig.subplots(rows, cols, squeeze=False)
     for k, ax in enumerate(axes.ravel()):
         ax.set_xticks([])
@@ -223,7 +215,7 @@ def _intensity_counts(X: np.ndarray) -> np.ndarray:
 
 def pixels_figure(ds: Dataset, train_hist: np.ndarray, test_hist: np.ndarray) -> Any:
     """The histogram of pixel intensities (share of pixels per level, log scale), train and test."""
-    fig = _figure(7.5, 4.0)
+    fig = new_figure(7.5, 4.0)
     ax = fig.subplots()
     levels = np.arange(256)
     for hist, split, style in (

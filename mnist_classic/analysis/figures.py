@@ -47,7 +47,8 @@ logger = logging.getLogger(__name__)
 _SHA = ("train_images", "train_labels", "test_images", "test_labels")
 
 
-def _figure(width: float, height: float) -> Any:
+def new_figure(width: float, height: float) -> Any:
+    """A matplotlib Figure (constrained layout), or ImportError naming the extra to install."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -118,7 +119,7 @@ def _size_axis(ax: Any, sizes: Any) -> None:
 def pareto_figure(summary: pd.DataFrame, title: str = "") -> Any:
     """Accuracy (with its 95% CI) versus fit time (log axis, min-max bars); the Pareto front as a step line."""
     s = summary[(summary["k"] > 0) & (summary["fit_median"] > 0)]
-    fig = _figure(8.5, 4.8)
+    fig = new_figure(8.5, 4.8)
     ax = fig.add_subplot()
     colors = _colors(list(dict.fromkeys(s["pipeline"])))
     sizes = sorted(set(s["n_train"]))
@@ -149,7 +150,7 @@ def pareto_figure(summary: pd.DataFrame, title: str = "") -> Any:
 def learning_curve_figure(summary: pd.DataFrame, title: str = "") -> Any:
     """Accuracy versus n_train (log axis), one line per pipeline, the 95% CI as a band."""
     s = summary[summary["k"] > 0]
-    fig = _figure(7.5, 4.8)
+    fig = new_figure(7.5, 4.8)
     ax = fig.add_subplot()
     colors = _colors(list(dict.fromkeys(s["pipeline"])))
     for name, g in s.groupby("pipeline", sort=False):
@@ -166,7 +167,7 @@ def learning_curve_figure(summary: pd.DataFrame, title: str = "") -> Any:
 def time_scaling_figure(summary: pd.DataFrame, title: str = "") -> Any:
     """Fit and predict time versus n_train, log-log; each legend entry gives the fitted exponent b of t ~ n^b."""
     s = summary[summary["k"] > 0]
-    fig = _figure(11, 5.4)
+    fig = new_figure(11, 5.4)
     colors = _colors(list(dict.fromkeys(s["pipeline"])))
     for i, (what, label) in enumerate((("fit", "fit time"), ("predict", "predict time"))):
         ax = fig.add_subplot(1, 2, i + 1)
@@ -193,7 +194,7 @@ def confusion_figure(truth: np.ndarray, predictions: dict[str, np.ndarray], titl
     n = int(max([int(truth.max()), *(int(p.max()) for p in predictions.values())])) + 1
     cols = min(3, len(predictions))
     rows = math.ceil(len(predictions) / cols)
-    fig = _figure(3.6 * cols, 3.6 * rows + 0.4)
+    fig = new_figure(3.6 * cols, 3.6 * rows + 0.4)
     for i, (name, pred) in enumerate(predictions.items()):
         ax = fig.add_subplot(rows, cols, i + 1)
         m = np.bincount(truth * n + pred, minlength=n * n).reshape(n, n)
@@ -223,7 +224,7 @@ def misclassified_figure(
     if side * side != images.shape[1]:
         msg = f"The 'images' parameter must hold square images (n, side*side). Got shape {images.shape}."
         raise ValueError(msg)
-    fig = _figure(0.8 * n + 1.2, 1.0 * len(predictions) + 0.5)
+    fig = new_figure(0.8 * n + 1.2, 1.0 * len(predictions) + 0.5)
     for r, (name, pred) in enumerate(predictions.items()):
         wrong = np.flatnonzero(pred != truth)[:n]
         for c in range(n):
