@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .engines import get_engine
 from .measure import PeakMemory, timed_fit, timed_predict
 from .selectors import ConfiguredPipeline, effective_params
 
@@ -92,7 +93,8 @@ def run_case(
     dict
         ``status``, ``accuracy``, ``fit_time_s``, ``predict_time_s``,
         ``step_times`` (JSON), ``peak_memory_mb``, ``params`` (JSON),
-        ``error`` and ``predictions`` (the labels array, or None).
+        ``error``, ``accelerated`` (JSON: per step, whether the engine ran it
+        accelerated) and ``predictions`` (the labels array, or None).
     """
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     out: dict[str, Any] = {"status": "ok", "error": "", "predictions": None, "started_at": started}
@@ -104,15 +106,18 @@ def run_case(
         with mem, limits:
             # n_jobs=None already means one core: only a larger budget is given to *n_jobs.
             jobs = thread_budget if thread_budget is not None and thread_budget > 1 else None
-            est = case.pipeline.build(random_state=case.seed, n_jobs=jobs)
+            engine = get_engine(case.pipeline.engine)
+            est = engine.prepare(case.pipeline.build(random_state=case.seed, n_jobs=jobs))
             if jobs is not None and case.pipeline.serial_predict:
                 chunks = jobs
             out["params"] = effective_params(est)
-            with warnings.catch_warnings():
-                # Estimators whose n_jobs is deprecated (LogisticRegression) warn about the budget's value.
-                warnings.filterwarnings("ignore", message=".*'n_jobs' has no effect", category=FutureWarning)
-                fit_s, fit_steps = timed_fit(est, X, y)
-            pred, predict_s, predict_steps = timed_predict(est, X_test, chunks=chunks)
+            with engine.activate() as trace:
+                with warnings.catch_warnings():
+                    # Estimators whose n_jobs is deprecated (LogisticRegression) warn about the budget's value.
+                    warnings.filterwarnings("ignore", message=".*'n_jobs' has no effect", category=FutureWarning)
+                    fit_s, fit_steps = timed_fit(est, X, y)
+                pred, predict_s, predict_steps = timed_predict(est, X_test, chunks=chunks)
+            out["accelerated"] = json.dumps(engine.accelerated(est, trace), sort_keys=True)
     except Exception as exc:
         logger.debug("case %s failed:\n%s", case.label, traceback.format_exc())
         out.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " "))

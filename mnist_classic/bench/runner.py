@@ -30,6 +30,7 @@ from ..data.loader import Dataset, load_dataset
 from ..results import ResultWriter, read_results, save_labels
 from .case import Case, plan_cases, run_case
 from .contract import check_contract
+from .engines import get_engine, list_engines
 from .environment import collect_environment
 from .isolation import ChildRunner
 from .parallel import BACKENDS, DataRef, longest_first, run_parallel, thread_budget
@@ -99,6 +100,10 @@ class RunConfig:
     check_contract : bool, default=True
         Try every estimator that is not a built-in pipeline on ~50 images
         before the first case (see :mod:`.contract`).
+    engine : str, default="sklearn"
+        What runs the estimators (see :mod:`.engines`): ``sklearn`` (stock)
+        or ``sklearnex`` (Intel Extension for Scikit-learn). Another engine
+        than the default is part of each case's identity: ``svm@sklearnex``.
     """
 
     dataset: str | Sequence[str] = "mnist"
@@ -120,6 +125,7 @@ class RunConfig:
     plugins: Sequence[str] = ()
     config_text: str | None = None
     check_contract: bool = True
+    engine: str = "sklearn"
 
 
 @dataclass
@@ -151,6 +157,11 @@ class RunResult:
             return 130
         ok = all(r["status"] == "ok" for r in self.rows) and len(self.rows) == self.planned
         return 0 if ok and not self.nondeterministic else 1
+
+
+def available_engines() -> list[str]:
+    """Names of the registered engines that can run here."""
+    return [name for name in list_engines() if get_engine(name).available()]
 
 
 def _check_positive(value: Any, name: str, allow_none: bool = False) -> None:
@@ -219,7 +230,14 @@ def prepare(config: RunConfig) -> Plan:
         got = config.pipelines
         msg = f"The 'pipelines' parameter must name at least one pipeline (selector or estimator). Got {got!r} instead."
         raise ValueError(msg)
-    pipelines = configure(config.pipelines)
+    engine = get_engine(config.engine) if isinstance(config.engine, str) else None
+    if engine is None or not engine.available():
+        msg = (
+            f"The 'engine' parameter must name an engine installed here ({', '.join(available_engines())}). "
+            f"Got {config.engine!r}{', which does not import here,' if engine is not None else ''} instead."
+        )
+        raise ValueError(msg)
+    pipelines = [replace(p, engine=engine.name) for p in configure(config.pipelines)]
     names = [p.name for p in pipelines]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -347,6 +365,8 @@ def run_benchmark(
             "thread_budget": thread_budget(config.n_jobs) if parallel and config.scheduler is None else None,
             "command": config.command,
             "config_sha256": config_sha,
+            "engine": config.engine,
+            "engine_version": get_engine(config.engine).version(),
             **{f"sha256_{role}": sha for role, sha in ds.sha256.items()},
             **environment,
         }
