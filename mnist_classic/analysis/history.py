@@ -48,7 +48,17 @@ from ..results import COLUMNS
 from .changepoint import BETA, detect_steps, noise_scale
 from .compare import KEY, CaseComparison, compare_runs, validate_gate
 
-__all__ = ["AXES", "History", "HistoryPoint", "HistoryStep", "Series", "build_history", "write_history"]
+__all__ = [
+    "AXES",
+    "History",
+    "HistoryPoint",
+    "HistoryStep",
+    "Series",
+    "build_history",
+    "format_markdown",
+    "validate_axis",
+    "write_history",
+]
 
 #: Axis columns besides the version columns (every column ending in ``_version``).
 AXES: tuple[str, ...] = ("git_commit", "started_at")
@@ -236,6 +246,14 @@ def _accuracy_steps(points: list[HistoryPoint], alpha: float) -> list[HistorySte
     return steps
 
 
+def validate_axis(axis: str) -> None:
+    """Raise ValueError naming the accepted axes unless ``axis`` is one (see :func:`build_history`)."""
+    axes = [*AXES, *(c for c in COLUMNS if c.endswith("_version"))]
+    if axis not in axes:
+        msg = f"The 'axis' parameter must be one of {', '.join(axes)}. Got {axis!r} instead."
+        raise ValueError(msg)
+
+
 def build_history(
     df: pd.DataFrame,
     *,
@@ -275,10 +293,7 @@ def build_history(
     ...
     ValueError: The 'axis' parameter must be one of git_commit, started_at, python_version, ... Got 'nope' instead.
     """
-    axes = [*AXES, *(c for c in COLUMNS if c.endswith("_version"))]
-    if axis not in axes:
-        msg = f"The 'axis' parameter must be one of {', '.join(axes)}. Got {axis!r} instead."
-        raise ValueError(msg)
+    validate_axis(axis)
     validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution)
     settings = {
         "max_slowdown": max_slowdown,
@@ -300,7 +315,7 @@ def build_history(
     rank = {v: i for i, v in enumerate(order)}
     series = []
     for key, rows in df.groupby(list(KEY), sort=True):
-        dataset, pipeline, n_train, n_test = key
+        dataset, pipeline, n_train, n_test = (str(k) if i < 2 else int(float(str(k))) for i, k in enumerate(key))
         by_value = dict(iter(rows.groupby(rows[axis].astype(str), sort=False)))
         values = sorted(by_value, key=rank.__getitem__)
         points = [_point(v, by_value[v]) for v in values]

@@ -35,9 +35,10 @@ def add_history_parser(subparsers: Any, *, gate_options: Callable[[argparse.Argu
 def cmd_history(args: argparse.Namespace) -> int:
     """Write the dashboard and the summary; print their paths and the verdict; return the gate's exit code."""
     from ..analysis.compare import validate_gate
-    from ..analysis.history import build_history, write_history
+    from ..analysis.history import build_history, validate_axis, write_history
     from ..analysis.runs import load_runs
 
+    validate_axis(args.axis)
     validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution)
     history = build_history(
         load_runs(args.results),

@@ -125,7 +125,10 @@ def parse_env_spec(spec: str | Sequence[str]) -> list[str]:
     else:
         reqs = [str(r) for r in spec]
     if not reqs:
-        msg = f"The '--env' option takes requirements separated by spaces, e.g. 'scikit-learn==1.6.1'. Got {spec!r}."
+        msg = (
+            "The '--env' option takes requirements separated by spaces, e.g. 'scikit-learn==1.6.1'. "
+            f"Got {spec!r} instead."
+        )
         raise ValueError(msg)
     return reqs
 
