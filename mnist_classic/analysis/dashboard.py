@@ -12,10 +12,14 @@ says the same for every point.
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING
+from typing import Any, TypeAlias
 
-if TYPE_CHECKING:
-    from .history import History, HistoryPoint, Series
+# The objects drawn are analysis.history's History, Series, HistoryPoint and HistoryStep, typed Any
+# here: history imports this module to write the page, and the package has no import cycle.
+History: TypeAlias = Any
+HistoryPoint: TypeAlias = Any
+Series: TypeAlias = Any
+HistoryStep: TypeAlias = Any
 
 __all__ = ["render_dashboard"]
 
@@ -114,10 +118,7 @@ def _chart(history: History, s: Series, metric: str, title: str) -> str:
     return "".join(out)
 
 
-def _step_text(st: object) -> str:
-    from .history import HistoryStep
-
-    assert isinstance(st, HistoryStep)
+def _step_text(st: HistoryStep) -> str:
     change = f"{st.change:+.2f} pt" if st.metric == "accuracy" else f"x{st.change:.3f}"
     p = "" if st.p_value is None else f", p = {st.p_value:.2g}"
     return f"step in {st.metric} ({st.method}): {change}{p}: {st.verdict}"
