@@ -72,13 +72,14 @@ def predictions(truth, correct=9800, seed=1):
     return pred
 
 
-def write_run(path, truth, cases, *, sha=SHA, dataset="mnist", run_id="r1"):
+def write_run(path, truth, cases, *, sha=SHA, dataset="mnist", run_id="r1", extra=None):
     """A results CSV (and its predictions sidecar) with known contents.
 
     Each case is a dict: ``pipeline``; ``pred`` (one label array for every
     repeat) or ``preds`` (one per repeat); optional ``fit``/``predict`` (times
     per repeat), ``n_train`` and ``status`` (a non-ok status writes an error row).
     The number of repeats is the longest of ``preds``, ``fit`` and ``predict``.
+    ``extra``: more columns for every row (``sklearn_version``, ``git_commit``, ...).
     """
     w = ResultWriter(path)
     truth_sha = save_labels(w.predictions, truth)
@@ -99,6 +100,7 @@ def write_run(path, truth, cases, *, sha=SHA, dataset="mnist", run_id="r1"):
                 "cpu_model": "Test CPU",
                 "cpu_count": 2,
                 **sha,
+                **(extra or {}),
             }
             if row["status"] == "ok":
                 pred = c["preds"][rep] if "preds" in c else c["pred"]

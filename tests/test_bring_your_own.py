@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
@@ -27,6 +28,7 @@ SMALL = {"n_train": [300], "n_test": 100}
 # A module of users' estimators, good and broken, importable by the tests (see the `usermod` fixture).
 USER_MODULE = """
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.neighbors import KNeighborsClassifier
 
@@ -350,7 +352,6 @@ def test_nothing_read_from_a_results_file_is_imported(tmp_path, monkeypatch):
 
 
 def test_files_of_the_previous_schema_are_read_but_not_appended_to(tmp_path):
-    import pandas as pd
 
     from mnist_classic.results import OLDER_SCHEMAS
 

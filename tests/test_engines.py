@@ -151,3 +151,80 @@ def test_sklearnex_fallback_is_detected(toy):
         est.fit_transform(toy[0])
     assert engine.accelerated(est, trace) == {"pca": False}
     assert any(not c.accelerated for c in trace.calls)
+
+
+# --- an engine in a run: the row's columns and the case's identity --------------------------------------------------
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    """An engine that 'accelerates' every step (it only records the calls), registered for one test."""
+    from contextlib import contextmanager
+
+    from mnist_classic.bench.engines import Call
+
+    @contextmanager
+    def activate():
+        trace = Trace()
+        yield trace
+        trace.calls.append(Call("DummyClassifier", "fit", True))
+
+    def accelerated(est, trace):
+        return {
+            name: any(c.estimator == type(step).__name__ for c in trace.calls) for name, step in engines._steps(est)
+        }
+
+    engine = Engine(
+        "fake", "test", available=lambda: True, version=lambda: "9.9", activate=activate, accelerated=accelerated
+    )
+    monkeypatch.setitem(ENGINES, "fake", engine)
+    return engine
+
+
+def test_the_engine_is_part_of_the_name():
+    from mnist_classic.bench.selectors import parse_selector
+
+    p = parse_selector("svm[C=10]")
+    assert p.name == "svm[C=10]"
+    assert replace_engine(p, "sklearnex").name == "svm[C=10]@sklearnex"
+    assert replace_engine(p, "sklearn").name == "svm[C=10]"
+
+
+def replace_engine(p, engine):
+    from dataclasses import replace
+
+    return replace(p, engine=engine)
+
+
+def test_a_run_with_an_engine_records_it_and_report_tells_it_from_stock(tmp_path, fake_engine, capsys):
+    from synthetic import report_cli
+
+    from mnist_classic.cli import main
+    from mnist_classic.results import read_results
+
+    out = tmp_path / "r.csv"
+    base = ["run", "--pipelines", "dummy", "--n-train", "100", "--n-test", "50", "-q", "-o", str(out)]
+    assert main(base) == 0
+    assert main([*base, "--engine", "fake"]) == 0
+    df = read_results(out)
+    assert df["pipeline"].tolist() == ["dummy", "dummy@fake"]
+    assert df["engine"].tolist() == ["sklearn", "fake"]
+    assert df["engine_version"].tolist()[1] == "9.9"
+    assert df["accelerated"].tolist() == ['{"dummyclassifier": false}', '{"dummyclassifier": true}']
+    capsys.readouterr()
+    assert report_cli(out, "--reference", "dummy", "--no-figures", "--format", "md", "--out", tmp_path / "rep") == 0
+    md = (tmp_path / "rep" / "report.md").read_text()
+    (line,) = [row for row in md.splitlines() if row.startswith("| `dummy@fake`")]
+    assert "+0.00 pt, p = 1" in line  # McNemar against stock: the same predictions
+    # compare and history match cases by that name: stock and accelerated are never mixed
+    assert main(["compare", str(out), str(out)]) == 0
+
+
+def test_an_engine_that_does_not_import_is_refused_before_the_run(tmp_path, monkeypatch, capsys):
+    from mnist_classic.cli import main
+
+    monkeypatch.setitem(ENGINES, "gone", Engine("gone", "x", available=lambda: False, version=lambda: None))
+    out = tmp_path / "r.csv"
+    assert main(["run", "--pipelines", "dummy", "--engine", "gone", "-o", str(out)]) == 2
+    assert "The 'engine' parameter must name an engine installed here" in capsys.readouterr().err
+    assert not out.exists()

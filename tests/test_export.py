@@ -201,3 +201,18 @@ def test_dataset_named_when_not_mnist(tmp_path):
         to_github_benchmark(path)["customBiggerIsBetter"][0]["name"]
         == "accuracy fashion: knn n_train=60000 n_test=10000"
     )
+
+
+def test_export_command(results, tmp_path, capsys):
+    from mnist_classic.cli import main
+
+    assert main(["export", str(results), "--format", "pytest-benchmark"]) == 0
+    assert json.loads(capsys.readouterr().out) == to_pytest_benchmark(results)
+    out = tmp_path / "bench.json"
+    assert main(["export", str(results), "--format", "pytest-benchmark", "--output", str(out)]) == 0
+    assert json.loads(out.read_text()) == to_pytest_benchmark(results)
+    assert main(["export", str(results), "--format", "github-action", "--output", str(tmp_path / "gh")]) == 0
+    printed = capsys.readouterr().out.split()
+    assert [p.rsplit("/", 1)[-1] for p in printed[-2:]] == ["smaller_is_better.json", "bigger_is_better.json"]
+    smaller = json.loads((tmp_path / "gh" / "smaller_is_better.json").read_text())
+    assert smaller == to_github_benchmark(results)["customSmallerIsBetter"]

@@ -121,7 +121,8 @@ def _versus(df: pd.DataFrame, reference: str, alpha: float) -> dict[tuple[Any, .
 
 _ENV = (
     "mnist-classic {suite_version} (commit {git_commit}); Python {python_version}, NumPy {numpy_version}, "
-    "SciPy {scipy_version}, scikit-learn {sklearn_version}; {blas}, {blas_threads} BLAS threads; "
+    "SciPy {scipy_version}, scikit-learn {sklearn_version}; engine {engine} {engine_version}; "
+    "{blas}, {blas_threads} BLAS threads; "
     "{cpu_model}, {cpu_count} CPUs; {platform}; command: {command}"
 )
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .engines import get_engine
 from .measure import PeakMemory, timed_fit, timed_predict
 from .selectors import ConfiguredPipeline, effective_params
 
@@ -98,7 +99,8 @@ def run_case(
     dict
         ``status``, ``accuracy``, ``fit_time_s``, ``predict_time_s``,
         ``step_times`` (JSON), ``peak_memory_mb``, ``params`` (JSON),
-        ``error``, ``predictions`` (the labels array, or None), and with a
+        ``error``, ``accelerated`` (JSON: per step, whether the engine ran it
+        accelerated), ``predictions`` (the labels array, or None), and with a
         budget ``fit_threads`` and ``predict_threads``.
     """
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -109,27 +111,30 @@ def run_case(
     limits = nullcontext() if thread_budget is None else threadpool_limits(limits=thread_budget)
     try:
         with mem, limits:
-            est = case.pipeline.build(random_state=case.seed)
+            engine = get_engine(case.pipeline.engine)
+            est = engine.prepare(case.pipeline.build(random_state=case.seed))
             jobs: list[str] = []
             if thread_budget is not None:
                 # *n_jobs left at None (one core) by the factory and the selector follow the budget.
                 jobs = case.pipeline.free_params(est, "n_jobs")
                 chunks = _set_budget(est, case, jobs, thread_budget)
             out["params"] = effective_params(est)
-            with warnings.catch_warnings():
-                # Estimators whose n_jobs is deprecated (LogisticRegression) warn about the budget's value.
-                warnings.filterwarnings("ignore", message=".*'n_jobs' has no effect", category=FutureWarning)
-                fit_s, fit_steps = timed_fit(est, X, y)
-            threads = thread_budget
-            if predict_budget is not None:
-                threads = predict_budget()  # cores may have been freed while this case was fitting
-                chunks = _set_budget(est, case, jobs, threads)
-            if thread_budget is not None:
-                out.update(fit_threads=thread_budget, predict_threads=threads)
-            # A split predict runs its chunks on as many threads, one BLAS thread each (PCA before SVC).
-            inner = nullcontext() if threads is None else threadpool_limits(limits=1 if chunks > 1 else threads)
-            with inner:
-                pred, predict_s, predict_steps = timed_predict(est, X_test, chunks=chunks)
+            with engine.activate() as trace:
+                with warnings.catch_warnings():
+                    # Estimators whose n_jobs is deprecated (LogisticRegression) warn about the budget's value.
+                    warnings.filterwarnings("ignore", message=".*'n_jobs' has no effect", category=FutureWarning)
+                    fit_s, fit_steps = timed_fit(est, X, y)
+                threads = thread_budget
+                if predict_budget is not None:
+                    threads = predict_budget()  # cores may have been freed while this case was fitting
+                    chunks = _set_budget(est, case, jobs, threads)
+                if thread_budget is not None:
+                    out.update(fit_threads=thread_budget, predict_threads=threads)
+                # A split predict runs its chunks on as many threads, one BLAS thread each (PCA before SVC).
+                inner = nullcontext() if threads is None else threadpool_limits(limits=1 if chunks > 1 else threads)
+                with inner:
+                    pred, predict_s, predict_steps = timed_predict(est, X_test, chunks=chunks)
+            out["accelerated"] = json.dumps(engine.accelerated(est, trace), sort_keys=True)
     except Exception as exc:
         logger.debug("case %s failed:\n%s", case.label, traceback.format_exc())
         out.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " "))

@@ -59,6 +59,7 @@ RUN_FILE_KEYS: dict[str, str] = {
     "scheduler": "a Dask scheduler address",
     "resume": "skip cases already in the output",
     "check_determinism": "fit every case twice",
+    "engine": "what runs the estimators: sklearn (stock) or sklearnex",
 }
 _STEP_KEYS = ("estimator", "pipeline", "params", "steps")
 

@@ -13,7 +13,7 @@ import errno
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from ..data.loader import Dataset, load_dataset
 from .contract import check_contract
+from .engines import get_engine, list_engines
 from .objects import configure
 from .parallel import BACKENDS
 from .pipelines import DEFAULT_PIPELINES
@@ -87,6 +88,10 @@ class RunConfig:
     check_contract : bool, default=True
         Try every estimator that is not a built-in pipeline on ~50 images
         before the first case (see :mod:`.contract`).
+    engine : str, default="sklearn"
+        What runs the estimators (see :mod:`.engines`): ``sklearn`` (stock)
+        or ``sklearnex`` (Intel Extension for Scikit-learn). Another engine
+        than the default is part of each case's identity: ``svm@sklearnex``.
     """
 
     dataset: str | Sequence[str] = "mnist"
@@ -108,6 +113,7 @@ class RunConfig:
     plugins: Sequence[str] = ()
     config_text: str | None = None
     check_contract: bool = True
+    engine: str = "sklearn"
 
 
 def _check_positive(value: Any, name: str, allow_none: bool = False) -> None:
@@ -163,6 +169,11 @@ def _dataset_names(config: RunConfig) -> list[str]:
     return names
 
 
+def available_engines() -> list[str]:
+    """Names of the registered engines that can run here."""
+    return [name for name in list_engines() if get_engine(name).available()]
+
+
 def prepare(config: RunConfig) -> Plan:
     """Validate a config, load its plugins and data, and check users' estimators; raises before anything is written."""
     load_entry_points()
@@ -171,7 +182,14 @@ def prepare(config: RunConfig) -> Plan:
         got = config.pipelines
         msg = f"The 'pipelines' parameter must name at least one pipeline (selector or estimator). Got {got!r} instead."
         raise ValueError(msg)
-    pipelines = configure(config.pipelines)
+    engine = get_engine(config.engine) if isinstance(config.engine, str) else None
+    if engine is None or not engine.available():
+        msg = (
+            f"The 'engine' parameter must name an engine installed here ({', '.join(available_engines())}). "
+            f"Got {config.engine!r}{', which does not import here,' if engine is not None else ''} instead."
+        )
+        raise ValueError(msg)
+    pipelines = [replace(p, engine=engine.name) for p in configure(config.pipelines)]
     names = [p.name for p in pipelines]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

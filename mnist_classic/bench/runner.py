@@ -26,6 +26,7 @@ from .._files import atomic_write
 from ..data.loader import Dataset
 from ..results import ResultWriter, read_results, save_labels
 from .case import Case, plan_cases, run_case
+from .engines import get_engine
 from .environment import collect_environment
 from .isolation import ChildRunner
 from .parallel import PROBE_SIZE, DataRef, longest_first, probe_seconds, run_parallel, thread_budget
@@ -152,6 +153,8 @@ def run_benchmark(
             "thread_budget": thread_budget(config.n_jobs) if parallel and config.scheduler is None else None,
             "command": config.command,
             "config_sha256": config_sha,
+            "engine": config.engine,
+            "engine_version": get_engine(config.engine).version(),
             **{f"sha256_{role}": sha for role, sha in ds.sha256.items()},
             **environment,
         }

@@ -176,18 +176,24 @@ class ConfiguredPipeline:
         The name of an estimator object given from Python (``steps`` is then empty).
     prototype : estimator or None
         That object; every case fits a clone of it.
+    engine : str, default="sklearn"
+        The engine that runs it (:mod:`.engines`); part of the identity when
+        it is not the default, as a suffix of the name: ``svm@sklearnex``.
     """
 
     steps: tuple[Step, ...] = ()
     label: str | None = None
     prototype: Any = field(default=None, compare=False, hash=False, repr=False)
+    engine: str = "sklearn"
 
     @property
     def name(self) -> str:
-        """The identity of the configuration: ``svm[C=10,gamma=scale]``, ``a:B+c:D[x=1]``, or the label."""
-        if self.label is not None:
-            return self.label
-        return "+".join(s.name for s in self.steps)
+        """The identity of the configuration: ``svm[C=10,gamma=scale]``, ``a:B+c:D[x=1]``, or the label.
+
+        With an engine other than the default, ``@engine`` is appended: ``svm@sklearnex``.
+        """
+        name = self.label if self.label is not None else "+".join(s.name for s in self.steps)
+        return name if self.engine == "sklearn" else f"{name}@{self.engine}"
 
     @property
     def spec(self) -> PipelineSpec | None:

@@ -19,6 +19,8 @@ from ..data.idx import IDXError
 from ..data.loader import DataIntegrityError
 from . import commands
 from .errors import PROG, UsageError
+from .history import add_export_parser, add_history_parser, cmd_export, cmd_history
+from .matrix import add_matrix_parser, cmd_matrix
 from .report import add_report_parser, cmd_report
 
 __all__ = ["main"]
@@ -45,6 +47,32 @@ def _n_train_list(text: str) -> list[int | None]:
             msg = f"--n-train takes positive integers separated by commas, or 'all'; got {text!r}"
             raise argparse.ArgumentTypeError(msg) from None
     return out
+
+
+def _add_gate_options(parser: argparse.ArgumentParser) -> None:
+    """The gate of ``compare`` (and ``history``): thresholds, significance level, time resolution."""
+    parser.add_argument(
+        "--max-slowdown",
+        type=float,
+        default=1.10,
+        metavar="RATIO",
+        help="fail when a time ratio NEW/BASELINE exceeds this, beyond noise (default 1.10)",
+    )
+    parser.add_argument(
+        "--max-accuracy-drop",
+        type=float,
+        default=0.1,
+        metavar="POINTS",
+        help="fail when accuracy drops by more than this many points, significantly (default 0.1)",
+    )
+    parser.add_argument("--alpha", type=float, default=0.01, help="significance level (default 0.01)")
+    parser.add_argument(
+        "--time-resolution",
+        type=float,
+        default=0.05,
+        metavar="SEC",
+        help="absolute time differences below this are not judged (default 0.05)",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -152,6 +180,13 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="fit every case twice with the same seed; exit 1 if predictions differ",
     )
+    run.add_argument(
+        "--engine",
+        default=None,
+        metavar="NAME",
+        help="what runs the estimators: sklearn (stock, default) or sklearnex (needs scikit-learn-intelex); "
+        "another engine is part of the case's name, svm@sklearnex",
+    )
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
     data = sub.add_parser("data", help="inspect, verify or download datasets")
@@ -188,28 +223,7 @@ def _build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("baseline", metavar="BASELINE", help="results CSV, or a folder of them")
     cmp.add_argument("new", metavar="NEW", help="results CSV, or a folder of them")
     cmp.add_argument("--format", choices=("text", "md", "json"), default="text", help="output format")
-    cmp.add_argument(
-        "--max-slowdown",
-        type=float,
-        default=1.10,
-        metavar="RATIO",
-        help="fail when a time ratio NEW/BASELINE exceeds this, beyond noise (default 1.10)",
-    )
-    cmp.add_argument(
-        "--max-accuracy-drop",
-        type=float,
-        default=0.1,
-        metavar="POINTS",
-        help="fail when accuracy drops by more than this many points, significantly (default 0.1)",
-    )
-    cmp.add_argument("--alpha", type=float, default=0.01, help="significance level (default 0.01)")
-    cmp.add_argument(
-        "--time-resolution",
-        type=float,
-        default=0.05,
-        metavar="SEC",
-        help="absolute time differences below this are not judged (default 0.05)",
-    )
+    _add_gate_options(cmp)
     cmp.add_argument(
         "--fail-on-missing", action="store_true", help="also fail when a baseline case is missing from NEW"
     )
@@ -224,7 +238,19 @@ def _build_parser() -> argparse.ArgumentParser:
         "--plugin", action="append", default=None, metavar="MODULE|FILE.py", help="also list what a plugin adds"
     )
     add_report_parser(sub)
+    add_history_parser(sub, gate_options=_add_gate_options)
+    add_matrix_parser(sub)
+    add_export_parser(sub)
     return p
+
+
+def _matrix_run_args(parser: argparse.ArgumentParser, extra: list[str]) -> list[str]:
+    """The options of ``matrix`` that are ``run``'s, checked by the ``run`` parser before any environment is built."""
+    try:
+        parser.parse_args(["run", *extra])
+    except UsageError as exc:
+        raise UsageError(str(exc).replace(f"{PROG} run:", f"{PROG} matrix (run options):", 1)) from None
+    return extra
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -238,7 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and args.command != "matrix":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
         logging.basicConfig(
             level=logging.INFO if args.verbose else logging.WARNING,
             format=f"{PROG}: %(levelname)s: %(message)s",
@@ -264,6 +292,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.cmd_compare(args)
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "history":
+            return cmd_history(args)
+        if args.command == "export":
+            return cmd_export(args)
+        if args.command == "matrix":
+            run_args = _matrix_run_args(parser, extra)
+            return cmd_matrix(args, run_args, argv)
         parser.print_help()
         return 2
     except UsageError as exc:

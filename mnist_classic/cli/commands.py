@@ -206,6 +206,7 @@ _RUN_OVERRIDES = (
     ("scheduler", "scheduler"),
     ("resume", "resume"),
     ("check_determinism", "check_determinism"),
+    ("engine", "engine"),
 )
 
 

@@ -72,12 +72,17 @@ COLUMNS: tuple[str, ...] = (
     "git_commit",
     "command",
     "config_sha256",
+    # the engine (0.2)
+    "engine",
+    "engine_version",
+    "accelerated",
 )
 
 #: Columns of earlier versions' files, which are read (missing columns empty) but never appended to.
 #: Each entry: the version that last wrote that schema, and the columns it lacks.
 OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
-    "0.1": ("fit_threads", "predict_threads", "config_sha256"),
+    "0.1": ("fit_threads", "predict_threads", "config_sha256", "engine", "engine_version", "accelerated"),
+    "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads"),
 }
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).

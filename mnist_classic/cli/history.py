@@ -1,0 +1,95 @@
+"""``mnist-classic history`` and ``mnist-classic export``: a results history judged and drawn, or exported."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["add_export_parser", "add_history_parser", "cmd_export", "cmd_history"]
+
+
+def add_history_parser(subparsers: Any, *, gate_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add the ``history`` subcommand (its gate options are ``compare``'s, added by ``gate_options``)."""
+    p = subparsers.add_parser(
+        "history",
+        help="one series per case over runs along an axis: steps found, an HTML dashboard, exit 1 on a regression",
+        description="Order runs along an axis (a version column, git commit or run time), find steps in fit and "
+        "predict time (penalized change points on per-run medians) and in accuracy (exact McNemar between "
+        "consecutive runs), write history.html and history.md into --out, and exit 1 when the latest point "
+        "regressed against the one before it (the gate of 'compare').",
+    )
+    p.add_argument("results", nargs="+", metavar="RESULTS", help="results CSVs, or folders of them")
+    p.add_argument(
+        "--axis",
+        default="sklearn_version",
+        metavar="COLUMN",
+        help="sklearn_version (default), any *_version column, git_commit (in order of run time) or started_at",
+    )
+    p.add_argument("--out", default="history", metavar="DIR", help="output folder (default: history)")
+    gate_options(p)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Write the dashboard and the summary; print their paths and the verdict; return the gate's exit code."""
+    from ..analysis.compare import validate_gate
+    from ..analysis.history import build_history, validate_axis, write_history
+    from ..analysis.runs import load_runs
+
+    validate_axis(args.axis)
+    validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution)
+    history = build_history(
+        load_runs(args.results),
+        axis=args.axis,
+        max_slowdown=args.max_slowdown,
+        max_accuracy_drop=args.max_accuracy_drop,
+        alpha=args.alpha,
+        time_resolution=args.time_resolution,
+    )
+    for path in write_history(history, args.out):
+        print(path)
+    print(history.verdict_line())
+    return history.exit_code
+
+
+def add_export_parser(subparsers: Any) -> None:
+    """Add the ``export`` subcommand."""
+    p = subparsers.add_parser("export", help="a results CSV as pytest-benchmark or github-action-benchmark JSON")
+    p.add_argument("results", metavar="CSV", help="a CSV written by 'mnist-classic run'")
+    p.add_argument(
+        "--format",
+        choices=("pytest-benchmark", "github-action"),
+        required=True,
+        help="pytest-benchmark: the --benchmark-json document; github-action: github-action-benchmark's "
+        "customSmallerIsBetter (times) and customBiggerIsBetter (accuracy) lists",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        default=None,
+        metavar="PATH",
+        help="pytest-benchmark: the JSON file; github-action: a folder for smaller_is_better.json and "
+        "bigger_is_better.json (default: print JSON to stdout)",
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write (or print) the export; return 0."""
+    from ..analysis import export
+
+    if args.output is None:
+        doc: Any = (
+            export.to_pytest_benchmark(args.results)
+            if args.format == "pytest-benchmark"
+            else export.to_github_benchmark(args.results)
+        )
+        sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        return 0
+    if args.format == "pytest-benchmark":
+        print(export.write_pytest_benchmark(args.results, args.output))
+    else:
+        for path in export.write_github_benchmark(args.results, args.output):
+            print(path)
+    return 0
