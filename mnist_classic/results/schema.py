@@ -83,6 +83,7 @@ COLUMNS: tuple[str, ...] = (
 OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
     "0.1": ("fit_threads", "predict_threads", "config_sha256", "engine", "engine_version", "accelerated"),
     "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads"),
+    "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated"),
 }
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).
