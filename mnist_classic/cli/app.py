@@ -228,9 +228,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--fail-on-missing", action="store_true", help="also fail when a baseline case is missing from NEW"
     )
 
-    summ = sub.add_parser("summary", help="print the summary table of a results CSV")
-    summ.add_argument("results", metavar="CSV", help="a CSV written by 'mnist-classic run'")
+    summ = sub.add_parser("summary", help="print the summary table of results CSVs")
+    summ.add_argument("results", metavar="CSV", nargs="+", help="CSVs written by 'mnist-classic run'")
     summ.add_argument("--run-id", default=None, help="only the rows of this run")
+    summ.add_argument("--suite", default=None, metavar="NAME", help="only the rows of this suite's pipelines")
+    summ.add_argument("--total", action="store_true", help="end with the total fit + predict seconds of the rows shown")
 
     lst = sub.add_parser("list", help="list pipelines (with defaults) and datasets")
     lst.add_argument("what", nargs="?", choices=("pipelines", "suites", "datasets"), default=None)

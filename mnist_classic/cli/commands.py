@@ -178,16 +178,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    from ..analysis.runs import load_runs
+    from ..bench.pipelines import suite_pipelines
     from ..bench.progress import summary_table
-    from ..results import read_results
 
-    df = read_results(args.results)
+    df = load_runs(args.results)
     if args.run_id is not None:
         df = df[df["run_id"] == args.run_id]
         if df.empty:
-            msg = f"The '--run-id' option must name a run in {args.results}. Got {args.run_id!r} instead."
+            msg = f"The '--run-id' option must name a run in {', '.join(args.results)}. Got {args.run_id!r} instead."
             raise ValueError(msg)
+    if args.suite is not None:
+        df = df[df["pipeline"].isin(suite_pipelines([args.suite]))]
     print(summary_table(df.to_dict("records")))
+    if args.total:
+        seconds = float((df["fit_time_s"].fillna(0) + df["predict_time_s"].fillna(0)).sum())
+        print(f"\ntotal fit + predict: {seconds:.0f} s over {len(df)} cases")
     return 0
 
 
