@@ -18,8 +18,10 @@ Example (every key is optional; command-line options override the file)::
     ]
 
 A table in ``pipelines`` is written as the equivalent selector, so a case has
-the same identity whichever way it was named; a list value is a grid. An
-unknown key, at the top or in a table, is an error naming the valid ones.
+the same identity whichever way it was named; a list value is a grid, so a
+parameter whose value is a sequence is a list in a list
+(``hidden_layer_sizes = [[100, 100]]``: TOML has no tuples). An unknown key, at
+the top or in a table, is an error naming the valid ones.
 """
 
 from __future__ import annotations

@@ -193,7 +193,10 @@ def prepare(config: RunConfig) -> Plan:
     names = [p.name for p in pipelines]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        msg = f"Pipeline selected twice: {', '.join(dupes)} (use --repeats to repeat a case)"
+        msg = (
+            f"Pipeline selected twice: {', '.join(dupes)} (use --repeats to repeat a case; a list value is a grid "
+            "of its items: write a sequence value as a tuple (100,100) or a list in a list [[100,100]])"
+        )
         raise ValueError(msg)
     _check_positive(config.repeats, "repeats")
     if isinstance(config.seed, bool) or not isinstance(config.seed, (int, np.integer)) or config.seed < 0:
