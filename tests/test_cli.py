@@ -92,7 +92,7 @@ def test_data_verify_intact_copy_passes(capsys, tmp_path):
         (["data", "download", "nope"], "Unknown dataset 'nope'"),
         (["data"], "choose an action"),
         (["run", "--pipelines", "svm[C=", "--n-train", "10"], "Malformed pipeline selector"),
-        (["run", "--pipelines", "nope"], "valid pipelines: svm, pca_svm, knn, rf, logreg, dummy"),
+        (["run", "--pipelines", "nope"], "valid pipelines: svm, pca_svm, knn, rf, logreg, linear"),
         (["run", "--n-train", "abc"], "--n-train takes positive integers"),
         (["run", "--n-train", "0"], "'n_train' parameter must be a positive int"),
         (["run", "--n-test", "10001"], "'n_test' parameter of load_dataset must be an int in [1, 10000]"),
