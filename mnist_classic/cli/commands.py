@@ -190,7 +190,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
             raise ValueError(msg)
     if args.suite is not None:
         df = df[df["pipeline"].isin(suite_pipelines([args.suite]))]
-    print(summary_table(df.to_dict("records")))
+    print(summary_table([{str(k): v for k, v in row.items()} for row in df.to_dict("records")]))
     if args.total:
         seconds = float((df["fit_time_s"].fillna(0) + df["predict_time_s"].fillna(0)).sum())
         print(f"\ntotal fit + predict: {seconds:.0f} s over {len(df)} cases")
