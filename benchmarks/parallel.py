@@ -97,7 +97,7 @@ def part1(n_train: int | None, folder: Path) -> None:
         f"CPU {sum(f + p for f, p in cpu.values()):.1f} s / {cores} cores = {spread:.1f} s)"
     )
 
-    est = {p: estimate_cost(p, n, probe=lambda c: probes[c.name]) for p in DEFAULT_PIPELINES}
+    est = {p: estimate_cost(parse_selector(p), n, probe=lambda c: probes[c.name]) for p in DEFAULT_PIPELINES}
     print(f"  probe ({PROBE_SIZE} images, one thread; {probe_wall:.2f} s for all five) vs the loop's CPU seconds:")
     for p in sorted(DEFAULT_PIPELINES, key=lambda p: -sum(cpu[p])):
         print(
