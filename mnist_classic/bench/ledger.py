@@ -123,21 +123,26 @@ class CoreLedger:
 
     @contextmanager
     def _state(self) -> Iterator[LedgerState]:
+        """The state, under an exclusive lock; written back whole (a temporary file renamed over it).
+
+        The lock is a separate file, so that the state is replaced atomically: a
+        worker killed while writing leaves the previous state, never a torn one,
+        and the kernel drops a dead process's lock.
+        """
         import fcntl
 
-        with open(self.path, "r+") as f:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        with open(self.path + ".lock", "a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             try:
-                raw = json.load(f)
+                raw = json.loads(Path(self.path).read_text())
                 raw["held"] = {int(k): v for k, v in raw["held"].items()}
                 state = LedgerState(**raw)
                 yield state
-                f.seek(0)
-                f.truncate()
-                f.write(json.dumps(asdict(state)))
-                f.flush()
+                tmp = f"{self.path}.{os.getpid()}.tmp"
+                Path(tmp).write_text(json.dumps(asdict(state)))
+                os.replace(tmp, self.path)
             finally:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
     def claim(self, case: int) -> int:
         """See :func:`claim`."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,17 @@ class IDXFileInfo:
     payload_sha256: str
     idx_dtype: str
     shape: tuple[int, ...]
+
+
+# numpy parses a .npy header with ast.literal_eval, and CPython 3.11's AST constructor is not
+# thread-safe ("SystemError: AST constructor recursion depth mismatch" when the loader's threads
+# open the four files at once): the header read is serialized; the memory map itself is not.
+_NPY_HEADER_LOCK = threading.Lock()
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    with _NPY_HEADER_LOCK:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
 def _check_kind(arr: np.ndarray, role: str, source: str) -> None:
@@ -90,7 +102,7 @@ def load_file(
             meta = json.loads(meta_path.read_text())
             npy_path = cache_dir / f"{meta['payload_sha256']}-{variant}.npy"
             if (expected is None or meta["payload_sha256"] == expected) and npy_path.exists():
-                arr = np.load(npy_path, mmap_mode="r", allow_pickle=False)
+                arr = _load_npy(npy_path)
                 info = IDXFileInfo(role, str(path), meta["payload_sha256"], meta["idx_dtype"], tuple(meta["shape"]))
                 return arr, info
         except (OSError, ValueError, KeyError):
@@ -130,4 +142,4 @@ def _write_cache(
         atomic_write(npy_path, write)
     meta = {"payload_sha256": info.payload_sha256, "idx_dtype": info.idx_dtype, "shape": list(info.shape)}
     atomic_write(meta_path, lambda tmp: Path(tmp).write_text(json.dumps(meta)))
-    return np.load(npy_path, mmap_mode="r", allow_pickle=False)
+    return _load_npy(npy_path)
