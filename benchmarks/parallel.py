@@ -9,7 +9,9 @@
    - ``run --n-jobs 2`` (loky, longest expected first): goal within 1.1x of
      the limit, identical predictions for every pipeline but ``logreg``;
    - the same with the worst order (shortest first), to show that order matters;
-   - the probe's cost estimates (which order the run) next to the loop's times.
+   - the probe's cost estimates (which order the run: one-thread fit and
+     predict on 500 and 1,000 images, extrapolated by the growth they show)
+     next to the loop's times.
    Ratios, not times, are the result: other processes on the machine distort
    walls, so the load average is printed before and after each measurement.
 2. Ten independent cases on a Dask LocalCluster of 2 workers against 1 worker.
@@ -31,8 +33,7 @@ import numpy as np
 
 import mnist_classic.bench.runner as runner_module
 from mnist_classic import DEFAULT_PIPELINES, load_dataset, parse_selector, read_results
-from mnist_classic.bench.parallel import PROBE_SIZE, estimate_cost, longest_first, probe_seconds
-from mnist_classic.bench.pipelines import PIPELINES
+from mnist_classic.bench.parallel import PROBE_SIZE, PROBE_SIZES, estimate_cost, longest_first, probe_times
 from mnist_classic.bench.runner import RunConfig, run_benchmark
 from mnist_classic.results import labels_sha256
 
@@ -85,7 +86,7 @@ def part1(n_train: int | None, folder: Path) -> None:
     ds = load_dataset("mnist", n_train=n_train)
     data = tuple(np.ascontiguousarray(a[:PROBE_SIZE]) for a in (ds.X_train, ds.y_train, ds.X_test))
     t0 = time.perf_counter()
-    probes = {p: probe_seconds(parse_selector(p), *data) for p in DEFAULT_PIPELINES}
+    probes = {p: probe_times(parse_selector(p), *data) for p in DEFAULT_PIPELINES}
     probe_wall = time.perf_counter() - t0
 
     seq_wall, seq, cpu = sequential_loop(n_train)
@@ -97,11 +98,21 @@ def part1(n_train: int | None, folder: Path) -> None:
         f"CPU {sum(f + p for f, p in cpu.values()):.1f} s / {cores} cores = {spread:.1f} s)"
     )
 
-    est = {p: estimate_cost(parse_selector(p), n, probe=lambda c: probes[c.name]) for p in DEFAULT_PIPELINES}
-    print(f"  probe ({PROBE_SIZE} images, one thread; {probe_wall:.2f} s for all five) vs the loop's CPU seconds:")
+    n_test = len(ds.X_test)
+    est = {
+        p: estimate_cost(parse_selector(p), n, probe=lambda c: probes[c.name], n_test=n_test) for p in DEFAULT_PIPELINES
+    }
+    print(
+        f"  probe (fit on {PROBE_SIZES[0]} and {PROBE_SIZES[1]} images, predict {PROBE_SIZES[0]}, one thread; "
+        f"{probe_wall:.2f} s for all five) vs the loop's CPU seconds:"
+    )
     for p in sorted(DEFAULT_PIPELINES, key=lambda p: -sum(cpu[p])):
+        t = probes[p]
+        assert t is not None
+        e_fit, e_predict = t.exponents()
         print(
-            f"    {p:8s} probe {probes[p]:.3f} s x ({n}/{PROBE_SIZE})^{PIPELINES[p].cost[1]} = {est[p]:7.1f} s; "
+            f"    {p:8s} probe fit {t.fit[0]:.3f}/{t.fit[1]:.3f} s (growth n^{e_fit:.2f}), predict "
+            f"{t.predict[0]:.3f}/{t.predict[1]:.3f} s (n^{e_predict:.2f}) -> {est[p]:7.1f} s; "
             f"measured fit {cpu[p][0]:6.1f} + predict {cpu[p][1]:5.1f} = {sum(cpu[p]):6.1f} s"
         )
     same = [p for p in sorted(est, key=lambda p: -est[p])] == [p for p in sorted(cpu, key=lambda p: -sum(cpu[p]))]
@@ -113,6 +124,7 @@ def part1(n_train: int | None, folder: Path) -> None:
         for c in longest_first(
             runner_module.plan_cases([parse_selector(p) for p in DEFAULT_PIPELINES], [n], 1, 0),
             probe=lambda c: probes[c.name],
+            n_test=n_test,
         )
     ]
     threads = ", ".join(
@@ -124,8 +136,8 @@ def part1(n_train: int | None, folder: Path) -> None:
 
     real = runner_module.longest_first
 
-    def shortest_first(cases: Any, history: Any = None, probe: Any = None) -> list[Any]:
-        return real(cases, history, probe)[::-1]
+    def shortest_first(cases: Any, history: Any = None, probe: Any = None, n_test: Any = None) -> list[Any]:
+        return real(cases, history, probe, n_test)[::-1]
 
     runner_module.longest_first = shortest_first  # the worst order for 2 workers: the longest case last
     try:

@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_info
 from mnist_classic import read_results
 from mnist_classic.bench.case import Case, plan_cases, run_case
 from mnist_classic.bench.ledger import CoreLedger, LedgerState, claim, release
-from mnist_classic.bench.parallel import PROBE_SIZE, estimate_cost, longest_first, probe_seconds, thread_budget
+from mnist_classic.bench.parallel import ProbeTimes, estimate_cost, longest_first, probe_times, thread_budget
 from mnist_classic.bench.pipelines import PIPELINES, register_pipeline
 from mnist_classic.bench.runner import RunConfig, run_benchmark
 from mnist_classic.bench.selectors import parse_selector
@@ -160,37 +160,66 @@ def test_serial_predict_is_split_over_the_budget():
     assert json.loads(two["step_times"] or "{}") == {}
 
 
+def _times(fit: tuple[float, float], predict: tuple[float, float], prior: float = 1.0) -> ProbeTimes:
+    return ProbeTimes((500, 1000), 500, fit, predict, prior)
+
+
 def test_longest_expected_cases_start_first():
     import pandas as pd
 
     cases = plan_cases([parse_selector(p) for p in ("dummy", "knn", "svm", "rf")], [1000, 60000], 1, 0)
-    fake = {"dummy": 0.001, "knn": 0.01, "svm": 0.05, "rf": None}  # rf: the probe failed
+    fake = {
+        "dummy": _times((0.001, 0.001), (0.001, 0.001)),
+        "knn": _times((0.001, 0.001), (0.05, 0.1)),  # predict grows with n_train
+        "svm": _times((0.05, 0.2), (0.05, 0.1)),  # fit grows as n_train ** 2
+        "rf": None,  # the probe failed
+    }
     probed = []
 
     def probe(p):
         probed.append(p.name)
         return fake[p.name]
 
-    order = [(c.pipeline.name, c.n_train) for c in longest_first(cases, probe=probe)]
+    order = [(c.pipeline.name, c.n_train) for c in longest_first(cases, probe=probe, n_test=10000)]
     assert sorted(probed) == sorted(fake)  # one probe per configured pipeline, not per case
     assert order[:2] == [("svm", 60000), ("knn", 60000)]
     assert order[-2:] == [("rf", 1000), ("rf", 60000)]  # unknown cost: last, in the plan's order
-    # Scaled from the probe's size by the pipeline's growth exponent (svm's is 1.7).
-    assert estimate_cost(parse_selector("svm"), 60000, probe=lambda p: 0.05) == pytest.approx(
-        0.05 * (60000 / PROBE_SIZE) ** 1.7
-    )
     assert estimate_cost(parse_selector("svm"), 60000) == -1.0  # neither rows nor probe
     history = pd.DataFrame(
-        {"pipeline": ["dummy"], "n_train": [1000], "status": ["ok"], "fit_time_s": [500.0], "predict_time_s": [1.0]}
+        {"pipeline": ["dummy"], "n_train": [1000], "status": ["ok"], "fit_time_s": [5000.0], "predict_time_s": [1.0]}
     )
     assert longest_first(cases, history, probe)[0].pipeline.name == "dummy"  # earlier rows beat the probe
 
 
-def test_probe_seconds_of_a_pipeline_and_of_one_that_cannot_fit():
+def test_probe_extrapolates_fit_and_predict_by_the_growth_it_measured():
+    # Fit quadratic, predict linear in n_train (a kernel SVM): x60 training images, x20 test images.
+    svm = _times((0.05, 0.2), (0.03, 0.06))
+    assert svm.exponents() == pytest.approx((2.0, 1.0))
+    assert svm.extrapolate(60000, 10000) == pytest.approx(0.2 * 60**2 + 0.06 * 60 * 20)
+    # A forest: fit n log n (measured exponent between 1 and 2), predict hardly grows with n_train.
+    rf = _times((0.4, 0.9), (0.02, 0.021))
+    e_fit, e_predict = rf.exponents()
+    assert _times((0.4, 0.5), (0.02, 0.021), prior=1.2).exponents()[0] == 1.2  # fit grows at least as the prior
+    assert e_fit == pytest.approx(np.log2(0.9 / 0.4)) and e_predict == pytest.approx(np.log2(0.021 / 0.02))
+    assert rf.extrapolate(1000) == pytest.approx(0.9 + 0.021)  # at the probe's own size: as measured
+    # Growth beyond what estimators do is clamped; shrinking times give exponent 0.
+    assert _times((0.01 * 1, 0.5), (0.5, 0.02)).exponents() == (1.0, 0.0)  # fit too short at 500: the prior
+    assert _times((0.1, 1.0), (0.5, 0.02)).exponents() == (2.0, 0.0)
+    # Times too short to measure growth from fall back to the registry's exponent (<= 1 for predict).
+    assert _times((0.001, 0.002), (0.001, 0.004), prior=1.7).exponents() == (1.7, 1.0)
+    assert _times((0.001, 0.002), (0.001, 0.004)).extrapolate(100000) == pytest.approx(0.002 * 100 + 0.004 * 100)
+
+
+def test_probe_of_a_pipeline_and_of_one_that_cannot_fit():
     rng = np.random.default_rng(0)
-    X, y = rng.uniform(size=(600, 16)).astype(np.float32), np.arange(600) % 3
-    assert probe_seconds(parse_selector("knn"), X, y, X) > 0
-    assert probe_seconds(parse_selector("knn[n_neighbors=900]"), X, y, X) is None  # more neighbours than images
+    X, y = rng.uniform(size=(1200, 16)).astype(np.float32), np.arange(1200) % 3
+    times = probe_times(parse_selector("knn"), X, y, X)
+    assert times is not None and times.sizes == (500, 1000) and times.n_test == 500
+    assert min(times.fit + times.predict) > 0 and times.prior == PIPELINES["knn"].cost[1]
+    assert probe_times(parse_selector("knn[n_neighbors=900]"), X[:800], y[:800], X) is None  # > 500 neighbours
+    small = probe_times(parse_selector("knn"), X[:600], y[:600], X)
+    assert small is not None and small.sizes == (500, 600)  # no more images than there are
+    assert estimate_cost(parse_selector("knn"), 60000, probe=lambda p: small, n_test=10000) > 0
 
 
 def test_ledger_gives_freed_cores_to_the_cases_still_running():

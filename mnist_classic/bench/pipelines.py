@@ -39,10 +39,11 @@ __all__ += ["suite_pipelines"]
 class PipelineSpec:
     """A registered pipeline: a name, a factory and one line of description.
 
-    ``cost`` is (seconds, exponent): only the exponent is used, the growth of
-    fit plus predict with n_train, which scales a probe on a few hundred
-    images to the case's size when parallel cases are ordered (the seconds,
-    measured once on one machine, are kept for reference and not used).
+    ``cost`` is (seconds, exponent): only the exponent is used, and only as a
+    prior: the growth of fit with n_train assumed when the probe that orders
+    parallel cases ran too briefly to measure one (see
+    :class:`~.parallel.ProbeTimes`). The seconds, measured once on one
+    machine, are kept for reference and not used.
     ``serial_predict`` marks estimators whose ``predict`` uses one core (it
     may then be split over a case's threads).
     """

@@ -29,7 +29,7 @@ from .case import Case, plan_cases, run_case
 from .engines import get_engine
 from .environment import collect_environment
 from .isolation import ChildRunner
-from .parallel import PROBE_SIZE, DataRef, longest_first, probe_seconds, run_parallel, thread_budget
+from .parallel import PROBE_SIZE, DataRef, ProbeTimes, longest_first, probe_times, run_parallel, thread_budget
 from .plan import RunConfig, check_free_space, finished_cases, prepare
 from .selectors import ConfiguredPipeline, effective_params
 
@@ -167,10 +167,10 @@ def run_benchmark(
             # Cases without earlier rows are ordered by a probe on the first images (one thread, a second or so).
             probe_data = tuple(np.ascontiguousarray(a[:PROBE_SIZE]) for a in (ds.X_train, ds.y_train, ds.X_test))
 
-            def probe(p: ConfiguredPipeline, data: tuple[np.ndarray, ...] = probe_data) -> float | None:
-                return probe_seconds(p, *data)
+            def probe(p: ConfiguredPipeline, data: tuple[np.ndarray, ...] = probe_data) -> ProbeTimes | None:
+                return probe_times(p, *data)
 
-            order = longest_first(cases, earlier, probe)
+            order = longest_first(cases, earlier, probe, n_test=len(ds.X_test))
             outcomes = run_parallel(
                 order, ref, n_jobs=config.n_jobs, backend=config.backend, scheduler=config.scheduler
             )
