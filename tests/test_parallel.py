@@ -62,6 +62,16 @@ def test_loky_gives_the_sequential_predictions(sequential, tmp_path, caplog):
     assert seq["fit_threads"].isna().all() and seq["predict_threads"].isna().all()
 
 
+def test_more_jobs_than_cores_is_a_warning(tmp_path, caplog):
+    jobs = len(os.sched_getaffinity(0)) + 1
+    with caplog.at_level("WARNING", logger="mnist_classic.bench.parallel"):
+        result = run_benchmark(
+            RunConfig(pipelines=["dummy"], n_train=[200], n_test=100, output=tmp_path / "r.csv", n_jobs=jobs)
+        )
+    assert result.exit_code == 0
+    assert any(f"--n-jobs {jobs} is more than the {jobs - 1} cores" in r.getMessage() for r in caplog.records)
+
+
 def test_dask_local_cluster_gives_the_sequential_predictions(sequential, tmp_path):
     pytest.importorskip("distributed")
     out = tmp_path / "dask.csv"

@@ -347,6 +347,13 @@ def run_parallel(
         msg = f"The 'backend' parameter must be one of {', '.join(BACKENDS)}. Got {backend!r} instead."
         raise ValueError(msg)
     remote = backend == "dask" and scheduler is not None
+    if not remote and n_jobs > _cores():
+        logger.warning(
+            "--n-jobs %d is more than the %d cores: each case keeps at least one thread, so cases share cores "
+            "and their times are inflated",
+            n_jobs,
+            _cores(),
+        )
     with tempfile.TemporaryDirectory(prefix="mnist-classic-ledger-") as tmp:
         ledger = None
         if not remote and _can_lock():
