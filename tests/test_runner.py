@@ -36,6 +36,20 @@ def small_run(tmp_path_factory):
     return run_benchmark(config), out
 
 
+def test_rows_record_the_checkouts_commit(small_run):
+    import subprocess
+    from pathlib import Path
+
+    import mnist_classic
+
+    root = Path(mnist_classic.__file__).resolve().parents[1]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
+    if head.returncode != 0 or not (root / ".git").exists():
+        pytest.skip("the package does not run from a git checkout")
+    commits = set(read_results(small_run[1])["git_commit"])
+    assert commits <= {head.stdout.strip(), head.stdout.strip() + "-dirty"}, commits
+
+
 def test_small_run_accuracy_in_band(small_run):
     result, _ = small_run
     assert result.exit_code == 0
