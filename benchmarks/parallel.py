@@ -147,7 +147,8 @@ def part1(n_train: int | None, folder: Path) -> None:
         f"{p} {int(f)}/{int(q)}"
         for p, f, q in zip(df["pipeline"], df["fit_threads"], df["predict_threads"], strict=True)
     )
-    print(f"  run --n-jobs 2, longest first ({' > '.join(order)}): {par_wall:.1f} s ({load()} after)")
+    print(f"  run --n-jobs 2, longest first: {par_wall:.1f} s ({load()} after)")
+    print(f"    order by this script's probe (the run probes again): {' > '.join(order)}")
     print(f"    threads fit/predict: {threads}")
     walls = ", ".join(
         f"{p} {f:.1f} + {q:.1f} s"

@@ -213,7 +213,7 @@ def test_probe_extrapolates_fit_and_predict_by_the_growth_it_measured():
     assert e_fit == pytest.approx(np.log2(0.9 / 0.4)) and e_predict == pytest.approx(np.log2(0.021 / 0.02))
     assert rf.extrapolate(1000) == pytest.approx(0.9 + 0.021)  # at the probe's own size: as measured
     # Growth beyond what estimators do is clamped; shrinking times give exponent 0.
-    assert _times((0.01 * 1, 0.5), (0.5, 0.02)).exponents() == (1.0, 0.0)  # fit too short at 500: the prior
+    assert _times((0.01, 0.5), (0.5, 0.02)).exponents() == (1.0, 0.0)  # fit too short at 500: the prior
     assert _times((0.1, 1.0), (0.5, 0.02)).exponents() == (2.0, 0.0)
     # Times too short to measure growth from fall back to the registry's exponent (<= 1 for predict).
     assert _times((0.001, 0.002), (0.001, 0.004), prior=1.7).exponents() == (1.7, 1.0)
