@@ -77,7 +77,9 @@ def write_run(path, truth, cases, *, sha=SHA, dataset="mnist", run_id="r1", extr
 
     Each case is a dict: ``pipeline``; ``pred`` (one label array for every
     repeat) or ``preds`` (one per repeat); optional ``fit``/``predict`` (times
-    per repeat), ``n_train`` and ``status`` (a non-ok status writes an error row).
+    per repeat), ``fit_instructions``/``predict_instructions`` (counts per
+    repeat), ``columns`` (more columns of this case's rows), ``n_train`` and
+    ``status`` (a non-ok status writes an error row).
     The number of repeats is the longest of ``preds``, ``fit`` and ``predict``.
     ``extra``: more columns for every row (``sklearn_version``, ``git_commit``, ...).
     """
@@ -101,7 +103,11 @@ def write_run(path, truth, cases, *, sha=SHA, dataset="mnist", run_id="r1", extr
                 "cpu_count": 2,
                 **sha,
                 **(extra or {}),
+                **c.get("columns", {}),
             }
+            for key in ("fit_instructions", "predict_instructions"):
+                if key in c:
+                    row[key] = c[key][rep]
             if row["status"] == "ok":
                 pred = c["preds"][rep] if "preds" in c else c["pred"]
                 row.update(

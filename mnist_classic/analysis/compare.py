@@ -16,6 +16,10 @@ Cases are matched by dataset, configured pipeline name, n_train and n_test.
 
 A metric is "worse" only when it is beyond the gate's threshold, outside the
 noise, and (where the repeats allow the test to reach ``alpha``) significant.
+
+When both sides were counted (``run --measure instructions``), the speed
+verdicts are on instruction counts instead (:mod:`.counts`), and the wall
+times, measured under valgrind, are shown but not judged.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..results import ResultsSchemaError, row_labels
+from .counts import COUNT_METRICS, counted, counts_incomparable, judge_counts, time_note
 from .stats import mcnemar_exact, wilson_interval
 
 __all__ = [
@@ -50,7 +55,7 @@ class CaseComparison:
     pipeline: str
     n_train: int
     n_test: int
-    metric: str  # accuracy, fit_time_s, predict_time_s, status
+    metric: str  # accuracy, fit_time_s, predict_time_s, fit_instructions, predict_instructions, status
     baseline: float | None = None
     new: float | None = None
     change: float | None = None  # accuracy: points; times: ratio new/baseline
@@ -212,8 +217,13 @@ def _time(
     )
 
 
-def validate_gate(max_slowdown: float, max_accuracy_drop: float, alpha: float, time_resolution: float) -> None:
+def validate_gate(
+    max_slowdown: float, max_accuracy_drop: float, alpha: float, time_resolution: float, max_instructions: float = 1.01
+) -> None:
     """Check the gate's parameters (see :func:`compare_runs`); raise ValueError naming the bad one."""
+    if not max_instructions > 1:
+        msg = f"The 'max_instructions' parameter must be a ratio > 1. Got {max_instructions!r} instead."
+        raise ValueError(msg)
     if not max_slowdown > 1:
         msg = f"The 'max_slowdown' parameter must be a ratio > 1. Got {max_slowdown!r} instead."
         raise ValueError(msg)
@@ -236,6 +246,7 @@ def compare_runs(
     max_accuracy_drop: float = 0.1,
     alpha: float = 0.01,
     time_resolution: float = 0.05,
+    max_instructions: float = 1.01,
 ) -> Comparison:
     """Compare result frames (from :func:`load_runs`) case by case.
 
@@ -254,6 +265,10 @@ def compare_runs(
         Significance level of the McNemar and Mann-Whitney tests.
     time_resolution : float, default=0.05
         Seconds; absolute time differences below this are "same".
+    max_instructions : float, default=1.01
+        Where both sides were counted: an instruction-count ratio
+        NEW/BASELINE above this (beyond the measured noise) is a regression,
+        below its inverse an improvement.
 
     Returns
     -------
@@ -266,9 +281,10 @@ def compare_runs(
     ValueError
         A gate parameter out of range.
     """
-    validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution)
+    validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions)
     _check_payloads(baseline, new)
     settings = {
+        "max_instructions": max_instructions,
         "max_slowdown": max_slowdown,
         "max_accuracy_drop": max_accuracy_drop,
         "alpha": alpha,
@@ -295,9 +311,31 @@ def compare_runs(
             )
             continue
         out.rows.append(_accuracy(case, b_ok, n_ok, alpha, max_accuracy_drop))
-        for metric in ("fit_time_s", "predict_time_s"):
-            out.rows.append(_time(case, metric, b_ok, n_ok, alpha, max_slowdown, time_resolution))
+        out.rows.extend(_speed(case, b_ok, n_ok, settings))
     return out
+
+
+def _speed(case: dict[str, Any], b_ok: pd.DataFrame, n_ok: pd.DataFrame, s: dict[str, Any]) -> list[CaseComparison]:
+    """The time rows, judged unless either side was timed under valgrind; then the counts, if both were counted."""
+    b_counted, n_counted = counted(b_ok), counted(n_ok)
+    untimed = time_note(b_counted, n_counted)
+    rows = []
+    for metric in ("fit_time_s", "predict_time_s"):
+        row = _time(case, metric, b_ok, n_ok, s["alpha"], s["max_slowdown"], s["time_resolution"])
+        if untimed:
+            row.verdict, row.note = "same", untimed
+        rows.append(row)
+    if b_counted and n_counted:
+        why = counts_incomparable(b_ok, n_ok)
+        for metric in COUNT_METRICS:
+            if why:
+                b, n = float(b_ok[metric].median()), float(n_ok[metric].median())
+                rows.append(CaseComparison(**case, metric=metric, baseline=b, new=n, change=n / b, note=why))
+            else:
+                rows.append(
+                    CaseComparison(**case, metric=metric, **judge_counts(b_ok, n_ok, metric, s["max_instructions"]))
+                )
+    return rows
 
 
 def _fmt(r: CaseComparison) -> list[str]:
@@ -308,11 +346,19 @@ def _fmt(r: CaseComparison) -> list[str]:
         change = f"{r.change:+.2f} pt, {r.changed_predictions} changed"
     elif r.metric == "status":
         base = new = change = ""
+    elif r.metric in COUNT_METRICS:
+        base, new = f"{(r.baseline or 0) / 1e6:,.2f} M", f"{(r.new or 0) / 1e6:,.2f} M"
+        change = f"x{r.change:.4f}"
     else:
         base, new = f"{r.baseline:.3f} s", f"{r.new:.3f} s"
         change = f"x{r.change:.3f}"
     p = "" if r.p_value is None else f"{r.p_value:.2g}"
-    metric = {"fit_time_s": "fit", "predict_time_s": "predict"}.get(r.metric, r.metric)
+    metric = {
+        "fit_time_s": "fit",
+        "predict_time_s": "predict",
+        "fit_instructions": "fit instr",
+        "predict_instructions": "predict instr",
+    }.get(r.metric, r.metric)
     return [r.case, metric, base, new, change, p, r.verdict + (f" ({r.note})" if r.note else "")]
 
 

@@ -57,6 +57,12 @@ def _quartiles(data: list[float]) -> tuple[float, float]:
     return 0.75 * data[k] + 0.25 * data[k + 1], 0.25 * data[3 * k + 1] + 0.75 * data[3 * k + 2]
 
 
+def _hd15iqr(data: list[float], high: float) -> float:
+    """As pytest-benchmark 5.2 computes it: the first datum above Q3 + 1.5 IQR, or the largest if none is."""
+    pos = bisect_right(data, high)
+    return data[-1] if pos == len(data) else data[pos]
+
+
 def benchmark_stats(times: list[float]) -> dict[str, Any]:
     """The ``stats`` of one pytest-benchmark entry for these round times (seconds).
 
@@ -92,7 +98,7 @@ def benchmark_stats(times: list[float]) -> dict[str, Any]:
         "stddev_outliers": stddev_outliers,
         "outliers": f"{stddev_outliers};{iqr_outliers}",
         "ld15iqr": data[0] if n == 1 else data[bisect_left(data, low)],
-        "hd15iqr": data[0] if n == 1 else data[bisect_right(data, high) - 1],
+        "hd15iqr": data[0] if n == 1 else _hd15iqr(data, high),
         "ops": 1 / mean if mean else 0.0,
         "total": sum(data),
         "data": list(times),
@@ -112,6 +118,12 @@ def _number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(f) else f
+
+
+def _median_count(rows: Any, column: str) -> float | None:
+    """The median instruction count of ``rows`` (None when they were timed, not counted)."""
+    counts = [float(c) for c in rows[column] if _number(c) is not None]
+    return statistics.median(counts) if counts else None
 
 
 def _ok_cases(df: Any) -> list[tuple[tuple[Any, ...], Any]]:
@@ -204,6 +216,7 @@ def to_pytest_benchmark(csv_path: str | os.PathLike[str]) -> dict[str, Any]:
                     "param": f"{pipeline}-{int(n_train)}-{int(n_test)}",
                     "extra_info": {
                         "dataset": dataset,
+                        "instructions_median": _median_count(rows, f"{phase}_instructions"),
                         "accuracy_median": statistics.median(accuracy) if accuracy else None,
                         "run_ids": sorted({str(r) for r in rows["run_id"]}),
                     },
@@ -269,6 +282,17 @@ def to_github_benchmark(csv_path: str | os.PathLike[str]) -> dict[str, list[dict
                         "value": statistics.median(times),
                         "range": f"{min(times):.4g} - {max(times):.4g}",
                         "extra": f"{len(times)} repeats" + (f"; {context}" if context else ""),
+                    }
+                )
+            counts = [float(c) for c in rows[f"{phase}_instructions"] if _number(c) is not None]
+            if counts:  # run --measure instructions
+                smaller.append(
+                    {
+                        "name": f"{phase} instructions {label}",
+                        "unit": "instructions",
+                        "value": statistics.median(counts),
+                        "range": f"{min(counts):.0f} - {max(counts):.0f}",
+                        "extra": f"{len(counts)} repeats, callgrind" + (f"; {context}" if context else ""),
                     }
                 )
         accuracy = [float(a) for a in rows["accuracy"] if _number(a) is not None]

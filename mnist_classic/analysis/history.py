@@ -47,6 +47,7 @@ import pandas as pd
 from ..results import COLUMNS
 from .changepoint import BETA, detect_steps, noise_scale
 from .compare import KEY, CaseComparison, compare_runs, validate_gate
+from .counts import COUNT_METRICS
 
 __all__ = [
     "AXES",
@@ -67,6 +68,8 @@ AXES: tuple[str, ...] = ("git_commit", "started_at")
 VERSION_COLUMNS = ("sklearn_version", "numpy_version", "scipy_version", "python_version", "engine", "engine_version")
 
 _TIMES = ("fit_time_s", "predict_time_s")
+#: Speed metrics followed along the axis: seconds, and instruction counts where the rows were counted.
+_SPEED = (*_TIMES, *COUNT_METRICS)
 
 
 @dataclass
@@ -82,6 +85,8 @@ class HistoryPoint:
     status: str
     fit_time_s: float | None = None
     predict_time_s: float | None = None
+    fit_instructions: float | None = None
+    predict_instructions: float | None = None
     accuracy: float | None = None
     spread: dict[str, tuple[float, float]] = field(default_factory=dict)  # metric -> (min, max)
     sd: dict[str, float] = field(default_factory=dict)  # metric -> standard deviation of the repeats (2 or more)
@@ -96,7 +101,7 @@ class HistoryPoint:
 class HistoryStep:
     """A step in one metric of one series, at point ``index`` (the first point after it)."""
 
-    metric: str  # fit_time_s, predict_time_s, accuracy
+    metric: str  # fit_time_s, predict_time_s, fit_instructions, predict_instructions, accuracy
     index: int
     before: float
     after: float
@@ -199,7 +204,7 @@ def _point(value: str, rows: pd.DataFrame) -> HistoryPoint:
         repeats=len(ok),
         status=",".join(sorted(set(map(str, rows["status"])))),
     )
-    for metric in (*_TIMES, "accuracy"):
+    for metric in (*_SPEED, "accuracy"):
         x = ok[metric].to_numpy(dtype=float)
         x = x[np.isfinite(x)]
         if x.size:
@@ -212,7 +217,13 @@ def _point(value: str, rows: pd.DataFrame) -> HistoryPoint:
 
 def _time_steps(points: list[HistoryPoint], settings: dict[str, Any]) -> list[HistoryStep]:
     steps = []
-    for metric in _TIMES:
+    for metric in _SPEED:
+        # Counts: every difference is resolved, and the gate is max_instructions.
+        limit, resolution = (
+            (settings.get("max_instructions", 1.01), 0.0)
+            if metric in COUNT_METRICS
+            else (settings["max_slowdown"], settings["time_resolution"])
+        )
         at = [i for i, p in enumerate(points) if getattr(p, metric) is not None]
         if len(at) < 4:  # detect_steps needs two points on either side of a step
             continue
@@ -225,10 +236,10 @@ def _time_steps(points: list[HistoryPoint], settings: dict[str, Any]) -> list[Hi
         for s in detect_steps(medians, penalty=penalty):
             ratio, diff = s.ratio, abs(s.after - s.before)
             verdict = "same"
-            if diff >= settings["time_resolution"] and math.isfinite(ratio):
-                if ratio > settings["max_slowdown"]:
+            if diff >= resolution and math.isfinite(ratio):
+                if ratio > limit:
                     verdict = "worse"
-                elif ratio < 1 / settings["max_slowdown"]:
+                elif ratio < 1 / limit:
                     verdict = "better"
             steps.append(HistoryStep(metric, at[s.index], s.before, s.after, ratio, None, verdict, "change point"))
     return steps
@@ -262,6 +273,7 @@ def build_history(
     max_accuracy_drop: float = 0.1,
     alpha: float = 0.01,
     time_resolution: float = 0.05,
+    max_instructions: float = 1.01,
 ) -> History:
     """One series per case along ``axis``, with its steps and the gate on its latest point.
 
@@ -271,7 +283,7 @@ def build_history(
         Result rows with a ``_source`` column (:func:`~mnist_classic.analysis.runs.load_runs`).
     axis : str, default="sklearn_version"
         ``git_commit``, ``started_at`` or a column ending in ``_version``.
-    max_slowdown, max_accuracy_drop, alpha, time_resolution
+    max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions
         The gate, as in :func:`~mnist_classic.analysis.compare.compare_runs`.
 
     Returns
@@ -294,8 +306,9 @@ def build_history(
     ValueError: The 'axis' parameter must be one of git_commit, started_at, python_version, ... Got 'nope' instead.
     """
     validate_axis(axis)
-    validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution)
+    validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions)
     settings = {
+        "max_instructions": max_instructions,
         "max_slowdown": max_slowdown,
         "max_accuracy_drop": max_accuracy_drop,
         "alpha": alpha,
@@ -332,6 +345,8 @@ def build_history(
 
 
 def _value(metric: str, x: float) -> str:
+    if metric in COUNT_METRICS:
+        return f"{x / 1e6:,.2f} M instructions"
     return f"{100 * x:.2f}%" if metric == "accuracy" else f"{x:.3g} s"
 
 
@@ -341,7 +356,14 @@ def _change(step_or_row: Any) -> str:
     return f"x{step_or_row.change:.3f}"
 
 
-_METRIC = {"fit_time_s": "fit", "predict_time_s": "predict", "accuracy": "accuracy", "status": "status"}
+_METRIC = {
+    "fit_time_s": "fit",
+    "predict_time_s": "predict",
+    "fit_instructions": "fit instructions",
+    "predict_instructions": "predict instructions",
+    "accuracy": "accuracy",
+    "status": "status",
+}
 
 
 def format_markdown(history: History) -> str:
@@ -357,7 +379,8 @@ def format_markdown(history: History) -> str:
         "fit, `detect_steps`); accuracy steps are exact McNemar tests between consecutive points "
         f"(p < {s['alpha']:g}). Verdicts use the gate of `compare`: slowdown beyond x{s['max_slowdown']:g}, "
         f"accuracy drop beyond {s['max_accuracy_drop']:g} points, time differences under "
-        f"{s['time_resolution']:g} s not judged.",
+        f"{s['time_resolution']:g} s not judged; where rows were counted (`run --measure instructions`), "
+        f"instruction counts beyond x{s['max_instructions']:g}, their times not judged.",
         "",
         "## Steps",
         "",

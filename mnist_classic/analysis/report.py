@@ -58,9 +58,12 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
                 t = ok[col].astype(float)
                 rec.update({f"{short}_median": t.median(), f"{short}_min": t.min(), f"{short}_max": t.max()})
             rec["peak_memory_mb"] = ok["peak_memory_mb"].astype(float).median()
+            for col in ("fit_instructions", "predict_instructions"):  # run --measure instructions
+                rec[f"{col}_median"] = ok[col].astype(float).median() if col in ok else math.nan
         records.append(rec)
     times = [f"{s}_{m}" for s in ("fit", "predict") for m in ("median", "min", "max")]
-    stats = ["k", "total", "status", "accuracy", "ci_low", "ci_high", "ci_method", "peak_memory_mb", *times]
+    counts = ["fit_instructions_median", "predict_instructions_median"]
+    stats = ["k", "total", "status", "accuracy", "ci_low", "ci_high", "ci_method", "peak_memory_mb", *times, *counts]
     out = pd.DataFrame.from_records(records, columns=[*GROUP, *stats])
     out["_order"] = out["pipeline"].map(order)
     return out.sort_values(["dataset", "n_test", "_order", "n_train"], kind="stable").reset_index(drop=True)
@@ -198,7 +201,9 @@ def _seconds(x: float) -> str:
 def _fill_cells(table: ReportTable, report: Report) -> None:
     """Header, rows and notes as plain text (Unicode dashes; each renderer escapes)."""
     refs = list(dict.fromkeys(r["published"] for r in table.data if r["published"] is not None))
+    counted = any(r["k"] and not math.isnan(r.get("fit_instructions_median", math.nan)) for r in table.data)
     table.head = ["pipeline", "n_train", "k", "accuracy % [95% CI]", "CI", "error %", "fit s", "predict s", "peak MiB"]
+    table.head += ["fit M instr", "predict M instr"] * counted
     table.head += ["published error %"] * bool(refs) + [f"vs {report.reference}"] * bool(report.reference)
     for r in table.data:
         cells = [r["pipeline"], f"{r['n_train']:,}", f"{r['k']}" + (f"/{r['total']}" if r["k"] < r["total"] else "")]
@@ -209,8 +214,11 @@ def _fill_cells(table: ReportTable, report: Report) -> None:
                 spread = f" ({_seconds(r[f'{s}_min'])}{_EN}{_seconds(r[f'{s}_max'])})" if r["k"] > 1 else ""
                 cells.append(_seconds(r[f"{s}_median"]) + spread)
             cells.append(_NONE if math.isnan(r["peak_memory_mb"]) else f"{r['peak_memory_mb']:.0f}")
+            if counted:
+                for col in ("fit_instructions_median", "predict_instructions_median"):
+                    cells.append(_NONE if math.isnan(r[col]) else f"{r[col] / 1e6:,.1f}")
         else:
-            cells += [r["status"], *[_NONE] * 5]
+            cells += [r["status"], *[_NONE] * (5 + 2 * counted)]
         if refs:
             pub = r["published"]
             cells.append(_NONE if pub is None else f"{pub.test_error_pct:g} [{refs.index(pub) + 1}]")
@@ -222,6 +230,11 @@ def _fill_cells(table: ReportTable, report: Report) -> None:
         f"fit s, predict s: wall-clock seconds, median over repeats, (min{_EN}max) when k > 1; "
         "peak MiB: median peak resident memory.",
     ]
+    table.notes += [
+        "fit M instr, predict M instr: millions of instructions counted under valgrind's callgrind on one thread "
+        "(run --measure instructions), median over repeats; the seconds of those rows were measured under valgrind, "
+        "many times slower than native."
+    ] * counted
     table.notes += [_PUBLISHED_NOTE] * bool(refs) + [f"[{i}] {p.footnote}" for i, p in enumerate(refs, 1)]
     table.notes += [
         f"vs {report.reference}: accuracy difference in points and exact McNemar p-value on the paired per-image "

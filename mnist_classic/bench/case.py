@@ -22,7 +22,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .engines import get_engine
-from .measure import PeakMemory, timed_fit, timed_predict
+from .measure import PeakMemory, Region, timed_fit, timed_predict
 from .selectors import ConfiguredPipeline, effective_params
 
 __all__ = ["Case", "plan_cases", "run_case"]
@@ -75,6 +75,7 @@ def run_case(
     *,
     thread_budget: int | None = None,
     predict_budget: Callable[[], int] | None = None,
+    region: Region | None = None,
 ) -> dict[str, Any]:
     """Fit and predict one case; never raises for the estimator's own errors.
 
@@ -93,6 +94,10 @@ def run_case(
         ``predict`` may use from then on (the cores may have been freed by
         cases that ended meanwhile); used instead of ``thread_budget`` for
         ``predict``.
+    region : callable or None, default=None
+        Entered around each measured call with its name (``fit/svc``), as
+        :func:`~.measure.timed_fit` does: the instruction counts of
+        ``--measure instructions`` (:mod:`.callgrind`).
 
     Returns
     -------
@@ -108,6 +113,7 @@ def run_case(
     X, y = X_train[: case.n_train], y_train[: case.n_train]
     mem = PeakMemory()
     chunks = 1
+    counted: dict[str, Region] = {} if region is None else {"region": region}
     limits = nullcontext() if thread_budget is None else threadpool_limits(limits=thread_budget)
     try:
         with mem, limits:
@@ -123,7 +129,7 @@ def run_case(
                 with warnings.catch_warnings():
                     # Estimators whose n_jobs is deprecated (LogisticRegression) warn about the budget's value.
                     warnings.filterwarnings("ignore", message=".*'n_jobs' has no effect", category=FutureWarning)
-                    fit_s, fit_steps = timed_fit(est, X, y)
+                    fit_s, fit_steps = timed_fit(est, X, y, **counted)
                 threads = thread_budget
                 if predict_budget is not None:
                     threads = predict_budget()  # cores may have been freed while this case was fitting
@@ -133,7 +139,7 @@ def run_case(
                 # A split predict runs its chunks on as many threads, one BLAS thread each (PCA before SVC).
                 inner = nullcontext() if threads is None else threadpool_limits(limits=1 if chunks > 1 else threads)
                 with inner:
-                    pred, predict_s, predict_steps = timed_predict(est, X_test, chunks=chunks)
+                    pred, predict_s, predict_steps = timed_predict(est, X_test, chunks=chunks, **counted)
             out["accelerated"] = json.dumps(engine.accelerated(est, trace), sort_keys=True)
     except Exception as exc:
         logger.debug("case %s failed:\n%s", case.label, traceback.format_exc())

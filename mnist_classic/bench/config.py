@@ -62,6 +62,7 @@ RUN_FILE_KEYS: dict[str, str] = {
     "resume": "skip cases already in the output",
     "check_determinism": "fit every case twice",
     "engine": "what runs the estimators: sklearn (stock) or sklearnex",
+    "measure": "time (seconds, the default) or instructions (counted under valgrind's callgrind)",
 }
 _STEP_KEYS = ("estimator", "pipeline", "params", "steps")
 

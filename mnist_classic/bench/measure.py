@@ -5,6 +5,11 @@ steps are fitted and applied one after the other exactly as
 ``Pipeline.fit``/``predict`` do (without a cache, the pipeline fits its own
 step objects in place), with ``perf_counter`` read between steps, so that the
 time of each step (PCA vs SVC) comes for free with the total.
+
+A ``region`` (``run --measure instructions``: :mod:`.callgrind`) is entered
+around each step's call, named ``fit/<step>`` or ``predict/<step>`` (``fit/``
+and ``predict/`` for an estimator that is not a pipeline), so that a count of
+each step is taken at the same places as its time.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -20,7 +26,14 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
-__all__ = ["PeakMemory", "timed_fit", "timed_predict"]
+__all__ = ["PeakMemory", "Region", "timed_fit", "timed_predict"]
+
+#: A context manager factory entered around each measured call, given the region's name.
+Region = Callable[[str], AbstractContextManager[object]]
+
+
+def _no_region(name: str) -> AbstractContextManager[object]:
+    return nullcontext()
 
 
 def _active_steps(est: Pipeline) -> list[tuple[str, Any]]:
@@ -28,7 +41,12 @@ def _active_steps(est: Pipeline) -> list[tuple[str, Any]]:
 
 
 def _stepwise(
-    estimator: Pipeline, X: np.ndarray, transform: Callable[[Any, Any], Any], final: Callable[[Any, Any], Any]
+    estimator: Pipeline,
+    X: np.ndarray,
+    transform: Callable[[Any, Any], Any],
+    final: Callable[[Any, Any], Any],
+    region: Region,
+    phase: str,
 ) -> tuple[Any, float, dict[str, float]]:
     """Pass ``X`` through the pipeline's transformers, then its final step, timing each.
 
@@ -40,11 +58,13 @@ def _stepwise(
     Xt = X
     for name, step in steps[:-1]:
         ts = perf_counter()
-        Xt = transform(step, Xt)
+        with region(f"{phase}/{name}"):
+            Xt = transform(step, Xt)
         times[name] = perf_counter() - ts
     name, last = steps[-1]
     ts = perf_counter()
-    out = final(last, Xt)
+    with region(f"{phase}/{name}"):
+        out = final(last, Xt)
     end = perf_counter()
     times[name] = end - ts
     return out, end - t0, times
@@ -55,21 +75,25 @@ def _stepwise_ok(estimator: BaseEstimator) -> bool:
     return isinstance(estimator, Pipeline) and estimator.memory is None
 
 
-def timed_fit(estimator: BaseEstimator, X: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, float]]:
+def timed_fit(
+    estimator: BaseEstimator, X: np.ndarray, y: np.ndarray, *, region: Region = _no_region
+) -> tuple[float, dict[str, float]]:
     """Fit ``estimator`` in place; return (total seconds, step name -> seconds).
 
     The step dict is empty for an estimator that is not a ``Pipeline``.
     """
     if not _stepwise_ok(estimator):
         t0 = perf_counter()
-        estimator.fit(X, y)
+        with region("fit/"):
+            estimator.fit(X, y)
         return perf_counter() - t0, {}
-    _, total, times = _stepwise(estimator, X, lambda s, Xt: s.fit_transform(Xt, y), lambda s, Xt: s.fit(Xt, y))
+    fit_transform: Callable[[Any, Any], Any] = lambda s, Xt: s.fit_transform(Xt, y)  # noqa: E731
+    _, total, times = _stepwise(estimator, X, fit_transform, lambda s, Xt: s.fit(Xt, y), region, "fit")
     return total, times
 
 
 def timed_predict(
-    estimator: BaseEstimator, X: np.ndarray, *, chunks: int = 1
+    estimator: BaseEstimator, X: np.ndarray, *, chunks: int = 1, region: Region = _no_region
 ) -> tuple[np.ndarray, float, dict[str, float]]:
     """Predict with a fitted ``estimator``; return (labels, total seconds, per-step seconds).
 
@@ -86,9 +110,10 @@ def timed_predict(
             return pred, perf_counter() - t0, {}
     if not _stepwise_ok(estimator):
         t0 = perf_counter()
-        pred = estimator.predict(X)
+        with region("predict/"):
+            pred = estimator.predict(X)
         return pred, perf_counter() - t0, {}
-    return _stepwise(estimator, X, lambda s, Xt: s.transform(Xt), lambda s, Xt: s.predict(Xt))
+    return _stepwise(estimator, X, lambda s, Xt: s.transform(Xt), lambda s, Xt: s.predict(Xt), region, "predict")
 
 
 def _lifetime_peak_mb() -> tuple[float | None, str]:

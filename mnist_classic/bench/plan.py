@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..data.loader import Dataset, load_dataset
+from .callgrind import MEASURES, require_instructions
 from .contract import check_contract
 from .engines import get_engine, list_engines
 from .objects import configure
@@ -92,6 +93,12 @@ class RunConfig:
         What runs the estimators (see :mod:`.engines`): ``sklearn`` (stock)
         or ``sklearnex`` (Intel Extension for Scikit-learn). Another engine
         than the default is part of each case's identity: ``svm@sklearnex``.
+    measure : {"time", "instructions"}, default="time"
+        ``time`` measures seconds in this process (or its ``--timeout``
+        child); ``instructions`` counts each case's fit and predict (and each
+        step) under valgrind's callgrind, in a child process per case, on one
+        thread (:mod:`.counted`): counts that no other process on the machine
+        can move. Cases may then run ``n_jobs`` at a time.
     """
 
     dataset: str | Sequence[str] = "mnist"
@@ -114,6 +121,7 @@ class RunConfig:
     config_text: str | None = None
     check_contract: bool = True
     engine: str = "sklearn"
+    measure: str = "time"
 
 
 def _check_positive(value: Any, name: str, allow_none: bool = False) -> None:
@@ -209,8 +217,17 @@ def prepare(config: RunConfig) -> Plan:
     if config.scheduler is not None and config.backend != "dask":
         msg = "The 'scheduler' parameter needs the 'dask' backend (--backend dask)."
         raise ValueError(msg)
+    if config.measure not in MEASURES:
+        msg = f"The 'measure' parameter must be one of {', '.join(MEASURES)}. Got {config.measure!r} instead."
+        raise ValueError(msg)
+    counting = config.measure == "instructions"
+    if counting:
+        require_instructions()  # valgrind and the client requests, or one line saying how to get them
+        if config.backend != "loky" or config.scheduler is not None:
+            msg = "The 'backend' parameter is not used with measure='instructions' (counted cases are child processes)."
+            raise ValueError(msg)
     if config.n_jobs > 1 or config.backend == "dask":
-        for name in ("timeout", "check_determinism"):
+        for name in ("check_determinism",) if counting else ("timeout", "check_determinism"):
             if getattr(config, name):
                 msg = f"The '{name}' parameter works with cases run one at a time (n_jobs=1, backend loky)."
                 raise ValueError(msg)

@@ -26,6 +26,7 @@ from .._files import atomic_write
 from ..data.loader import Dataset
 from ..results import ResultWriter, read_results, save_labels
 from .case import Case, plan_cases, run_case
+from .counted import run_counted, run_counted_cases
 from .engines import get_engine
 from .environment import collect_environment
 from .isolation import ChildRunner
@@ -114,7 +115,8 @@ def run_benchmark(
     """
     plan = prepare(config)
     output = Path(config.output)
-    parallel = config.n_jobs > 1 or config.backend == "dask"
+    counting = config.measure == "instructions"
+    parallel = (config.n_jobs > 1 or config.backend == "dask") and not counting
     # Earlier rows of the output, read once: the cases --resume skips, and the history that orders parallel cases.
     earlier = None
     if (config.resume or parallel) and output.is_file():
@@ -148,13 +150,14 @@ def run_benchmark(
             "n_test": len(ds.y_test),
             "truth_sha256": save_labels(writer.predictions, np.asarray(ds.y_test)),
             "subset": ds.subset,
-            "execution": config.backend if parallel else "subprocess" if config.timeout else "inprocess",
+            "execution": _execution(config, parallel),
             "n_jobs": config.n_jobs,
             "thread_budget": thread_budget(config.n_jobs) if parallel and config.scheduler is None else None,
             "command": config.command,
             "config_sha256": config_sha,
             "engine": config.engine,
             "engine_version": get_engine(config.engine).version(),
+            "measure": config.measure,
             **{f"sha256_{role}": sha for role, sha in ds.sha256.items()},
             **environment,
         }
@@ -175,6 +178,9 @@ def run_benchmark(
             outcomes = run_parallel(
                 order, ref, n_jobs=config.n_jobs, backend=config.backend, scheduler=config.scheduler
             )
+        elif counting and config.n_jobs > 1:
+            spec = _counted_spec(name, data_dir, config)
+            outcomes = run_counted_cases(cases, spec, n_jobs=config.n_jobs, timeout=config.timeout)
         else:
             outcomes = _run_sequential(cases, ds, name, data_dir, config, on_start, total)
         _record(outcomes, common, writer, result, on_end, total)
@@ -219,6 +225,24 @@ def _record(
         outcomes.close()  # stops workers or the child process
 
 
+def _execution(config: RunConfig, parallel: bool) -> str:
+    if config.measure == "instructions":
+        return "callgrind"
+    return config.backend if parallel else "subprocess" if config.timeout else "inprocess"
+
+
+def _counted_spec(name: str, data_dir: str | None, config: RunConfig) -> dict[str, Any]:
+    """What a counted child loads (:mod:`.counted`); ``.py`` plugins by absolute path (its cwd may differ)."""
+    plugins = [str(Path(p).resolve()) if str(p).endswith(".py") else p for p in config.plugins]
+    return {
+        "dataset": name,
+        "data_dir": data_dir,
+        "n_test": config.n_test,
+        "data_home": config.data_home,
+        "plugins": plugins,
+    }
+
+
 def _run_sequential(
     cases: Sequence[Case],
     ds: Dataset,
@@ -229,13 +253,17 @@ def _run_sequential(
     total: int,
 ) -> Generator[tuple[Case, dict[str, Any]], None, None]:
     """One case at a time, in this process (or in a child process with a timeout)."""
-    child = ChildRunner(config.timeout) if config.timeout else None
+    counting = config.measure == "instructions"
+    spec = _counted_spec(name, data_dir, config) if counting else {}
+    child = ChildRunner(config.timeout) if config.timeout and not counting else None
     n_max = max(c.n_train for c in cases)
     # Materialize the data in memory once, outside every timed region.
     X_train, y_train = np.ascontiguousarray(ds.X_train[:n_max]), np.asarray(ds.y_train[:n_max])
     X_test, y_test = np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test)
 
     def execute(case: Case) -> dict[str, Any]:
+        if counting:
+            return run_counted(spec, case, timeout=config.timeout)
         if child is None:
             return run_case(case, X_train, y_train, X_test, y_test)
         args = (

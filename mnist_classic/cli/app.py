@@ -73,6 +73,14 @@ def _add_gate_options(parser: argparse.ArgumentParser) -> None:
         metavar="SEC",
         help="absolute time differences below this are not judged (default 0.05)",
     )
+    parser.add_argument(
+        "--max-instructions",
+        type=float,
+        default=1.01,
+        metavar="RATIO",
+        help="where both sides were counted (run --measure instructions): fail when an instruction-count ratio "
+        "NEW/BASELINE exceeds this, beyond the measured noise (default 1.01)",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -186,6 +194,13 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="what runs the estimators: sklearn (stock, default) or sklearnex (needs scikit-learn-intelex); "
         "another engine is part of the case's name, svm@sklearnex",
+    )
+    run.add_argument(
+        "--measure",
+        choices=("time", "instructions"),
+        default=None,
+        help="time: seconds (default); instructions: each fit and predict (and step) counted under valgrind's "
+        "callgrind on one thread, a figure no other process can move (needs valgrind and the [instructions] extra)",
     )
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 

@@ -163,7 +163,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..analysis.compare import compare_runs, format_json, format_markdown, format_text, validate_gate
     from ..analysis.runs import load_runs
 
-    validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution)
+    validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions)
     result = compare_runs(
         load_runs([args.baseline]),
         load_runs([args.new]),
@@ -171,6 +171,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         max_accuracy_drop=args.max_accuracy_drop,
         alpha=args.alpha,
         time_resolution=args.time_resolution,
+        max_instructions=args.max_instructions,
     )
     formatter = {"text": format_text, "md": format_markdown, "json": format_json}[args.format]
     sys.stdout.write(formatter(result))
@@ -213,6 +214,7 @@ _RUN_OVERRIDES = (
     ("resume", "resume"),
     ("check_determinism", "check_determinism"),
     ("engine", "engine"),
+    ("measure", "measure"),
 )
 
 

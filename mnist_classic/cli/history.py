@@ -39,7 +39,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from ..analysis.runs import load_runs
 
     validate_axis(args.axis)
-    validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution)
+    validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions)
     history = build_history(
         load_runs(args.results),
         axis=args.axis,
@@ -47,6 +47,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         max_accuracy_drop=args.max_accuracy_drop,
         alpha=args.alpha,
         time_resolution=args.time_resolution,
+        max_instructions=args.max_instructions,
     )
     for path in write_history(history, args.out):
         print(path)

@@ -76,14 +76,40 @@ COLUMNS: tuple[str, ...] = (
     "engine",
     "engine_version",
     "accelerated",
+    # instruction counts (0.3): run --measure instructions
+    "measure",
+    "fit_instructions",
+    "predict_instructions",
+    "step_instructions",
+    "valgrind_version",
+    "count_basis",
+)
+
+#: The columns that 0.3 added (instruction counts); files written before them lack all of them.
+_COUNT_COLUMNS = (
+    "measure",
+    "fit_instructions",
+    "predict_instructions",
+    "step_instructions",
+    "valgrind_version",
+    "count_basis",
 )
 
 #: Columns of earlier versions' files, which are read (missing columns empty) but never appended to.
 #: Each entry: the version that last wrote that schema, and the columns it lacks.
 OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
-    "0.1": ("fit_threads", "predict_threads", "config_sha256", "engine", "engine_version", "accelerated"),
-    "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads"),
-    "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated"),
+    "0.1": (
+        "fit_threads",
+        "predict_threads",
+        "config_sha256",
+        "engine",
+        "engine_version",
+        "accelerated",
+        *_COUNT_COLUMNS,
+    ),
+    "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads", *_COUNT_COLUMNS),
+    "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated", *_COUNT_COLUMNS),
+    "0.2.0.dev0 (before instruction counts)": _COUNT_COLUMNS,
 }
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).
@@ -105,6 +131,8 @@ NUMERIC_COLUMNS: frozenset[str] = frozenset(
         "fit_threads",
         "predict_threads",
         "predict_chunks",
+        "fit_instructions",
+        "predict_instructions",
     }
 )
 

@@ -1,0 +1,119 @@
+"""Speed verdicts on instruction counts (rows of ``run --measure instructions``).
+
+When both sides of a case were counted, its speed verdict is on instructions
+(fit and predict separately): the ratio NEW/BASELINE of the medians over
+repeats, "worse" beyond the gate (default: more than 1% more instructions) and
+beyond the noise. The noise is measured, not assumed: the larger of
+
+- :data:`NOISE_FLOOR`, the largest relative difference between two counts of
+  the same case measured by ``benchmarks/instructions.py`` (A/A: the default
+  grid counted twice, once beside a busy process), rounded up; and
+- the relative spread of counts of the same seed within either side (rows of
+  several runs in a folder), which shows any nondeterminism of the case itself.
+
+Wall times measured under valgrind are shown and never judged; counts taken
+with another valgrind version or on another CPU (model or instruction-set
+flags) are not compared, and the row says why.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "COUNT_METRICS",
+    "NOISE_FLOOR",
+    "counted",
+    "counts_incomparable",
+    "judge_counts",
+    "time_note",
+]
+
+#: The counted metrics, judged in place of the times when both sides have them.
+COUNT_METRICS: tuple[str, ...] = ("fit_instructions", "predict_instructions")
+
+#: The smallest relative difference in counts judged at all: benchmarks/instructions.py's A/A figure, rounded up
+#: (largest difference 0.0000% ... see the README's "Speed you can gate on").
+NOISE_FLOOR = 0.0005
+
+
+def counted(rows: pd.DataFrame) -> bool:
+    """Whether every row was counted (``measure == "instructions"``) and has its counts."""
+    if rows.empty or "measure" not in rows:
+        return False
+    return bool((rows["measure"] == "instructions").all() and rows["fit_instructions"].notna().all())
+
+
+def _basis(rows: pd.DataFrame) -> set[tuple[str, str, str]]:
+    out = set()
+    for version, text in zip(rows["valgrind_version"], rows["count_basis"], strict=True):
+        try:
+            basis = json.loads(text) if isinstance(text, str) and text else {}
+        except ValueError:
+            basis = {}
+        out.add((str(version), str(basis.get("cpu_model", "")), str(basis.get("cpu_flags_sha256", ""))))
+    return out
+
+
+def counts_incomparable(base: pd.DataFrame, new: pd.DataFrame) -> str:
+    """Why two sides' counts cannot be compared ("" when they can): valgrind version, CPU model or flags."""
+    b, n = _basis(base), _basis(new)
+    if len(b) > 1 or len(n) > 1:
+        return "not compared: counts on one side come from several valgrind versions or CPUs"
+    (bv, bc, bf), (nv, nc, nf) = next(iter(b)), next(iter(n))
+    if bv != nv:
+        return f"not compared: valgrind {bv} vs {nv} (counts change with valgrind's version)"
+    if bc != nc:
+        return f"not compared: CPU {bc!r} vs {nc!r} (counts change with the CPU's instruction sets and kernels)"
+    if bf != nf:
+        return "not compared: the CPUs' instruction-set flags differ (counts change with the kernels chosen)"
+    return ""
+
+
+def time_note(base_counted: bool, new_counted: bool) -> str:
+    """How wall times are treated when either side was counted ("" when neither was)."""
+    if base_counted and new_counted:
+        return "timed under valgrind: shown, not judged"
+    if base_counted or new_counted:
+        side = "baseline" if base_counted else "new"
+        return f"not compared: the {side} side was timed under valgrind"
+    return ""
+
+
+def _seed_spread(rows: pd.DataFrame, metric: str) -> float:
+    worst = 0.0
+    for _, group in rows.groupby("seed"):
+        values = group[metric].to_numpy(dtype=float)
+        if len(values) >= 2 and np.median(values) > 0:
+            worst = max(worst, float((values.max() - values.min()) / np.median(values)))
+    return worst
+
+
+def judge_counts(b_ok: pd.DataFrame, n_ok: pd.DataFrame, metric: str, max_ratio: float) -> dict[str, Any]:
+    """The verdict on one counted metric: baseline and new medians, ratio, noise, verdict, note."""
+    cb, cn = b_ok[metric].to_numpy(dtype=float), n_ok[metric].to_numpy(dtype=float)
+    mb, mn = float(np.median(cb)), float(np.median(cn))
+    ratio = mn / mb if mb > 0 else (float("inf") if mn > 0 else 1.0)
+    noise = max(NOISE_FLOOR, _seed_spread(b_ok, metric), _seed_spread(n_ok, metric))
+    verdict, note = "same", ""
+    if ratio > max_ratio and ratio - 1 > noise:
+        verdict = "worse"
+    elif ratio < 1 / max_ratio and 1 - ratio > noise:
+        verdict = "better"
+    elif abs(ratio - 1) <= noise:
+        note = f"inside the noise ({100 * noise:.2g}%)"
+    else:
+        note = f"within the gate (x{max_ratio:g})"
+    return {
+        "baseline": mb,
+        "new": mn,
+        "change": ratio,
+        "verdict": verdict,
+        "note": note,
+        "noise": noise,
+        "repeats": (len(cb), len(cn)),
+    }

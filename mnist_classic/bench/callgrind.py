@@ -1,0 +1,223 @@
+"""Instruction counts under callgrind: the client requests, the command line and the counts read back.
+
+``run --measure instructions`` runs each case in a child process under
+``valgrind --tool=callgrind --instr-atstart=no``: nothing is counted until the
+child switches instrumentation on around a measured call (one pipeline step's
+``fit`` or ``predict``), and dumps that region's total under its name when it
+switches it off. The parent reads the dumps back (:func:`read_counts`).
+
+The client requests are macros of valgrind's C headers (inline machine code),
+which Python cannot issue by itself. We call the compiled ones that
+pytest-codspeed ships (``dist_instrument_hooks``, the library CodSpeed's own
+Python integration uses for the same purpose), through ctypes on its exported C
+symbols: a maintained binary wheel for Linux and macOS, so nothing here is
+compiled on the user's machine, and pytest is never imported (the library is
+loaded from its file, not its package). Pinned to the 5.x series, whose
+symbols we use (``callgrind_zero_stats``, ``callgrind_start_instrumentation``,
+``callgrind_stop_instrumentation``, ``callgrind_dump_stats_at``).
+
+What makes two counts of the same code equal (measured: the same SVC fit and
+predict, 1,000 images, four runs, two of them side by side, counts within
+0.0005%): one BLAS/OpenMP thread; ``PYTHONHASHSEED=0``; a fixed working
+directory; and glibc's mmap threshold fixed (``GLIBC_TUNABLES``). glibc raises
+that threshold as large blocks are freed, so which later allocations come from
+the heap depends on the process's history; with it free, the same predict
+counted 2,956.6 or 2,972.8 million instructions from run to run (0.55% apart,
+in libsvm's per-kernel ``malloc``), with it fixed the same figure each time.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import hashlib
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+__all__ = [
+    "MEASURES",
+    "InstructionsUnavailableError",
+    "callgrind_command",
+    "client_requests",
+    "count_basis",
+    "counted_environment",
+    "read_counts",
+    "require_instructions",
+    "valgrind_version",
+]
+
+#: What ``run --measure`` accepts: seconds (the default) or instructions under callgrind.
+MEASURES: tuple[str, ...] = ("time", "instructions")
+
+_GET_VALGRIND = (
+    "install valgrind (Debian/Ubuntu: apt-get install valgrind; Fedora: dnf install valgrind); "
+    "it runs on Linux only (macOS and Windows: use a Linux machine, container or CI runner)"
+)
+_GET_HOOKS = "pip install 'mnist-classic[instructions]' (pytest-codspeed 5.x ships valgrind's client requests compiled)"
+#: glibc's mmap threshold, fixed at its default (128 KiB) so that it stops moving (see the module's docstring).
+_TUNABLES = "glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=262144"
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+
+
+class InstructionsUnavailableError(OSError):
+    """valgrind or the client requests are missing: instruction counts cannot be taken here."""
+
+
+@cache
+def valgrind_version() -> str | None:
+    """``3.19.0`` for the valgrind on PATH, or None where there is none (or it does not run)."""
+    exe = shutil.which("valgrind")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"(\d+\.\d+(?:\.\d+)?)", out)
+    return match.group(1) if match else None
+
+
+def _hooks_library() -> Path | None:
+    spec = importlib.util.find_spec("pytest_codspeed")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "instruments" / "hooks"
+    found = sorted(folder.glob("dist_instrument_hooks*.so")) + sorted(folder.glob("dist_instrument_hooks*.dylib"))
+    return found[0] if found else None
+
+
+def require_instructions() -> str:
+    """Check that instruction counts can be taken here; return the valgrind version.
+
+    Raises
+    ------
+    InstructionsUnavailableError
+        One line saying what is missing and how to get it.
+    """
+    version = valgrind_version()
+    if version is None:
+        msg = f"--measure instructions needs valgrind, which is not on PATH here: {_GET_VALGRIND}"
+        raise InstructionsUnavailableError(msg)
+    if _hooks_library() is None:
+        msg = f"--measure instructions needs valgrind's client requests: {_GET_HOOKS}"
+        raise InstructionsUnavailableError(msg)
+    return version
+
+
+class _Requests:
+    """The four callgrind client requests, from pytest-codspeed's compiled library."""
+
+    def __init__(self, path: Path) -> None:
+        lib = ctypes.CDLL(str(path))
+        lib.callgrind_dump_stats_at.argtypes = [ctypes.c_char_p]
+        self._lib = lib
+
+    @contextmanager
+    def region(self, name: str) -> Iterator[None]:
+        """Count the instructions of the block, dumped under ``name`` (instrumentation is off outside)."""
+        lib = self._lib
+        gc.collect()  # the cyclic collector off inside, as timeit does (see the module's docstring)
+        gc.disable()
+        lib.callgrind_zero_stats()
+        lib.callgrind_start_instrumentation()
+        try:
+            yield
+        finally:
+            lib.callgrind_stop_instrumentation()
+            lib.callgrind_dump_stats_at(name.encode("utf-8"))
+            gc.enable()
+
+
+def client_requests() -> _Requests:
+    """The client requests (outside valgrind they do nothing); raises :class:`InstructionsUnavailableError`."""
+    path = _hooks_library()
+    if path is None:
+        raise InstructionsUnavailableError(f"valgrind's client requests are not installed: {_GET_HOOKS}")
+    return _Requests(path)
+
+
+def counted_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The child's environment: one thread everywhere, a fixed hash seed and a fixed mmap threshold."""
+    env = dict(os.environ if base is None else base)
+    env.update(dict.fromkeys(_THREAD_VARIABLES, "1"))
+    env["PYTHONHASHSEED"] = "0"
+    env["GLIBC_TUNABLES"] = _TUNABLES
+    return env
+
+
+def callgrind_command(out_dir: Path, argv: list[str]) -> list[str]:
+    """``valgrind --tool=callgrind ...`` around ``python argv`` (this interpreter), dumps into ``out_dir``."""
+    prefix = ["setarch", os.uname().machine, "-R"] if os.environ.get("MC_NOASLR") else []
+    return [
+        *prefix,
+        shutil.which("valgrind") or "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",  # nothing counted outside the measured regions
+        "--dump-instr=no",
+        "--dump-line=no",  # totals are all we read: smaller dumps
+        f"--callgrind-out-file={out_dir / 'callgrind.out'}",
+        sys.executable,
+        "-P",  # the working directory (whose listing changes as results are written) is not on sys.path
+        *argv,
+    ]
+
+
+_TRIGGER = re.compile(r"^desc: Trigger: Client Request: (.*)$")
+
+
+def read_counts(out_dir: Path) -> dict[str, int]:
+    """Region name -> instructions, from the dumps callgrind wrote into ``out_dir``.
+
+    A region counted twice under one name (the determinism check's second
+    fit does not dump) keeps the sum.
+    """
+    counts: dict[str, int] = {}
+    for path in sorted(out_dir.glob("callgrind.out.*")):
+        name = total = None
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if name is None and (match := _TRIGGER.match(line.rstrip("\n"))):
+                    name = match.group(1)
+                elif line.startswith("totals:"):
+                    total = int(line.split()[1])
+        if name is not None and total is not None:
+            counts[name] = counts.get(name, 0) + total
+    return counts
+
+
+def count_basis() -> dict[str, str]:
+    """What the counts depend on besides the code: this CPU (model and flags) and the BLAS kernel.
+
+    Called inside the counted child, so the BLAS kernel is the one OpenBLAS
+    picked on the CPU valgrind presents (which lacks some of the real one's
+    instruction sets), under one thread.
+    """
+    from threadpoolctl import threadpool_info
+
+    from .environment import cpu_model
+
+    flags = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = " ".join(sorted(line.split(":", 1)[1].split()))
+                break
+    except OSError:
+        pass
+    kernels = sorted(
+        {f"{p.get('internal_api')}:{p.get('architecture')}" for p in threadpool_info() if p.get("architecture")}
+    )
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_flags_sha256": hashlib.sha256(flags.encode()).hexdigest()[:16] if flags else "",
+        "blas_kernels": ",".join(kernels),
+        "threads": "1",
+    }
