@@ -16,14 +16,26 @@ loaded from its file, not its package). Pinned to the 5.x series, whose
 symbols we use (``callgrind_zero_stats``, ``callgrind_start_instrumentation``,
 ``callgrind_stop_instrumentation``, ``callgrind_dump_stats_at``).
 
-What makes two counts of the same code equal (measured: the same SVC fit and
-predict, 1,000 images, four runs, two of them side by side, counts within
-0.0005%): one BLAS/OpenMP thread; ``PYTHONHASHSEED=0``; a fixed working
-directory; and glibc's mmap threshold fixed (``GLIBC_TUNABLES``). glibc raises
-that threshold as large blocks are freed, so which later allocations come from
-the heap depends on the process's history; with it free, the same predict
-counted 2,956.6 or 2,972.8 million instructions from run to run (0.55% apart,
-in libsvm's per-kernel ``malloc``), with it fixed the same figure each time.
+What makes two counts of the same code equal, each measured here:
+
+- one BLAS/OpenMP thread and ``PYTHONHASHSEED=0``;
+- glibc's mmap threshold fixed (``GLIBC_TUNABLES``): glibc raises it as large
+  blocks are freed, so which later allocations come from the heap depends on
+  the process's history. With it free, the same SVC predict (1,000 images)
+  counted 2,956.6 or 2,972.8 million instructions from run to run (0.55%
+  apart, in libsvm's per-kernel ``malloc``); fixed, four runs agreed within
+  200 instructions;
+- an empty working directory, off ``sys.path`` (``python -P``): Python lists
+  the directories on ``sys.path`` to find modules, and a results folder that
+  grows as runs write to it changed the counts of small cases by ~0.1%;
+- the cyclic garbage collector run before each measured call and off during it
+  (as ``timeit`` does), so that a collection does not fall inside a short
+  region in one run and outside it in the next.
+
+What remains is about 10^5 instructions per region from the state of the
+allocators at its start: 0.1-0.3% of a 30-million-instruction kNN fit on 300
+images, 0.01% of a fit of a few billion. ``benchmarks/instructions.py``
+measures it on the default grid (the README's "Speed you can gate on").
 """
 
 from __future__ import annotations
@@ -155,9 +167,7 @@ def counted_environment(base: dict[str, str] | None = None) -> dict[str, str]:
 
 def callgrind_command(out_dir: Path, argv: list[str]) -> list[str]:
     """``valgrind --tool=callgrind ...`` around ``python argv`` (this interpreter), dumps into ``out_dir``."""
-    prefix = ["setarch", os.uname().machine, "-R"] if os.environ.get("MC_NOASLR") else []
     return [
-        *prefix,
         shutil.which("valgrind") or "valgrind",
         "--tool=callgrind",
         "--instr-atstart=no",  # nothing counted outside the measured regions
