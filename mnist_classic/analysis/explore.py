@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from .testset import IMAGE_SET_COLUMNS, image_set_key, load_image_set
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["EXPLORE_FILE", "ExploreCase", "explore", "explore_payload", "select_cases"]
+__all__ = ["EXPLORE_FILE", "ExploreCase", "explore", "explore_each", "explore_payload", "select_cases"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +60,14 @@ def _names(rows: Any) -> list[str]:
         if len(same) < 2:
             continue
         varying = [(col, fmt) for col, fmt in _QUALIFIERS if same[col].astype(str).nunique() > 1]
-        for i, (_, r) in zip(np.flatnonzero(rows["pipeline"].to_numpy() == pipeline), same.iterrows(), strict=True):
+        for j, (_, r) in zip(np.flatnonzero(rows["pipeline"].to_numpy() == pipeline), same.iterrows(), strict=True):
             parts = [fmt.format(int(r[col]) if col in ("n_train", "seed") else r[col]) for col, fmt in varying]
-            names[i] = " ".join([pipeline, *parts])
-    seen: dict[str, int] = {}
+            names[j] = " ".join([pipeline, *parts])
+    counts = Counter(names)
+    seen: Counter[str] = Counter()
     for i, name in enumerate(names):  # still equal (the same case twice in one run): number them
-        seen[name] = seen.get(name, 0) + 1
-        if names.count(name) > 1:
+        seen[name] += 1
+        if counts[name] > 1:
             names[i] = f"{name} #{seen[name]}"
     return names
 
@@ -246,7 +248,7 @@ def explore(
     if not hasattr(results, "columns"):
         from .runs import load_runs
 
-        results = load_runs(results)  # type: ignore[arg-type]
+        results = load_runs(results)
     payload = explore_payload(results, cases=cases, data_dir=data_dir, data_home=data_home)  # type: ignore[arg-type]
     text = render_explorer(payload)
     folder.mkdir(parents=True, exist_ok=True)
@@ -258,3 +260,28 @@ def explore(
     atomic_write(path, write)
     logger.info("wrote %s (%d bytes, %d cases)", path, path.stat().st_size, len(payload["cases"]))
     return path
+
+
+def explore_each(
+    df: pd.DataFrame,
+    out: str | os.PathLike[str],
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    data_home: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """One explorer per test set of the ``ok`` rows: ``explore.html``, or ``explore-<dataset>-<n_test>.html`` each.
+
+    What ``report --explore`` writes beside the report; the parameters are :func:`explore`'s.
+    """
+    ok = df[df["status"] == "ok"]
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, (_, row) in enumerate(ok.iterrows()):
+        groups.setdefault(image_set_key(row), []).append(i)
+    stems = [re.sub(r"[^\w.-]+", "-", f"explore-{key[0]}-{key[1]}") for key in groups]
+    if len(stems) == 1:
+        stems = ["explore"]
+    stems = [f"{s}-{i + 1}" if stems.count(s) > 1 else s for i, s in enumerate(stems)]  # other payloads or subsets
+    return [
+        explore(ok.iloc[rows], out=out, data_dir=data_dir, data_home=data_home, filename=f"{stem}.html")
+        for stem, rows in zip(stems, groups.values(), strict=True)
+    ]

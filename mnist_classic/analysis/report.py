@@ -91,6 +91,7 @@ class Report:
     alpha: float = 0.05
     sources: list[str] = field(default_factory=list)
     environments: list[str] = field(default_factory=list)
+    explorers: list[str] = field(default_factory=list)  # explore*.html pages beside the report, linked from it
 
 
 def _versus(df: pd.DataFrame, reference: str, alpha: float) -> dict[tuple[Any, ...], str]:
@@ -240,6 +241,7 @@ def write_report(
     figure_formats: Sequence[str] = ("png", "svg"),
     data_dir: str | None = None,
     data_home: str | None = None,
+    explore: bool = False,
 ) -> list[Path]:
     """Write the report files (and figures) of result rows into the folder ``out``.
 
@@ -256,12 +258,17 @@ def write_report(
         Also draw the figures (needs matplotlib) into ``out/figures``.
     figure_formats : sequence of {"png", "svg"}, default=("png", "svg")
     data_dir, data_home : str or None
-        Where the dataset's images are, for the misclassified-digit gallery.
+        Where the dataset's images are, for the misclassified-digit gallery
+        (and the explorer).
+    explore : bool, default=False
+        Also write the explorer of predictions (:func:`~mnist_classic.explore`),
+        one page per test set, beside the report. The Markdown and HTML
+        reports link every ``explore*.html`` page in ``out``, written now or before.
 
     Returns
     -------
     list of pathlib.Path
-        Every file written, figures first.
+        Every file written: explorer pages, figures, then the reports.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -272,6 +279,12 @@ def write_report(
         msg = f"The 'formats' parameter takes {', '.join(FORMATS)}. Got {unknown[0]!r} instead."
         raise ValueError(msg)
     report = build_report(df, reference=reference, alpha=alpha)
+    pages: list[Path] = []
+    if explore:
+        from .explore import explore_each
+
+        pages = explore_each(df, out, data_dir=data_dir, data_home=data_home)
+    report.explorers = sorted(p.name for p in out.glob("explore*.html")) if out.is_dir() else []
     figs: list[Any] = []  # FigureFile
     if figures:
         from .figures import write_figures
@@ -282,7 +295,7 @@ def write_report(
             )
         except ImportError as exc:
             raise ValueError(f"{exc}, or pass --no-figures") from None
-    written = [p for f in figs for p in f.paths]
+    written = pages + [p for f in figs for p in f.paths]
     out.mkdir(parents=True, exist_ok=True)
     for name in formats:
         path = out / FORMATS[name]

@@ -19,7 +19,7 @@ from ..data.datasets import DATASETS
 from ..data.loader import DataIntegrityError, load_dataset
 from ..results import labels_sha256
 
-__all__ = ["ImageSet", "load_image_set", "image_set_key"]
+__all__ = ["IMAGE_SET_COLUMNS", "ImageSet", "image_set_key", "load_image_set"]
 
 #: The columns that together name a test set: rows that agree on all of them were tested on the same images.
 IMAGE_SET_COLUMNS: tuple[str, ...] = (
