@@ -40,7 +40,13 @@ logger = logging.getLogger(__name__)
 
 #: The page :func:`explore` writes into its ``out`` folder.
 EXPLORE_FILE = "explore.html"
-_QUALIFIERS = (("n_train", "n_train={}"), ("seed", "seed={}"), ("run_id", "run {}"), ("_source", "{}"))
+_QUALIFIERS = (
+    ("n_train", "n_train={}"),
+    ("n_test", "n_test={}"),
+    ("seed", "seed={}"),
+    ("run_id", "run {}"),
+    ("_source", "{}"),
+)
 
 
 @dataclass(frozen=True)
@@ -59,10 +65,15 @@ def _names(rows: Any) -> list[str]:
         same = rows[rows["pipeline"] == pipeline]
         if len(same) < 2:
             continue
-        varying = [(col, fmt) for col, fmt in _QUALIFIERS if same[col].astype(str).nunique() > 1]
-        for j, (_, r) in zip(np.flatnonzero(rows["pipeline"].to_numpy() == pipeline), same.iterrows(), strict=True):
-            parts = [fmt.format(int(r[col]) if col in ("n_train", "seed") else r[col]) for col, fmt in varying]
-            names[j] = " ".join([pipeline, *parts])
+        parts: list[list[str]] = [[] for _ in range(len(same))]
+        for col, fmt in _QUALIFIERS:  # in order, those that vary, until the names differ
+            if len({" ".join(p) for p in parts}) == len(parts):
+                break
+            values = [fmt.format(int(v) if col in ("n_train", "n_test", "seed") else v) for v in same[col]]
+            if len(set(values)) > 1:
+                parts = [[*p, v] for p, v in zip(parts, values, strict=True)]
+        for j, p in zip(np.flatnonzero(rows["pipeline"].to_numpy() == pipeline), parts, strict=True):
+            names[j] = " ".join([pipeline, *p])
     counts = Counter(names)
     seen: Counter[str] = Counter()
     for i, name in enumerate(names):  # still equal (the same case twice in one run): number them
