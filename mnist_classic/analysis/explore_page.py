@@ -43,7 +43,8 @@ figure.tile canvas { width: 56px; height: 56px; image-rendering: pixelated; disp
   border: 1px solid #eee; }
 figure.tile figcaption { font-size: 10.5px; line-height: 1.25; margin-top: 2px; overflow-wrap: anywhere; }
 .bad { color: #b03020; font-weight: 600; } .good { color: #1e7a3a; } .muted { color: #777; }
-#status { color: #b03020; }
+#status { color: #b03020; } #class-table th { vertical-align: bottom; }
+#class-table th.case { max-width: 7.5em; overflow-wrap: anywhere; font-size: 11px; }
 """
 
 _BODY = """
@@ -278,8 +279,7 @@ function renderClasses() {
   const head = el("tr", {}, el("th", {}, "label"));
   if (named) head.append(el("th", { className: "l" }, "class"));
   head.append(el("th", {}, "test images"));
-  D.cases.forEach((c) => head.append(el("th", { title: c.name }, c.name.length > 18 ? c.name.slice(0, 17) + "\u2026"
-    : c.name)));
+  D.cases.forEach((c) => head.append(el("th", { className: "case", title: c.name }, c.name)));
   t.replaceChildren(head);
   for (let k = 0; k < C; k++) {
     const members = where((i) => truth[i] === k);
