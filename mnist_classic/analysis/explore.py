@@ -145,15 +145,16 @@ def explore_payload(
     """
     named = select_cases(df, cases)
     first = named[0][1]
-    images = load_image_set(first, data_dir=data_dir, data_home=data_home)
+    explored = [ExploreCase(name, row, row_labels(row, "predictions_sha256")) for name, row in named]
+    images = load_image_set(first, data_dir=data_dir, data_home=data_home)  # after the cheaper checks
     truth = images.labels
-    explored = []
-    for name, row in named:
-        pred = row_labels(row, "predictions_sha256")
-        if len(pred) != len(truth):
-            msg = f"{row['_source']}: predictions of {name} hold {len(pred)} labels for {len(truth)} test images"
+    for c in explored:
+        if len(c.predictions) != len(truth):
+            msg = (
+                f"{c.row['_source']}: predictions of {c.name} hold {len(c.predictions)} labels "
+                f"for {len(truth)} test images"
+            )
             raise ResultsSchemaError(msg)
-        explored.append(ExploreCase(name, row, pred))
     n_classes = len(images.class_names)
     top = max(int(truth.max(initial=0)), *(int(c.predictions.max(initial=0)) for c in explored))
     if top > 255:
