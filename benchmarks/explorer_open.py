@@ -2,7 +2,7 @@
 
 Makes ten real cases (``knn`` with n_neighbors 1, 3, 5, 7, 9 and uniform or
 distance weights, trained on the first 2,000 images, tested on all 10,000),
-or takes a results CSV (``--results``); writes their explorer page, then opens
+or takes results CSVs (``--results``, ``--cases``); writes their explorer page, then opens
 it in headless Chromium (Debian's ``/usr/bin/chromium``, through Playwright, as
 the tests do) ``--rounds`` times, each in a fresh offline context, and prints
 the file size and, from the page's own performance timing, the milliseconds
@@ -14,7 +14,7 @@ average is printed: on a shared machine, times are upper bounds.
 
 Usage::
 
-    python benchmarks/explorer_open.py [--rounds 5] [--results CSV] [--out DIR]
+    python benchmarks/explorer_open.py [--rounds 5] [--results CSV ...] [--cases NAME ...] [--out DIR]
 """
 
 from __future__ import annotations
@@ -44,17 +44,18 @@ def _summary(values: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="times the page is opened (default 5)")
-    parser.add_argument("--results", default=None, help="a results CSV to explore (default: make ten cases)")
+    parser.add_argument("--results", nargs="+", default=None, help="results CSVs to explore (default: make ten cases)")
+    parser.add_argument("--cases", nargs="+", default=None, help="the cases to explore (default: all)")
     parser.add_argument("--out", default=None, help="folder for the CSV and the page (default: a temporary one)")
     args = parser.parse_args(argv)
     folder = Path(args.out or tempfile.mkdtemp(prefix="explorer-open-"))
-    csv = Path(args.results) if args.results else folder / "ten.csv"
-    if not args.results and not csv.exists():
-        code = cli(["run", "--pipelines", TEN, "--n-train", "2000", "--output", str(csv), "-q"])
+    csvs = [Path(r) for r in args.results] if args.results else [folder / "ten.csv"]
+    if not args.results and not csvs[0].exists():
+        code = cli(["run", "--pipelines", TEN, "--n-train", "2000", "--output", str(csvs[0]), "-q"])
         if code:
             return code
     t0 = time.perf_counter()
-    page_path = explore([csv], out=folder)
+    page_path = explore(csvs, out=folder, cases=args.cases)
     written = time.perf_counter() - t0
     size = page_path.stat().st_size
     load, ready, click = [], [], []
