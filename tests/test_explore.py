@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 import zlib
 from html.parser import HTMLParser
@@ -76,6 +77,9 @@ class _Attrs(HTMLParser):
 def test_the_page_names_no_external_url(run, tmp_path):
     page = explore([run[0]], out=tmp_path / "ex")
     assert page == tmp_path / "ex" / EXPLORE_FILE
+    umask = os.umask(0)
+    os.umask(umask)
+    assert page.stat().st_mode & 0o777 == 0o666 & ~umask  # readable by others as any file the user writes
     text = page.read_text()
     assert not re.search(r"(?i)\b(https?|ftp|wss?):|//[a-z0-9.-]+\.[a-z]{2,}", text)
     parser = _Attrs()

@@ -268,6 +268,10 @@ def explore(
 
     def write(tmp: str) -> None:
         Path(tmp).write_text(text, encoding="utf-8")
+        # atomic_write's temporary file is private (0600); a page is for sharing: the umask's usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
 
     atomic_write(path, write)
     logger.info("wrote %s (%d bytes, %d cases)", path, path.stat().st_size, len(payload["cases"]))
