@@ -245,8 +245,17 @@ def explore(
 
     Examples
     --------
+    Two cases on 200 / 100 images, then their page:
+
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> import mnist_classic
-    >>> page = mnist_classic.explore(["results.csv"], out="explore")  # doctest: +SKIP
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> config = mnist_classic.RunConfig(pipelines=["dummy", "knn"], n_train=[200], n_test=100, output=folder / "r.csv")
+    >>> _ = mnist_classic.run_benchmark(config)
+    >>> page = mnist_classic.explore([folder / "r.csv"], out=folder / "explore")
+    >>> page.name, page.stat().st_size < 100_000
+    ('explore.html', True)
     """
     if not isinstance(filename, str) or not re.fullmatch(r"[\w.-]+\.html", filename):
         msg = f"The 'filename' parameter must be a file name ending in .html. Got {filename!r} instead."
