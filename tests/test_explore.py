@@ -191,3 +191,18 @@ def test_public_api_and_report_link(run, tmp_path):
     assert (out / "explore.html").is_file()
     assert "[explore.html](explore.html)" in (out / "report.md").read_text()
     assert '<a href="explore.html">explore.html</a>' in (out / "report.html").read_text()
+
+
+def test_report_writes_one_page_per_test_set_and_nothing_on_bad_input(run, tmp_path):
+    other, _, _ = write_mnist_run(tmp_path / "o.csv", 200, [{"pipeline": "svm", "pred": lambda t: t}], run_id="r2")
+    out = tmp_path / "rep"
+    assert report_cli(run[0], other, "--no-figures", "--format", "md", "--explore", "--out", out) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["explore-mnist-200.html", "explore-mnist-300.html", "report.md"]
+    text = (out / "report.md").read_text()
+    assert "[explore-mnist-200.html](explore-mnist-200.html)" in text and "explore-mnist-300.html" in text
+    lonely = tmp_path / "lonely" / "o.csv"
+    lonely.parent.mkdir()
+    lonely.write_bytes(other.read_bytes())  # without its predictions folder
+    with pytest.raises(ResultsSchemaError, match=r"keep the \.predictions folder beside its CSV"):
+        report_cli(run[0], lonely, "--no-figures", "--format", "md", "--explore", "--out", tmp_path / "none")
+    assert not (tmp_path / "none").exists()  # the first test set's page was not written either

@@ -34,7 +34,15 @@ from .testset import IMAGE_SET_COLUMNS, image_set_key, load_image_set
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["EXPLORE_FILE", "ExploreCase", "explore", "explore_each", "explore_payload", "select_cases"]
+__all__ = [
+    "EXPLORE_FILE",
+    "ExploreCase",
+    "explore",
+    "explore_pages",
+    "explore_payload",
+    "select_cases",
+    "write_pages",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -271,32 +279,41 @@ def explore(
 
         results = load_runs(results)
     payload = explore_payload(results, cases=cases, data_dir=data_dir, data_home=data_home)  # type: ignore[arg-type]
-    text = render_explorer(payload)
+    return write_pages([(filename, payload)], folder)[0]
+
+
+def write_pages(pages: Sequence[tuple[str, dict[str, Any]]], out: str | os.PathLike[str]) -> list[Path]:
+    """Render each ``(file name, payload)`` and write it into the folder ``out`` (created), atomically."""
+    folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / filename
+    umask = os.umask(0)
+    os.umask(umask)
+    paths = []
+    for filename, payload in pages:
+        text = render_explorer(payload)
 
-    def write(tmp: str) -> None:
-        Path(tmp).write_text(text, encoding="utf-8")
-        # atomic_write's temporary file is private (0600); a page is for sharing: the umask's usual mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        def write(tmp: str, text: str = text) -> None:
+            Path(tmp).write_text(text, encoding="utf-8")
+            os.chmod(tmp, 0o666 & ~umask)  # atomic_write's temporary file is private (0600); a page is for sharing
 
-    atomic_write(path, write)
-    logger.info("wrote %s (%d bytes, %d cases)", path, path.stat().st_size, len(payload["cases"]))
-    return path
+        path = folder / filename
+        atomic_write(path, write)
+        logger.info("wrote %s (%d bytes, %d cases)", path, path.stat().st_size, len(payload["cases"]))
+        paths.append(path)
+    return paths
 
 
-def explore_each(
+def explore_pages(
     df: pd.DataFrame,
-    out: str | os.PathLike[str],
     *,
     data_dir: str | os.PathLike[str] | None = None,
     data_home: str | os.PathLike[str] | None = None,
-) -> list[Path]:
-    """One explorer per test set of the ``ok`` rows: ``explore.html``, or ``explore-<dataset>-<n_test>.html`` each.
+) -> list[tuple[str, dict[str, Any]]]:
+    """One explorer per test set of the ``ok`` rows, as ``(file name, payload)`` for :func:`write_pages`.
 
-    What ``report --explore`` writes beside the report; the parameters are :func:`explore`'s.
+    ``explore.html``, or ``explore-<dataset>-<n_test>.html`` each when the rows hold several test
+    sets: what ``report --explore`` writes beside the report. Every payload is built (and every
+    input checked) before anything is written. The parameters are :func:`explore`'s.
     """
     ok = df[df["status"] == "ok"]
     groups: dict[tuple[str, ...], list[int]] = {}
@@ -307,6 +324,6 @@ def explore_each(
         stems = ["explore"]
     stems = [f"{s}-{i + 1}" if stems.count(s) > 1 else s for i, s in enumerate(stems)]  # other payloads or subsets
     return [
-        explore(ok.iloc[rows], out=out, data_dir=data_dir, data_home=data_home, filename=f"{stem}.html")
+        (f"{stem}.html", explore_payload(ok.iloc[rows], data_dir=data_dir, data_home=data_home))
         for stem, rows in zip(stems, groups.values(), strict=True)
     ]

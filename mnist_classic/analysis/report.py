@@ -279,12 +279,11 @@ def write_report(
         msg = f"The 'formats' parameter takes {', '.join(FORMATS)}. Got {unknown[0]!r} instead."
         raise ValueError(msg)
     report = build_report(df, reference=reference, alpha=alpha)
-    pages: list[Path] = []
+    pages: list[Any] = []  # (file name, payload) of each explorer page, built (and checked) before writing
     if explore:
-        from .explore import explore_each
+        from .explore import explore_pages
 
-        pages = explore_each(df, out, data_dir=data_dir, data_home=data_home)
-    report.explorers = sorted(p.name for p in out.glob("explore*.html")) if out.is_dir() else []
+        pages = explore_pages(df, data_dir=data_dir, data_home=data_home)
     figs: list[Any] = []  # FigureFile
     if figures:
         from .figures import write_figures
@@ -295,8 +294,13 @@ def write_report(
             )
         except ImportError as exc:
             raise ValueError(f"{exc}, or pass --no-figures") from None
-    written = pages + [p for f in figs for p in f.paths]
+    written = [p for f in figs for p in f.paths]
+    if pages:
+        from .explore import write_pages
+
+        written = write_pages(pages, out) + written
     out.mkdir(parents=True, exist_ok=True)
+    report.explorers = sorted(p.name for p in out.glob("explore*.html"))
     for name in formats:
         path = out / FORMATS[name]
         exts = ("png",) if name == "latex" else ("png", "svg")  # pdflatex includes PNG, not SVG
