@@ -55,10 +55,12 @@ _LAZY: dict[str, str] = {
     "LeNet5Classifier": "estimators.lenet",
     "DatasetPreview": "analysis.dataview",
     "show_dataset": "analysis.dataview",
+    "explore": "analysis.explore",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from .analysis.dataview import DatasetPreview, show_dataset
+    from .analysis.explore import explore
     from .bench.environment import collect_environment
     from .bench.pipelines import (
         DEFAULT_PIPELINES,
@@ -118,6 +120,7 @@ __all__ = [
     "run_benchmark",
     "suite_pipelines",
     "show_dataset",
+    "explore",
 ]
 
 

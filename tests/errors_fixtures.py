@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from synthetic import BUNDLED, STEMS, copy_bundled, flip_a_test_pixel, toy_arrays, write_toy_dir
+from synthetic import BUNDLED, STEMS, copy_bundled, flip_a_test_pixel, toy_arrays, write_run, write_toy_dir
 
 
 def _toy(folder: Path, **kwargs) -> Path:
@@ -46,4 +46,10 @@ def build(tmp: Path) -> dict[str, str]:
     run_file = tmp / "bench.toml"
     run_file.write_text('pipeline = ["svm"]\nn_train = 1000\n')
     paths["run_file_typo"] = run_file
+    truth = np.arange(20) % 10
+    lonely = write_run(tmp / "lonely.csv", truth, [{"pipeline": "svm", "pred": truth}])
+    shutil.rmtree(tmp / "lonely.predictions")  # a CSV copied without its predictions folder
+    paths["lonely_csv"] = lonely
+    paths["run_20"] = write_run(tmp / "run-20.csv", truth, [{"pipeline": "knn", "pred": truth}])
+    paths["run_10"] = write_run(tmp / "run-10.csv", truth[:10], [{"pipeline": "rf", "pred": truth[:10]}])
     return {k: str(v) for k, v in paths.items()}

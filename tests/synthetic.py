@@ -129,3 +129,18 @@ def report_cli(*argv):
     sub = p.add_subparsers(dest="command")
     add_report_parser(sub)
     return cmd_report(p.parse_args(["report", *map(str, argv)]))
+
+
+def write_mnist_run(path, n_test, cases, **kwargs):
+    """A results CSV on the first ``n_test`` images of the bundled MNIST, with its real payload hashes.
+
+    ``cases`` as in :func:`write_run`; each ``pred`` may be a function of the true labels.
+    Returns ``(path, truth, test images as uint8 (n, 28, 28))``.
+    """
+    ds = mnist_classic.load_dataset("mnist", n_test=n_test)
+    sha = {f"sha256_{role}": value for role, value in ds.sha256.items()}
+    truth = np.asarray(ds.y_test)
+    cases = [{**c, "pred": c["pred"](truth)} if callable(c.get("pred")) else c for c in cases]
+    write_run(path, truth, cases, sha=sha, **kwargs)
+    images = np.rint(np.asarray(ds.X_test) * 255).astype(np.uint8).reshape(-1, 28, 28)
+    return Path(path), truth, images

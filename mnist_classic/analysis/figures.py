@@ -28,8 +28,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from ..data.datasets import DATASETS
-from ..data.loader import DataIntegrityError, load_dataset
-from ..results import ResultsSchemaError, labels_sha256, row_labels
+from ..results import ResultsSchemaError, row_labels
+from .testset import load_image_set
 
 __all__ = [
     "FigureFile",
@@ -44,7 +44,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-_SHA = ("train_images", "train_labels", "test_images", "test_labels")
 
 
 def new_figure(width: float, height: float) -> Any:
@@ -260,7 +259,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "dataset"
 
 
-def _test_images(row: pd.Series, n_test: int, data_dir: str | None, data_home: str | None) -> np.ndarray | None:
+def _test_images(row: pd.Series, data_dir: str | None, data_home: str | None) -> np.ndarray | None:
     """The run's test images, after checking the payloads against the row's hashes; None (logged) if unavailable."""
     dataset = str(row["dataset"])
     if dataset not in DATASETS and data_dir is None:
@@ -269,27 +268,12 @@ def _test_images(row: pd.Series, n_test: int, data_dir: str | None, data_home: s
     if row["subset"] != "first":
         logger.warning("%s: no gallery for runs on a %s subset of the images", dataset, row["subset"])
         return None
-    registered = dataset in DATASETS
-    where = dataset if registered else str(data_dir)
     try:
-        ds = load_dataset(
-            where, data_dir=data_dir if registered else None, n_test=n_test, data_home=data_home, download=False
-        )
+        images = load_image_set(row, data_dir=data_dir, data_home=data_home)
     except FileNotFoundError as exc:
         logger.warning("no gallery of misclassified images for %s: %s", dataset, str(exc).splitlines()[0])
         return None
-    for role in _SHA:
-        if ds.sha256[role] != row[f"sha256_{role}"]:
-            msg = (
-                f"The {dataset} images found ({where}) are not the run's: sha256_{role} is "
-                f"{str(row[f'sha256_{role}'])[:12]}... in the CSV, {ds.sha256[role][:12]}... on disk; "
-                "pass the --data-dir the run used"
-            )
-            raise DataIntegrityError(msg)
-    if labels_sha256(ds.y_test) != row["truth_sha256"]:
-        msg = f"The {dataset} test labels found ({where}) do not hash to the run's truth_sha256"
-        raise DataIntegrityError(msg)
-    return np.asarray(ds.X_test)
+    return images.images.reshape(len(images.images), -1).astype(np.float32) / np.float32(255)
 
 
 def write_figures(
@@ -362,7 +346,7 @@ def write_figures(
         cap += "class (scale per panel)."
         fig = confusion_figure(truth, preds, where)
         out.append(_save(fig, folder, f"confusion-{stem}", formats, "Confusion matrices", cap))
-        images = _test_images(best.iloc[0], n_test, data_dir, data_home)
+        images = _test_images(best.iloc[0], data_dir, data_home)
         if images is not None:
             cap = (
                 f"The first {gallery_size} misclassified test images of each pipeline, in test order: true → predicted."

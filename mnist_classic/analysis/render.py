@@ -27,6 +27,7 @@ def render_markdown(report: Report, figures: Sequence[tuple[str, str, str]] = ()
         return s.replace("|", "\\|").replace("*", "\\*")
 
     out = ["# mnist-classic report", "", *(f"- results: `{s}`" for s in report.sources)]
+    out += [f"- the predictions, image by image: [{x}]({x})" for x in report.explorers]
     for table in report.tables:
         out += ["", f"## {table.title}", "", "| " + " | ".join(table.head) + " |"]
         out.append("|" + "|".join("---" if i in table.left else "---:" for i in range(len(table.head))) + "|")
@@ -92,6 +93,8 @@ def render_html(report: Report, figures: Sequence[tuple[str, str, str | Path]] =
     out = ["<!DOCTYPE html>", '<html lang="en">', '<head><meta charset="utf-8">', "<title>mnist-classic report</title>"]
     out += [f"<style>{_CSS}</style></head>", "<body>", "<h1>mnist-classic report</h1>"]
     out += [f'<p class="note">results: {", ".join(f"<code>{e(s)}</code>" for s in report.sources)}</p>']
+    link = '<p class="note">the predictions, image by image: <a href="{0}">{0}</a></p>'
+    out += [link.format(e(x)) for x in report.explorers]
     for table in report.tables:
         cls = [' class="l"' if i in table.left else "" for i in range(len(table.head))]
         out += [f"<h2>{e(table.title)}</h2>", "<table>", "<thead><tr>"]

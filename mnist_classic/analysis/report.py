@@ -94,6 +94,7 @@ class Report:
     alpha: float = 0.05
     sources: list[str] = field(default_factory=list)
     environments: list[str] = field(default_factory=list)
+    explorers: list[str] = field(default_factory=list)  # explore*.html pages beside the report, linked from it
 
 
 def _versus(df: pd.DataFrame, reference: str, alpha: float) -> dict[tuple[Any, ...], str]:
@@ -253,6 +254,7 @@ def write_report(
     figure_formats: Sequence[str] = ("png", "svg"),
     data_dir: str | None = None,
     data_home: str | None = None,
+    explore: bool = False,
 ) -> list[Path]:
     """Write the report files (and figures) of result rows into the folder ``out``.
 
@@ -269,12 +271,17 @@ def write_report(
         Also draw the figures (needs matplotlib) into ``out/figures``.
     figure_formats : sequence of {"png", "svg"}, default=("png", "svg")
     data_dir, data_home : str or None
-        Where the dataset's images are, for the misclassified-digit gallery.
+        Where the dataset's images are, for the misclassified-digit gallery
+        (and the explorer).
+    explore : bool, default=False
+        Also write the explorer of predictions (:func:`~mnist_classic.explore`),
+        one page per test set, beside the report. The Markdown and HTML
+        reports link every ``explore*.html`` page in ``out``, written now or before.
 
     Returns
     -------
     list of pathlib.Path
-        Every file written, figures first.
+        Every file written: explorer pages, figures, then the reports.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -285,6 +292,11 @@ def write_report(
         msg = f"The 'formats' parameter takes {', '.join(FORMATS)}. Got {unknown[0]!r} instead."
         raise ValueError(msg)
     report = build_report(df, reference=reference, alpha=alpha)
+    pages: list[Any] = []  # (file name, payload) of each explorer page, built (and checked) before writing
+    if explore:
+        from .explore import explore_pages
+
+        pages = explore_pages(df, data_dir=data_dir, data_home=data_home)
     figs: list[Any] = []  # FigureFile
     if figures:
         from .figures import write_figures
@@ -296,7 +308,12 @@ def write_report(
         except ImportError as exc:
             raise ValueError(f"{exc}, or pass --no-figures") from None
     written = [p for f in figs for p in f.paths]
+    if pages:
+        from .explore import write_pages
+
+        written = write_pages(pages, out) + written
     out.mkdir(parents=True, exist_ok=True)
+    report.explorers = sorted(p.name for p in out.glob("explore*.html"))
     for name in formats:
         path = out / FORMATS[name]
         exts = ("png",) if name == "latex" else ("png", "svg")  # pdflatex includes PNG, not SVG

@@ -19,6 +19,7 @@ from ..data.idx import IDXError
 from ..data.loader import DataIntegrityError
 from . import commands
 from .errors import PROG, UsageError
+from .explore import add_explore_parser, cmd_explore
 from .history import add_export_parser, add_history_parser, cmd_export, cmd_history
 from .matrix import add_matrix_parser, cmd_matrix
 from .report import add_report_parser, cmd_report
@@ -255,6 +256,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--plugin", action="append", default=None, metavar="MODULE|FILE.py", help="also list what a plugin adds"
     )
     add_report_parser(sub)
+    add_explore_parser(sub)
     add_history_parser(sub, gate_options=_add_gate_options)
     add_matrix_parser(sub)
     add_export_parser(sub)
@@ -309,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.cmd_compare(args)
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "explore":
+            return cmd_explore(args)
         if args.command == "history":
             return cmd_history(args)
         if args.command == "export":

@@ -44,6 +44,11 @@ def add_report_parser(subparsers: Any) -> None:
         "--data-dir", default=None, metavar="DIR", help="IDX files of the dataset, for the misclassified-digit gallery"
     )
     p.add_argument("--data-home", default=None, metavar="DIR", help="downloads and decoded cache")
+    p.add_argument(
+        "--explore",
+        action="store_true",
+        help="also write explore.html, the predictions image by image (see 'mnist-classic explore'), and link it",
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -62,6 +67,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         figure_formats=args.figure_formats,
         data_dir=args.data_dir,
         data_home=args.data_home,
+        explore=args.explore,
     )
     print("\n".join(map(str, written)))
     return 0
