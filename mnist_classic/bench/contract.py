@@ -19,12 +19,9 @@ import numpy as np
 from sklearn.base import clone
 
 from .selectors import ConfiguredPipeline
+from .steps import ContractError
 
 __all__ = ["ContractError", "check_contract", "contract_sample"]
-
-
-class ContractError(ValueError):
-    """An estimator that does not behave as a scikit-learn classifier on a few images."""
 
 
 def contract_sample(y: np.ndarray, per_class: int = 5, seed: int = 0) -> np.ndarray:
