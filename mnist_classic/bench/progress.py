@@ -39,6 +39,11 @@ class Progress:
         self.stream.write(text + "\n")
         self.stream.flush()
 
+    def check(self, names: Sequence[str], limit: float) -> None:
+        """The contract check of users' estimators starts."""
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        self._emit(f"contract check: {shown} on ~50 images ({limit:g} s limit each)")
+
     def start(self, case: Any, total: int) -> None:
         """A case starts."""
         self._case_t0 = time.perf_counter()

@@ -30,11 +30,9 @@ from __future__ import annotations
 
 import ast
 import difflib
-import importlib
 import inspect
 import itertools
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +41,7 @@ from sklearn.pipeline import make_pipeline
 
 from .pipelines import PIPELINES
 from .syntax import format_value, parse_value, split_top_level
+from .targets import canonical_target, check_estimator_like, import_target
 
 __all__ = [
     "ESTIMATOR_PARAMS",
@@ -51,7 +50,6 @@ __all__ = [
     "EstimatorValue",
     "NamedEstimators",
     "Step",
-    "allowed_imports",
     "check_estimator_like",
     "expand_chain",
     "slot_kind",
@@ -70,58 +68,10 @@ ESTIMATOR_PARAMS: tuple[str, ...] = (
 NAMED_LIST_PARAMS: tuple[str, ...] = ("estimators", "steps", "transformer_list")
 _KEEP = {"drop": "drop", "passthrough": "passthrough", "none": None}  # kept as they are, in an estimator's place
 _REQUIRED = inspect.Parameter.empty
-_ALLOWED: list[tuple[str, ...] | None] = [None]  # the import policy in force (None: anything the user named)
 
 
 class ContractError(ValueError):
     """An estimator that does not behave as a scikit-learn classifier (see :mod:`.contract`)."""
-
-
-@contextmanager
-def allowed_imports(modules: tuple[str, ...]) -> Iterator[None]:
-    """Within the block, only these modules (and their submodules) may be imported by a selector."""
-    _ALLOWED.append(tuple(modules))
-    try:
-        yield
-    finally:
-        _ALLOWED.pop()
-
-
-def _import_target(target: str, selector: str) -> Callable[..., Any]:
-    """The class or factory that ``module:attr`` names, imported now."""
-    module_name, _, attr = target.partition(":")
-    allowed = _ALLOWED[-1]
-    if allowed is not None and not any(module_name == m or module_name.startswith(m + ".") for m in allowed):
-        msg = f"Selector {selector!r} names module {module_name!r}, which is not allowed here (--allow-import)"
-        raise ValueError(msg)
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        msg = f"Cannot import module {module_name!r} named by selector {selector!r}: {exc}"
-        raise ValueError(msg) from None
-    except Exception as exc:  # the module itself failed while importing
-        msg = f"Importing module {module_name!r} named by selector {selector!r} failed: {type(exc).__name__}: {exc}"
-        raise ValueError(msg) from None
-    obj: Any = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            names = [n for n in dir(obj) if not n.startswith("_")]
-            close = difflib.get_close_matches(part, names, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            msg = f"Module {module_name!r} has no attribute {attr!r} (selector {selector!r}){hint}"
-            raise ValueError(msg)
-        obj = getattr(obj, part)
-    if not callable(obj):
-        msg = f"{target!r} (selector {selector!r}) is not an estimator class or a factory: got {type(obj).__name__}"
-        raise ValueError(msg)
-    return obj
-
-
-def check_estimator_like(est: Any, what: str) -> BaseEstimator:
-    if not (hasattr(est, "fit") and hasattr(est, "get_params") and hasattr(est, "set_params")):
-        msg = f"{what} must give a scikit-learn estimator (fit, get_params, set_params); got {type(est).__name__}"
-        raise ValueError(msg)
-    return est
 
 
 def _is_estimator(value: Any) -> bool:
@@ -201,7 +151,7 @@ class Step:
                 msg = f"Unknown pipeline {self.target!r}; valid pipelines: {', '.join(PIPELINES)}"
                 raise ValueError(msg)
             return PIPELINES[self.target].factory
-        return _import_target(self.target, selector or self.name)
+        return import_target(self.target, selector or self.name)
 
     def make(self, selector: str = "", **required: Any) -> BaseEstimator:
         """A fresh estimator of the target, without the overrides (``required``: the constructor's arguments)."""
@@ -333,25 +283,6 @@ def _resolve_key(key: str, valid: list[str], target: str) -> str:
     raise ValueError(msg)
 
 
-def _canonical_target(text: str, selector: str) -> str:
-    """A registered name as it is; ``pkg.mod:Name`` or ``pkg.mod.Name`` as ``pkg.mod:Name``."""
-    if text in PIPELINES:
-        return text
-    if ":" in text:
-        module, _, attr = text.partition(":")
-        if module and attr:
-            return f"{module}:{attr}"
-    elif "." in text:
-        module, _, attr = text.rpartition(".")
-        return f"{module}:{attr}"
-    where = f" (in selector {selector!r})" if selector.strip() != text else ""
-    msg = (
-        f"Unknown pipeline {text!r}; valid pipelines: {', '.join(PIPELINES)}, "
-        f"or an importable estimator as package.module:Name{where}"
-    )
-    raise ValueError(msg)
-
-
 def _grid_items(text: str, key: str, selector: str) -> list[str] | None:
     """The items of ``[a,b]`` (a grid), or None when ``text`` is not one."""
     if not (text.startswith("[") and text.endswith("]")):
@@ -408,7 +339,7 @@ def _step_values(text: str, selector: str) -> list[Step]:
     if not target or (bracket and not rest.endswith("]")):
         msg = f"Malformed pipeline selector {selector!r}: expected name[param=value,...], steps joined by '+'"
         raise ValueError(msg)
-    target = _canonical_target(target, selector)
+    target = canonical_target(target, selector)
     items = [i for i in split_top_level(rest[:-1]) if i] if bracket else []
     if not items:
         _param_defaults(Step(target), selector)  # imports and builds it now: a bad name fails here, named

@@ -262,6 +262,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         config,
         on_start=progress.start if progress else None,
         on_end=progress.end if progress else None,
+        on_check=progress.check if progress else None,
     )
     print(summary_table(result.rows))
     failed = sum(r["status"] != "ok" for r in result.rows)
