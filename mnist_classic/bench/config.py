@@ -15,11 +15,9 @@ Example (every key is optional; command-line options override the file)::
         { estimator = "sklearn.ensemble:ExtraTreesClassifier", params = { n_estimators = 300 } },
         { steps = [ "sklearn.preprocessing:StandardScaler",
                     { estimator = "sklearn.svm:SVC", params = { gamma = 0.001, C = [1, 10] } } ] },
-        { estimator = "sklearn.multiclass:OneVsRestClassifier",       # an estimator as a value, at any depth
-          params = { estimator = { estimator = "sklearn.linear_model:LogisticRegression",
-                                   params = { solver = "liblinear" } } } },
-        { estimator = "sklearn.ensemble:VotingClassifier",            # a named list: [name, estimator] pairs
-          params = { estimators = [["lr", { pipeline = "logreg" }], ["knn", "knn"]] } },
+        # an estimator as a value, at any depth; a named list as [name, estimator] pairs:
+        { estimator = "sklearn.multiclass:OneVsRestClassifier", params = { estimator = "logreg" } },
+        { estimator = "sklearn.ensemble:VotingClassifier", params = { estimators = [["lr", "logreg"], ["k", "knn"]] } },
     ]
 
 A table in ``pipelines`` is written as the equivalent selector, so a case has
