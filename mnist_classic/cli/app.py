@@ -22,6 +22,7 @@ from .errors import PROG, UsageError
 from .history import add_export_parser, add_history_parser, cmd_export, cmd_history
 from .matrix import add_matrix_parser, cmd_matrix
 from .report import add_report_parser, cmd_report
+from .reproduce import add_reproduce_parser, cmd_reproduce
 
 __all__ = ["main"]
 
@@ -243,6 +244,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_history_parser(sub, gate_options=_add_gate_options)
     add_matrix_parser(sub)
     add_export_parser(sub)
+    add_reproduce_parser(sub)
     return p
 
 
@@ -298,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_history(args)
         if args.command == "export":
             return cmd_export(args)
+        if args.command == "reproduce":
+            return cmd_reproduce(args)
         if args.command == "matrix":
             run_args = _matrix_run_args(parser, extra)
             return cmd_matrix(args, run_args, argv)
