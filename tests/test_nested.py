@@ -144,3 +144,19 @@ def test_a_run_file_with_nested_tables_and_a_named_list_runs(tmp_path, capsys):
         "sklearn.ensemble:BaggingClassifier[estimator=sklearn.preprocessing:StandardScaler+knn,n_estimators=2]",
         f"sklearn.ensemble:VotingClassifier[estimators=(lr={LR}[C=0.5],knn=knn)]",
     ]
+
+
+def test_the_docs_run_file_and_selectors_parse(tmp_path):
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "bring-your-own.md").read_text()
+    (toml,) = re.findall(r"```toml\n(.*?)```", page, re.S)
+    (tmp_path / "bench.toml").write_text(toml)
+    values, _ = read_run_file(tmp_path / "bench.toml")
+    names = [c.name for sel in values["pipelines"] for c in expand_selector(sel)]
+    assert f"{OVR}[estimator={LR}[solver=liblinear]]" in names
+    assert "sklearn.ensemble:VotingClassifier[estimators=(lr=logreg,knn=knn)]" in names
+    bash = re.findall(r"```bash\n(.*?)```", page, re.S)[1]
+    selectors = re.findall(r'"([^"]+)"', bash)
+    assert len(selectors) == 8 and all(expand_selector(s) for s in selectors)
