@@ -39,7 +39,8 @@ from .targets import allowed_imports
 __all__ = ["ENVIRONMENT_COLUMNS", "ImportRefusedError", "Reproduction", "named_modules", "reproduce_rows"]
 __all__ += ["select_rows"]
 
-#: Columns compared between a row and its reproduction, as possible explanations of a difference.
+#: Columns compared between a row and its reproduction, as possible explanations of a difference
+#: (the environment, and how the case ran: in process or side by side, with how many threads).
 ENVIRONMENT_COLUMNS: tuple[str, ...] = (
     "python_version",
     "numpy_version",
@@ -54,6 +55,9 @@ ENVIRONMENT_COLUMNS: tuple[str, ...] = (
     "platform",
     "suite_version",
     "git_commit",
+    "execution",
+    "fit_threads",
+    "predict_threads",
 )
 _ROLES = ("train_images", "train_labels", "test_images", "test_labels")
 _TOKEN = re.compile(r"[A-Za-z_][\w.]*(?::[A-Za-z_][\w.]*)?")
