@@ -69,9 +69,22 @@ class ImportRefusedError(ValueError):
 
 @dataclass
 class Reproduction:
-    """One row, run again: what it recorded, what the run gave, and whether they agree."""
+    """One row, run again: what it recorded, what the run gave, and whether they agree.
 
-    row: int  # 1-based, the first row under the header is 1
+    Attributes
+    ----------
+    row : int
+        The row's number, 1-based (the first row under the header is 1).
+    old, new : dict
+        The row as recorded, and the new run's row.
+    same : bool
+        The same predictions (``predictions_sha256``) for a row that was ``ok``;
+        the same status for one that was not.
+    environment : list of (str, str, str)
+        The columns of :data:`ENVIRONMENT_COLUMNS` that differ: (column, recorded, now).
+    """
+
+    row: int
     old: dict[str, Any]
     new: dict[str, Any]
     same: bool

@@ -23,8 +23,9 @@ that tells an estimator from a string)::
     sklearn.multiclass:OneVsRestClassifier[estimator=sklearn.linear_model:LogisticRegression[solver=liblinear]]
     sklearn.ensemble:VotingClassifier[estimators=(lr=logreg,knn=knn)]
 
-Modules are imported only here, from what the user names (the command line, a
-run file or Python); nothing read from a results file is ever imported.
+Modules are imported only by :mod:`.targets`, from what the user names (the
+command line, a run file or Python); a selector read from a results file is
+parsed only under the modules the user allows (``reproduce --allow-import``).
 """
 
 from __future__ import annotations
