@@ -250,6 +250,18 @@ def test_the_check_has_a_default_limit_and_says_it_is_running(usermod, tmp_path,
     assert not out.exists()
 
 
+def test_an_estimator_of_main_is_checked_in_this_process(tmp_path, monkeypatch):
+    import sys
+
+    class Knn(KNeighborsClassifier):  # as if defined in a notebook: pickled by reference to __main__
+        pass
+
+    Knn.__module__, Knn.__qualname__ = "__main__", "KnnOfMain"
+    monkeypatch.setattr(sys.modules["__main__"], "KnnOfMain", Knn, raising=False)
+    result = run_benchmark(RunConfig(pipelines=[("main-knn", Knn(n_neighbors=3))], output=tmp_path / "r.csv", **SMALL))
+    assert result.exit_code == 0 and result.rows[0]["status"] == "ok"
+
+
 def test_an_unpicklable_estimator_is_checked_in_a_thread_with_the_same_limit(tmp_path, monkeypatch):
     import threading
 

@@ -13,9 +13,10 @@ The check runs in a child process with a time limit per estimator (the run's
 ``--timeout`` when given, else :data:`DEFAULT_CONTRACT_TIMEOUT`, 60 s), killed
 when the limit passes: an estimator whose ``fit`` never returns stops the run
 with one line too, and whatever a user's estimator raises (or a crash of the
-child) is reported, never a traceback. Estimator objects that cannot be pickled
-(a class defined in ``__main__``) are checked in a thread instead, which is
-abandoned, not killed, when the limit passes.
+child) is reported, never a traceback. Estimator objects that cannot be sent
+to a child (a local class, or a class of ``__main__``: a notebook's, a script's)
+are checked in a thread instead, which is abandoned, not killed, when the limit
+passes.
 """
 
 from __future__ import annotations
@@ -244,7 +245,11 @@ def check_contract(
         on_check([p.name for p in user], limit)
     try:
         blob = pickle.dumps((user, data, seed))
-    except Exception:  # an object defined in __main__ or a closure: checked in this process
+    except Exception:  # a local class or a closure cannot be sent: checked in this process
+        blob = b""
+    # A class of __main__ (a notebook, a script) pickles by reference, but a spawned child
+    # has another __main__: check those in this process too.
+    if not blob or b"__main__" in blob:
         _in_thread(user, data, seed, limit, what)
     else:
         _in_child(blob, tuple(plugins), limit, what)
