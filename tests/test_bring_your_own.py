@@ -262,6 +262,28 @@ def test_an_estimator_of_main_is_checked_in_this_process(tmp_path, monkeypatch):
     assert result.exit_code == 0 and result.rows[0]["status"] == "ok"
 
 
+def test_a_script_without_the_main_guard_is_not_run_again_by_the_check(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from mnist_classic.bench import contract
+
+    guarded, bare = tmp_path / "guarded.py", tmp_path / "bare.py"
+    guarded.write_text('if __name__ == "__main__":\n    run()\n')
+    bare.write_text("run()\n")
+    for path, safe in ((guarded, True), (bare, False), (tmp_path / "gone.py", False)):
+        main = types.ModuleType("__main__")
+        main.__file__ = str(path)
+        monkeypatch.setitem(sys.modules, "__main__", main)
+        assert contract._main_is_spawn_safe() is safe
+    used = []
+    monkeypatch.setattr(contract, "_in_thread", lambda *args: used.append("thread"))
+    monkeypatch.setattr(contract, "_in_child", lambda *args: used.append("child"))
+    X, y = np.zeros((20, 4)), np.repeat(np.arange(2), 10)
+    contract.check_contract(expand_selector("sklearn.neighbors:KNeighborsClassifier"), X, y, X)
+    assert used == ["thread"]
+
+
 def test_an_unpicklable_estimator_is_checked_in_a_thread_with_the_same_limit(tmp_path, monkeypatch):
     import threading
 

@@ -16,7 +16,8 @@ with one line too, and whatever a user's estimator raises (or a crash of the
 child) is reported, never a traceback. Estimator objects that cannot be sent
 to a child (a local class, or a class of ``__main__``: a notebook's, a script's)
 are checked in a thread instead, which is abandoned, not killed, when the limit
-passes.
+passes; so are all of them when the main module is a script without the
+``if __name__ == "__main__":`` guard, which a spawned child would run again.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import queue
+import re
+import sys
 import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -156,6 +160,24 @@ def _wait(receive: Callable[[float], Any], limit: float, what: Callable[[str], s
             current, deadline = value, time.monotonic() + limit
 
 
+def _main_is_spawn_safe() -> bool:
+    """Whether a spawned child may import this process's main module (multiprocessing does) without running it.
+
+    A script whose top level calls :func:`~.runner.run_benchmark` without the
+    ``if __name__ == "__main__":`` guard would run again in the child, so the
+    guard is looked for in its source (a heuristic: no API says it).
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None:  # an interactive session or python -c: nothing to import again
+        return True
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"__name__\s*==\s*['\"]__main__['\"]", text) is not None
+
+
 def _in_child(blob: bytes, plugins: tuple[str, ...], limit: float, what: Any) -> None:
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
@@ -249,7 +271,7 @@ def check_contract(
         blob = b""
     # A class of __main__ (a notebook, a script) pickles by reference, but a spawned child
     # has another __main__: check those in this process too.
-    if not blob or b"__main__" in blob:
+    if not blob or b"__main__" in blob or not _main_is_spawn_safe():
         _in_thread(user, data, seed, limit, what)
     else:
         _in_child(blob, tuple(plugins), limit, what)
