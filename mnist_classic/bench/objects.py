@@ -8,6 +8,7 @@ from typing import Any
 from sklearn.base import BaseEstimator, clone
 
 from .selectors import ConfiguredPipeline, check_estimator_like, expand_selector
+from .steps import ContractError
 from .syntax import format_value
 
 __all__ = ["configure", "configure_estimator"]
@@ -65,7 +66,13 @@ def configure_estimator(item: Any) -> ConfiguredPipeline:
     except Exception as exc:
         msg = f"An estimator given in 'pipelines' cannot be cloned: {type(exc).__name__}: {exc}"
         raise ValueError(msg) from None
-    return ConfiguredPipeline(label=name or _object_name(est), prototype=est)
+    try:
+        label = name or _object_name(est)
+    except Exception as exc:  # a user's get_params that raises
+        what = f"get_params raised {type(exc).__name__}: {exc}"
+        msg = f"An estimator given in 'pipelines' failed the contract check: {what}"
+        raise ContractError(msg.splitlines()[0]) from None
+    return ConfiguredPipeline(label=label, prototype=est)
 
 
 def configure(items: Any) -> list[ConfiguredPipeline]:
