@@ -148,3 +148,17 @@ def test_output_keeps_the_new_rows(builtin_run, tmp_path):
     out = tmp_path / "again.csv"
     assert main(["reproduce", str(builtin_run), "1", "-o", str(out)]) == 0
     assert out.is_file() and len(out.read_text().splitlines()) == 2
+
+
+def test_the_blas_recorded_does_not_depend_on_import_order(monkeypatch):
+    import threadpoolctl
+
+    from mnist_classic.bench import environment
+
+    numpy_blas = {"user_api": "blas", "internal_api": "openblas", "version": "0.3.31", "num_threads": 2}
+    numpy_blas["filepath"] = "/site-packages/numpy.libs/libscipy_openblas64_.so"
+    scipy_blas = dict(numpy_blas, version="0.3.30", num_threads=4, filepath="/site-packages/scipy.libs/libopenblas.so")
+    for order in ([numpy_blas, scipy_blas], [scipy_blas, numpy_blas]):
+        monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda order=order: list(order))
+        assert environment._threadpools()["blas"] == "openblas 0.3.31"
+        assert environment._threadpools()["blas_threads"] == 2
