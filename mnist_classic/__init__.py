@@ -51,6 +51,8 @@ _LAZY: dict[str, str] = {
     "RunResult": "bench.runner",
     "run_benchmark": "bench.runner",
     "collect_environment": "bench.environment",
+    "reproduce_rows": "bench.reproduce",
+    "Reproduction": "bench.reproduce",
     "Deskew": "estimators.deskew",
     "LeNet5Classifier": "estimators.lenet",
     "DatasetPreview": "analysis.dataview",
@@ -70,6 +72,7 @@ if TYPE_CHECKING:  # pragma: no cover
         register_suite,
         suite_pipelines,
     )
+    from .bench.reproduce import Reproduction, reproduce_rows
     from .bench.runner import RunConfig, RunResult, run_benchmark
     from .bench.selectors import ConfiguredPipeline, parse_selector
     from .estimators.deskew import Deskew
@@ -113,10 +116,12 @@ __all__ = [
     "DatasetPreview",
     "RunConfig",
     "RunResult",
+    "Reproduction",
     "collect_environment",
     "parse_selector",
     "register_pipeline",
     "register_suite",
+    "reproduce_rows",
     "run_benchmark",
     "suite_pipelines",
     "show_dataset",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
 from pathlib import Path
 
 import numpy as np
 from synthetic import BUNDLED, STEMS, copy_bundled, flip_a_test_pixel, toy_arrays, write_run, write_toy_dir
+
+from mnist_classic.results import COLUMNS
 
 
 def _toy(folder: Path, **kwargs) -> Path:
@@ -52,4 +55,12 @@ def build(tmp: Path) -> dict[str, str]:
     paths["lonely_csv"] = lonely
     paths["run_20"] = write_run(tmp / "run-20.csv", truth, [{"pipeline": "knn", "pred": truth}])
     paths["run_10"] = write_run(tmp / "run-10.csv", truth[:10], [{"pipeline": "rf", "pred": truth[:10]}])
+    crafted = tmp / "crafted.csv"  # a results CSV from elsewhere whose row names a callable with arguments
+    row = dict.fromkeys(COLUMNS, "") | {"run_id": "x", "dataset": "mnist", "status": "ok", "n_train": "100"}
+    row |= {"pipeline": "os:system[command='touch pwned']", "n_test": "100", "seed": "0"}
+    with crafted.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerow(row)
+    paths["crafted_csv"] = crafted
     return {k: str(v) for k, v in paths.items()}

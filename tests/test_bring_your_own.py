@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 from synthetic import toy_arrays, write_toy_dir
@@ -70,6 +73,26 @@ class Unclonable(Good):
     def __init__(self, k=1, random_state=None):
         self.k = k + 1  # breaks the contract: __init__ must store parameters unchanged
         self.random_state = random_state
+
+
+class NoStore(Good):
+    def __init__(self, k=1, random_state=None):
+        self.random_state = random_state  # k is not stored: get_params raises AttributeError
+
+
+class NeverFits(Good):
+    def fit(self, X, y):
+        import time
+
+        while True:
+            time.sleep(0.2)
+
+
+class DiesInFit(Good):
+    def fit(self, X, y):
+        import os
+
+        os._exit(3)
 
 
 def not_an_estimator():
@@ -186,9 +209,103 @@ def test_a_broken_estimator_stops_the_run_before_any_row(usermod, tmp_path, caps
     assert not out.exists()
     argv = ["run", "--pipelines", "dummy", f"{usermod}:{name}", "--n-train", "300", "--n-test", "100", "-o", str(out)]
     assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"usermod:{name}" in err
+    stdout, err = capsys.readouterr()
+    assert stdout.startswith("contract check: usermod:")  # dummy is built in: not checked
+    assert err.count("\n") == 1 and err.startswith("mnist-classic: error:") and f"usermod:{name}" in err
     assert not out.exists() and not out.with_suffix(".predictions").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "match"),
+    [
+        ("NoStore", r"get_params raised AttributeError: 'NoStore' object has no attribute 'k'"),
+        ("NeverFits", r"it did not finish within 2 s \(the run's timeout\) on 50 images"),
+        ("DiesInFit", r"process ended without an answer \(exit code 3\)"),
+    ],
+)
+def test_an_estimator_that_raises_anywhere_or_never_returns_is_one_line_and_exit_2(
+    usermod, tmp_path, capsys, name, match
+):
+    out = tmp_path / "r.csv"
+    argv = ["run", "--pipelines", "dummy", f"{usermod}:{name}", "--n-train", "300", "--n-test", "100", "-o", str(out)]
+    started = time.monotonic()
+    assert main([*argv, "--timeout", "2", "--quiet"]) == 2
+    assert time.monotonic() - started < 60
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(match, err), err
+    assert not out.exists() and not out.with_suffix(".predictions").exists()
+
+
+def test_the_check_has_a_default_limit_and_says_it_is_running(usermod, tmp_path, capsys, monkeypatch):
+    from mnist_classic.bench import contract
+
+    monkeypatch.setattr(contract, "DEFAULT_CONTRACT_TIMEOUT", 1.5)
+    out = tmp_path / "r.csv"
+    argv = ["run", "--pipelines", f"{usermod}:NeverFits", "--n-train", "300", "--n-test", "100", "-o", str(out)]
+    assert main(argv) == 2
+    stdout, err = capsys.readouterr()
+    assert stdout == f"contract check: {usermod}:NeverFits on ~50 images (1.5 s limit each)\n"
+    assert err.count("\n") == 1
+    assert "did not finish within 1.5 s (the default limit; set another with --timeout)" in err
+    assert not out.exists()
+
+
+def test_an_estimator_of_main_is_checked_in_this_process(tmp_path, monkeypatch):
+    import sys
+
+    class Knn(KNeighborsClassifier):  # as if defined in a notebook: pickled by reference to __main__
+        pass
+
+    Knn.__module__, Knn.__qualname__ = "__main__", "KnnOfMain"
+    monkeypatch.setattr(sys.modules["__main__"], "KnnOfMain", Knn, raising=False)
+    result = run_benchmark(RunConfig(pipelines=[("main-knn", Knn(n_neighbors=3))], output=tmp_path / "r.csv", **SMALL))
+    assert result.exit_code == 0 and result.rows[0]["status"] == "ok"
+
+
+def test_a_script_without_the_main_guard_is_not_run_again_by_the_check(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from mnist_classic.bench import contract
+
+    guarded, bare = tmp_path / "guarded.py", tmp_path / "bare.py"
+    guarded.write_text('if __name__ == "__main__":\n    run()\n')
+    bare.write_text("run()\n")
+    for path, safe in ((guarded, True), (bare, False), (tmp_path / "gone.py", False)):
+        main = types.ModuleType("__main__")
+        main.__file__ = str(path)
+        monkeypatch.setitem(sys.modules, "__main__", main)
+        assert contract._main_is_spawn_safe() is safe
+    used = []
+    monkeypatch.setattr(contract, "_in_thread", lambda *args: used.append("thread"))
+    monkeypatch.setattr(contract, "_in_child", lambda *args: used.append("child"))
+    X, y = np.zeros((20, 4)), np.repeat(np.arange(2), 10)
+    contract.check_contract(expand_selector("sklearn.neighbors:KNeighborsClassifier"), X, y, X)
+    assert used == ["thread"]
+
+
+def test_an_unpicklable_estimator_is_checked_in_a_thread_with_the_same_limit(tmp_path, monkeypatch):
+    import threading
+
+    from mnist_classic.bench import contract
+
+    release = threading.Event()
+
+    class Stuck(ClassifierMixin, BaseEstimator):  # a local class: not picklable, so not sent to a child
+        def fit(self, X, y):
+            release.wait(30)
+            return self
+
+        def predict(self, X):
+            return np.zeros(len(X), dtype=int)
+
+    monkeypatch.setattr(contract, "DEFAULT_CONTRACT_TIMEOUT", 1.0)
+    try:
+        with pytest.raises(ContractError, match=r"did not finish within 1 s"):
+            run_benchmark(RunConfig(pipelines=[("stuck", Stuck())], output=tmp_path / "r.csv", **SMALL))
+    finally:
+        release.set()
+    assert not (tmp_path / "r.csv").exists()
 
 
 def test_contract_sample_takes_every_class():

@@ -25,8 +25,8 @@ def _cycles(graph) -> list[list[str]]:
     return found
 
 
-def test_no_import_cycles():
-    graph = grimp.build_graph("mnist_classic", exclude_type_checking_imports=True)
+def test_no_import_cycles_type_checking_imports_included():
+    graph = grimp.build_graph("mnist_classic", exclude_type_checking_imports=False)
     assert _cycles(graph) == []
 
 
@@ -38,6 +38,16 @@ def test_cycle_finder_finds_a_planted_cycle(tmp_path, monkeypatch):
     (pkg / "b.py").write_text("from . import a\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert _cycles(grimp.build_graph("cyc")) == [["cyc.a", "cyc.b", "cyc.a"], ["cyc.b", "cyc.a", "cyc.b"]]
+
+
+def test_cycle_finder_sees_type_checking_imports(tmp_path, monkeypatch):
+    pkg = tmp_path / "cyct"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from . import b\n")
+    (pkg / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _cycles(grimp.build_graph("cyct", exclude_type_checking_imports=False)) != []
 
 
 def _lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:

@@ -365,7 +365,8 @@ def test_dask_with_a_running_scheduler(sequential, tmp_path):
         assert result.exit_code == 0
     df = read_results(out)
     # A remote worker's budget is its CPUs (here 2), the sequential run's one BLAS thread: logreg's lbfgs
-    # stops at a point that depends on the summation order (README, "Parallel cases"), the others do not.
+    # stops at a point that depends on the summation order (docs/usage.md, "Parallel cases and clusters"), the
+    # others do not.
     thread_free = {k: v for k, v in _hashes(sequential).items() if k[0] != "logreg"}
     assert {k: v for k, v in _hashes(out).items() if k[0] != "logreg"} == thread_free
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from mnist_classic import read_results
 from mnist_classic.cli import main
 
@@ -12,14 +14,22 @@ ROOT = Path(__file__).resolve().parents[1]
 FLOORS = {"svm": 0.983, "pca_svm": 0.985, "knn": 0.970, "rf": 0.968, "logreg": 0.920}
 
 
-def test_readme_table_is_the_summary_of_the_reference_csv(capsys):
-    readme = (ROOT / "README.md").read_text()
+@pytest.mark.parametrize("page", ["README.md", "docs/results.md"])
+def test_readme_table_is_the_summary_of_the_reference_csv(capsys, page):
+    readme = (ROOT / page).read_text()
     block = re.search(
         r"<!-- reference-results:start -->\n```text\n(.*?)```\n<!-- reference-results:end -->", readme, re.S
     )
-    assert block, "README has the reference-results block"
+    assert block, f"{page} has the reference-results block"
     assert main(["summary", str(ROOT / "results" / "mnist-default.csv")]) == 0
     assert block.group(1) == capsys.readouterr().out
+
+
+def test_readme_links_every_documentation_page():
+    readme = (ROOT / "README.md").read_text()
+    pages = {p.name for p in (ROOT / "docs").glob("*.md") if p.name not in ("index.md", "report.md", "schema.md")}
+    linked = set(re.findall(r"\]\(docs/([\w-]+\.md)\)", readme))
+    assert pages <= linked, sorted(pages - linked)
 
 
 def test_reference_run_meets_the_published_floors():

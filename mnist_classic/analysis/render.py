@@ -1,6 +1,8 @@
 """Rendering a report: Markdown, LaTeX (booktabs) and one self-contained HTML file.
 
-Cells arrive as plain text (Unicode dashes); each renderer escapes for its format.
+Cells arrive as plain text (Unicode dashes); each renderer escapes for its format. What is
+rendered, :class:`Report` and its :class:`ReportTable` s, is defined here and built by
+:mod:`.report`, which imports this module (never the other way round).
 """
 
 from __future__ import annotations
@@ -9,15 +11,41 @@ import base64
 import html
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from .report import Report
-
-__all__ = ["latex_escape", "render_html", "render_latex", "render_markdown"]
+__all__ = ["Report", "ReportTable", "latex_escape", "render_html", "render_latex", "render_markdown"]
 
 _EN, _NONE = "\N{EN DASH}", "\N{EM DASH}"  # ranges; empty cells
+
+
+@dataclass
+class ReportTable:
+    """One dataset and test size: the summary rows, and the same as text cells with notes, ready to render."""
+
+    title: str  # mnist: 10,000 test images
+    data: list[dict[str, Any]]
+    head: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def left(self) -> set[int]:
+        """Left-aligned columns: pipeline, CI method and the McNemar column; numbers align right."""
+        return {0, 4} | ({len(self.head) - 1} if self.head[-1].startswith("vs ") else set())
+
+
+@dataclass
+class Report:
+    """The tables, the options they were built with, the result files and one line per run's environment."""
+
+    tables: list[ReportTable]
+    reference: str | None = None
+    alpha: float = 0.05
+    sources: list[str] = field(default_factory=list)
+    environments: list[str] = field(default_factory=list)
+    explorers: list[str] = field(default_factory=list)  # explore*.html pages beside the report, linked from it
 
 
 def render_markdown(report: Report, figures: Sequence[tuple[str, str, str]] = ()) -> str:

@@ -11,7 +11,6 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -20,7 +19,7 @@ import numpy as np
 from .._files import atomic_write
 from ..results import ResultsSchemaError, row_labels
 from .published import published_reference
-from .render import _EN, _NONE, render_html, render_latex, render_markdown
+from .render import _EN, _NONE, Report, ReportTable, render_html, render_latex, render_markdown
 from .stats import accuracy_interval, mcnemar_exact
 
 if TYPE_CHECKING:  # pandas (and compare, which needs it) load on first use: the CLI's parser stays light
@@ -67,34 +66,6 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame.from_records(records, columns=[*GROUP, *stats])
     out["_order"] = out["pipeline"].map(order)
     return out.sort_values(["dataset", "n_test", "_order", "n_train"], kind="stable").reset_index(drop=True)
-
-
-@dataclass
-class ReportTable:
-    """One dataset and test size: the summary rows, and the same as text cells with notes, ready to render."""
-
-    title: str  # mnist: 10,000 test images
-    data: list[dict[str, Any]]
-    head: list[str] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def left(self) -> set[int]:
-        """Left-aligned columns: pipeline, CI method and the McNemar column; numbers align right."""
-        return {0, 4} | ({len(self.head) - 1} if self.head[-1].startswith("vs ") else set())
-
-
-@dataclass
-class Report:
-    """The tables, the options they were built with, the result files and one line per run's environment."""
-
-    tables: list[ReportTable]
-    reference: str | None = None
-    alpha: float = 0.05
-    sources: list[str] = field(default_factory=list)
-    environments: list[str] = field(default_factory=list)
-    explorers: list[str] = field(default_factory=list)  # explore*.html pages beside the report, linked from it
 
 
 def _versus(df: pd.DataFrame, reference: str, alpha: float) -> dict[tuple[Any, ...], str]:

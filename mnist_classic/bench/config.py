@@ -15,6 +15,9 @@ Example (every key is optional; command-line options override the file)::
         { estimator = "sklearn.ensemble:ExtraTreesClassifier", params = { n_estimators = 300 } },
         { steps = [ "sklearn.preprocessing:StandardScaler",
                     { estimator = "sklearn.svm:SVC", params = { gamma = 0.001, C = [1, 10] } } ] },
+        # an estimator as a value, at any depth; a named list as [name, estimator] pairs:
+        { estimator = "sklearn.multiclass:OneVsRestClassifier", params = { estimator = "logreg" } },
+        { estimator = "sklearn.ensemble:VotingClassifier", params = { estimators = [["lr", "logreg"], ["k", "knn"]] } },
     ]
 
 A table in ``pipelines`` is written as the equivalent selector, so a case has
@@ -74,6 +77,34 @@ def _unknown(key: str, valid: Any, where: str, path: Path) -> ValueError:
     return ValueError(msg)
 
 
+def _is_named_list(value: Any) -> bool:
+    """``[["lr", {...}], ["knn", "knn"]]``: a list of [name, estimator] pairs."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(
+            isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], (str, dict))
+            for v in value
+        )
+    )
+
+
+def _is_estimator_table(value: Any) -> bool:
+    return isinstance(value, dict) and bool(set(value) & {"estimator", "pipeline", "steps"})
+
+
+def _value_text(value: Any, path: Path, where: str) -> str:
+    """A parameter's value as a selector writes it: estimator tables and named lists as selectors, at any depth."""
+    if _is_estimator_table(value):
+        return _estimator_text(value, path, where)
+    if _is_named_list(value):
+        items = (f"{n}={_value_text(v, path, f'{where}[{i}]')}" for i, (n, v) in enumerate(value))
+        return "(" + ",".join(items) + ")"
+    if isinstance(value, list) and any(_is_estimator_table(v) or _is_named_list(v) for v in value):
+        return "[" + ",".join(_value_text(v, path, f"{where}[{i}]") for i, v in enumerate(value)) + "]"  # a grid
+    return format_value(value)
+
+
 def _step_to_selector(step: Any, path: Path, where: str) -> str:
     if isinstance(step, str):
         return step
@@ -95,22 +126,12 @@ def _step_to_selector(step: Any, path: Path, where: str) -> str:
         raise ValueError(msg)
     if not params:
         return targets[0]
-    inner = ",".join(f"{k}={format_value(v)}" for k, v in params.items())
+    inner = ",".join(f"{k}={_value_text(v, path, f'{where}.params.{k}')}" for k, v in params.items())
     return f"{targets[0]}[{inner}]"
 
 
-def table_to_selector(item: Any, path: Path | str = "<run file>", index: int = 0) -> str:
-    """One ``pipelines`` entry of a run file as a selector string.
-
-    Examples
-    --------
-    >>> table_to_selector({"estimator": "sklearn.svm:SVC", "params": {"C": [1, 10], "gamma": "scale"}})
-    'sklearn.svm:SVC[C=[1, 10],gamma=scale]'
-    >>> table_to_selector({"steps": ["sklearn.preprocessing:StandardScaler", {"pipeline": "knn"}]})
-    'sklearn.preprocessing:StandardScaler+knn'
-    """
-    path = Path(path)
-    where = f"pipelines[{index}]"
+def _estimator_text(item: Any, path: Path, where: str) -> str:
+    """A selector string, a step table, or ``{steps = [...]}``, as a selector."""
     if isinstance(item, dict) and "steps" in item:
         for key in item:
             if key != "steps":
@@ -121,6 +142,27 @@ def table_to_selector(item: Any, path: Path | str = "<run file>", index: int = 0
             raise ValueError(msg)
         return "+".join(_step_to_selector(s, path, f"{where}.steps[{i}]") for i, s in enumerate(steps))
     return _step_to_selector(item, path, where)
+
+
+def table_to_selector(item: Any, path: Path | str = "<run file>", index: int = 0) -> str:
+    """One ``pipelines`` entry of a run file as a selector string.
+
+    A parameter's value may itself be an estimator: a selector string, a table
+    ``{estimator|pipeline, params}`` or ``{steps}``, at any depth; a list of
+    ``[name, estimator]`` pairs is a named list (``VotingClassifier``'s
+    ``estimators``); a list of estimators is a grid of them.
+
+    Examples
+    --------
+    >>> table_to_selector({"estimator": "sklearn.svm:SVC", "params": {"C": [1, 10], "gamma": "scale"}})
+    'sklearn.svm:SVC[C=[1, 10],gamma=scale]'
+    >>> table_to_selector({"steps": ["sklearn.preprocessing:StandardScaler", {"pipeline": "knn"}]})
+    'sklearn.preprocessing:StandardScaler+knn'
+    >>> table_to_selector({"estimator": "sklearn.ensemble:VotingClassifier",
+    ...                    "params": {"estimators": [["lr", {"pipeline": "logreg"}], ["knn", "knn"]]}})
+    'sklearn.ensemble:VotingClassifier[estimators=(lr=logreg,knn=knn)]'
+    """
+    return _estimator_text(item, Path(path), f"pipelines[{index}]")
 
 
 def _relative(value: Any, base: Path) -> Any:

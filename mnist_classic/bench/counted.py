@@ -79,9 +79,9 @@ def run_counted(spec: dict[str, Any], case: Case, *, timeout: float | None = Non
                 cmd, cwd=cwd, env=counted_environment(), capture_output=True, text=True, timeout=timeout, check=False
             )
         except subprocess.TimeoutExpired:
-            out = _error(f"case exceeded the {timeout:g} s timeout (under valgrind)")
-            out["status"] = "timeout"
-            return out
+            timed_out = _error(f"case exceeded the {timeout:g} s timeout (under valgrind)")
+            timed_out["status"] = "timeout"
+            return timed_out
         if not out_path.is_file():
             lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("==")]
             why = lines[-1] if lines else f"exit status {proc.returncode}"

@@ -79,8 +79,15 @@ def git_commit() -> str:
 def _threadpools() -> dict[str, Any]:
     from threadpoolctl import threadpool_info
 
-    blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
-    omp = [p for p in threadpool_info() if p.get("user_api") == "openmp"]
+    pools = threadpool_info()
+    # Several BLAS may be loaded (NumPy's and SciPy's wheels each bring one), listed in the order
+    # they were loaded: NumPy's is recorded, whatever was imported first, so that two runs on one
+    # machine record the same BLAS.
+    blas = sorted(
+        (p for p in pools if p.get("user_api") == "blas"),
+        key=lambda p: ("numpy" not in str(p.get("filepath", "")).lower(), str(p.get("filepath", ""))),
+    )
+    omp = [p for p in pools if p.get("user_api") == "openmp"]
     out: dict[str, Any] = {"blas": "none", "blas_threads": "", "openmp_threads": ""}
     if blas:
         b = blas[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -182,8 +182,11 @@ def available_engines() -> list[str]:
     return [name for name in list_engines() if get_engine(name).available()]
 
 
-def prepare(config: RunConfig) -> Plan:
-    """Validate a config, load its plugins and data, and check users' estimators; raises before anything is written."""
+def prepare(config: RunConfig, on_check: Callable[[list[str], float], None] | None = None) -> Plan:
+    """Validate a config, load its plugins and data, and check users' estimators; raises before anything is written.
+
+    ``on_check(names, limit)`` is called when the contract check starts (see :mod:`.contract`).
+    """
     load_entry_points()
     load_plugins(config.plugins)
     if isinstance(config.pipelines, str) or not config.pipelines:
@@ -253,6 +256,16 @@ def prepare(config: RunConfig) -> Plan:
             msg = f"The 'n_train' parameter lists a size twice: {sizes}"
             raise ValueError(msg)
         if config.check_contract:
-            check_contract(pipelines, ds.X_train[: max(sizes)], ds.y_train[: max(sizes)], ds.X_test, seed=config.seed)
+            n = max(sizes)
+            check_contract(
+                pipelines,
+                ds.X_train[:n],
+                ds.y_train[:n],
+                ds.X_test,
+                seed=config.seed,
+                timeout=config.timeout,
+                plugins=config.plugins,
+                on_check=on_check,
+            )
         loaded.append((name, ds, sizes))
     return Plan(pipelines, loaded)

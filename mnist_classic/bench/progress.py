@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-__all__ = ["Progress", "summary_table"]
+__all__ = ["Progress", "contract_line", "summary_table"]
 
 
 def _hms(seconds: float) -> str:
@@ -66,6 +66,12 @@ class Progress:
             f"[{case.index + 1}/{total}] end   {case.label}: {what} in {now - self._case_t0:.1f}s"
             f"{bar} (elapsed {_hms(elapsed)}, ETA {_hms(eta)})"
         )
+
+
+def contract_line(names: Sequence[str], limit: float) -> str:
+    """The line that says the contract check of users' estimators is running, and its limit."""
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"contract check: {shown} on ~50 images ({limit:g} s limit each)"
 
 
 def _present(value: Any) -> bool:

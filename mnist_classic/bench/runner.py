@@ -92,6 +92,7 @@ def run_benchmark(
     *,
     on_start: Callable[[Case, int], None] | None = None,
     on_end: Callable[[Case, dict[str, Any], int], None] | None = None,
+    on_check: Callable[[list[str], float], None] | None = None,
 ) -> RunResult:
     """Run the grid of ``config``, appending a CSV row as each case ends.
 
@@ -100,6 +101,9 @@ def run_benchmark(
     config : RunConfig
     on_start, on_end : callable or None
         Progress hooks: ``on_start(case, total)`` and ``on_end(case, row, total)``.
+    on_check : callable or None
+        Called as ``on_check(names, limit)`` when the contract check of users'
+        estimators starts (see :mod:`.contract`).
 
     Returns
     -------
@@ -113,7 +117,7 @@ def run_benchmark(
         On a bad config, data, output or estimator (the contract check),
         before any case runs.
     """
-    plan = prepare(config)
+    plan = prepare(config, on_check)
     output = Path(config.output)
     counting = config.measure == "instructions"
     parallel = (config.n_jobs > 1 or config.backend == "dask") and not counting

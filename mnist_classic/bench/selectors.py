@@ -16,17 +16,21 @@ configured name, with full parameter names and keys sorted, is a case's
 identity in the CSV, progress lines, compare and report:
 ``pca_svm[pca__n_components=30,svc__C=5]``.
 
-Modules are imported only here, from what the user names (the command line, a
-run file or Python); nothing read from a results file is ever imported.
+A parameter that takes an estimator takes a selector, at any depth, and a
+named list of them as ``(name=selector,...)`` (see :mod:`.steps` for the rule
+that tells an estimator from a string)::
+
+    sklearn.multiclass:OneVsRestClassifier[estimator=sklearn.linear_model:LogisticRegression[solver=liblinear]]
+    sklearn.ensemble:VotingClassifier[estimators=(lr=logreg,knn=knn)]
+
+Modules are imported only by :mod:`.targets`, from what the user names (the
+command line, a run file or Python); a selector read from a results file is
+parsed only under the modules the user allows (``reproduce --allow-import``).
 """
 
 from __future__ import annotations
 
-import difflib
-import importlib
-import itertools
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,134 +38,18 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from .pipelines import PIPELINES, PipelineSpec
-from .syntax import format_value, parse_value, split_top_level
+from .steps import ContractError, EstimatorValue, NamedEstimators, Step, _tunable, check_estimator_like, expand_chain
 
 __all__ = [
     "ConfiguredPipeline",
+    "EstimatorValue",
+    "NamedEstimators",
     "Step",
     "check_estimator_like",
     "effective_params",
     "expand_selector",
     "parse_selector",
 ]
-
-
-def _tunable(estimator: BaseEstimator) -> list[str]:
-    """Hyper-parameter names settable by a selector (not whole steps or estimators)."""
-    params = estimator.get_params(deep=True)
-    skip = ("steps", "memory", "verbose", "transform_input")
-    return sorted(k for k, v in params.items() if not isinstance(v, BaseEstimator) and k not in skip)
-
-
-def _resolve_key(key: str, valid: list[str], target: str) -> str:
-    """Map a short key (``C``) to its unique full name (``svc__C``)."""
-    if key in valid:
-        return key
-    matches = [v for v in valid if v.rsplit("__", 1)[-1] == key]
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        msg = f"Parameter {key!r} of pipeline {target!r} is ambiguous: use one of {', '.join(matches)}"
-        raise ValueError(msg)
-    close = difflib.get_close_matches(key, [v.rsplit("__", 1)[-1] for v in valid], n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    msg = f"Unknown parameter {key!r} for pipeline {target!r}{hint}; valid parameters: {', '.join(valid)}"
-    raise ValueError(msg)
-
-
-def _import_target(target: str, selector: str) -> Callable[[], Any]:
-    """The class or factory that ``module:attr`` names, imported now."""
-    module_name, _, attr = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        msg = f"Cannot import module {module_name!r} named by selector {selector!r}: {exc}"
-        raise ValueError(msg) from None
-    except Exception as exc:  # the module itself failed while importing
-        msg = f"Importing module {module_name!r} named by selector {selector!r} failed: {type(exc).__name__}: {exc}"
-        raise ValueError(msg) from None
-    obj: Any = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            names = [n for n in dir(obj) if not n.startswith("_")]
-            close = difflib.get_close_matches(part, names, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            msg = f"Module {module_name!r} has no attribute {attr!r} (selector {selector!r}){hint}"
-            raise ValueError(msg)
-        obj = getattr(obj, part)
-    if not callable(obj):
-        msg = f"{target!r} (selector {selector!r}) is not an estimator class or a factory: got {type(obj).__name__}"
-        raise ValueError(msg)
-    return obj
-
-
-def check_estimator_like(est: Any, what: str) -> BaseEstimator:
-    if not (hasattr(est, "fit") and hasattr(est, "get_params") and hasattr(est, "set_params")):
-        msg = f"{what} must give a scikit-learn estimator (fit, get_params, set_params); got {type(est).__name__}"
-        raise ValueError(msg)
-    return est
-
-
-def _canonical_target(text: str, selector: str) -> str:
-    """A registered name as it is; ``pkg.mod:Name`` or ``pkg.mod.Name`` as ``pkg.mod:Name``."""
-    if text in PIPELINES:
-        return text
-    if ":" in text:
-        module, _, attr = text.partition(":")
-        if module and attr:
-            return f"{module}:{attr}"
-    elif "." in text:
-        module, _, attr = text.rpartition(".")
-        return f"{module}:{attr}"
-    where = f" (in selector {selector!r})" if selector.strip() != text else ""
-    msg = (
-        f"Unknown pipeline {text!r}; valid pipelines: {', '.join(PIPELINES)}, "
-        f"or an importable estimator as package.module:Name{where}"
-    )
-    raise ValueError(msg)
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of a configured pipeline: a registered pipeline or an importable estimator, with overrides.
-
-    Attributes
-    ----------
-    target : str
-        A registry name (``svm``) or ``package.module:Name``.
-    overrides : tuple of (str, object)
-        Full parameter names of this step and their values, sorted by name.
-    """
-
-    target: str
-    overrides: tuple[tuple[str, Any], ...] = ()
-
-    @property
-    def registered(self) -> bool:
-        """Whether the target is a registry entry (else an import)."""
-        return ":" not in self.target
-
-    @property
-    def name(self) -> str:
-        """``target[key=value,...]``, keys sorted."""
-        if not self.overrides:
-            return self.target
-        return f"{self.target}[{','.join(f'{k}={format_value(v)}' for k, v in self.overrides)}]"
-
-    def make(self, selector: str = "") -> BaseEstimator:
-        """A fresh estimator of the target, without the overrides."""
-        if self.registered:
-            if self.target not in PIPELINES:
-                msg = f"Unknown pipeline {self.target!r}; valid pipelines: {', '.join(PIPELINES)}"
-                raise ValueError(msg)
-            return PIPELINES[self.target].factory()
-        factory = _import_target(self.target, selector or self.name)
-        try:
-            est = factory()
-        except Exception as exc:
-            msg = f"Could not build {self.target!r} (selector {selector or self.name!r}): {type(exc).__name__}: {exc}"
-            raise ValueError(msg) from None
-        return check_estimator_like(est, f"{self.target!r} (selector {selector or self.name!r})")
 
 
 @dataclass(frozen=True)
@@ -217,7 +105,8 @@ class ConfiguredPipeline:
         """Whether anything in it is not a built-in pipeline of this package (the contract check's business)."""
         if self.prototype is not None:
             return True
-        return any(not s.registered or PIPELINES[s.target].origin != "built-in" for s in self.steps)
+        targets = [t for s in self.steps for t in s.targets()]
+        return any(":" in t or PIPELINES[t].origin != "built-in" for t in targets)
 
     def build(self, random_state: int | None = None, n_jobs: int | None = None) -> BaseEstimator:
         """A fresh estimator, overrides applied, seeds and a thread budget set.
@@ -234,12 +123,7 @@ class ConfiguredPipeline:
         if self.prototype is not None:
             est = clone(self.prototype)
         else:
-            parts = []
-            for step in self.steps:
-                part = step.make(self.name)
-                if step.overrides:
-                    part.set_params(**dict(step.overrides))
-                parts.append(part)
+            parts = [step.build(self.name) for step in self.steps]
             est = parts[0] if len(parts) == 1 else make_pipeline(*parts)
         values: dict[str, Any] = {}
         if random_state is not None:
@@ -262,7 +146,7 @@ class ConfiguredPipeline:
         else:
             names = [n for n, _ in est.steps] if len(self.steps) > 1 else [""]
             explicit = {
-                f"{n}__{k}" if n else k for n, step in zip(names, self.steps, strict=True) for k, _ in step.overrides
+                f"{n}__{k}" if n else k for n, step in zip(names, self.steps, strict=True) for k in step.explicit_keys()
             }
         return [
             k for k, v in params.items() if k.endswith(suffix) and k not in explicit and (v is None or not only_unset)
@@ -276,30 +160,6 @@ def _validate(estimator: BaseEstimator) -> None:
         check = getattr(step, "_validate_params", None)
         if callable(check) and hasattr(step, "_parameter_constraints"):  # estimators outside sklearn lack them
             check()
-
-
-def _parse_step(text: str, selector: str) -> tuple[str, list[tuple[str, Any]]]:
-    """``target[k=v,...]`` -> (canonical target, [(full key, value or grid list)])."""
-    target, bracket, rest = text.partition("[")
-    target = target.strip()
-    if not target or (bracket and not rest.endswith("]")):
-        msg = f"Malformed pipeline selector {selector!r}: expected name[param=value,...], steps joined by '+'"
-        raise ValueError(msg)
-    target = _canonical_target(target, selector)
-    items = [i for i in split_top_level(rest[:-1]) if i] if bracket else []
-    valid = _tunable(Step(target).make(selector))  # imports it now: a bad name fails here, named
-    overrides: dict[str, Any] = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            msg = f"Malformed parameter {item!r} in selector {selector!r}: expected param=value"
-            raise ValueError(msg)
-        full = _resolve_key(key.strip(), valid, target)
-        if full in overrides:
-            msg = f"Parameter {full!r} is set twice in selector {selector!r}"
-            raise ValueError(msg)
-        overrides[full] = parse_value(value.strip())
-    return target, sorted(overrides.items())
 
 
 def expand_selector(selector: str) -> list[ConfiguredPipeline]:
@@ -334,30 +194,20 @@ def expand_selector(selector: str) -> list[ConfiguredPipeline]:
     if not isinstance(selector, str) or not selector.strip():
         msg = f"The 'pipelines' parameter takes selectors such as svm[C=10]. Got {selector!r} instead."
         raise ValueError(msg)
-    parsed = [_parse_step(part, selector) for part in split_top_level(selector.strip(), "+")]
-    axes: list[list[tuple[int, str, Any]]] = []
-    for i, (_, overrides) in enumerate(parsed):
-        for key, value in overrides:
-            if isinstance(value, list):
-                if not value:
-                    msg = f"Parameter {key!r} in selector {selector!r} has an empty grid []"
-                    raise ValueError(msg)
-                axes.append([(i, key, v) for v in value])
-            else:
-                axes.append([(i, key, value)])
     configs = []
-    for combo in itertools.product(*axes) if axes else [()]:
-        per_step: list[dict[str, Any]] = [{} for _ in parsed]
-        for i, key, value in combo:
-            per_step[i][key] = value
-        steps = tuple(Step(t, tuple(sorted(per_step[i].items()))) for i, (t, _) in enumerate(parsed))
-        configured = ConfiguredPipeline(steps)
+    for chain in expand_chain(selector, selector):
+        configured = ConfiguredPipeline(chain)
         try:
             _validate(configured.build())
         except (ValueError, TypeError) as exc:
+            if isinstance(exc, ContractError):
+                raise
             detail = str(exc).splitlines()[0] if str(exc) else repr(exc)
             msg = f"Invalid value in selector {selector!r}: {detail}"
             raise ValueError(msg) from None
+        except Exception as exc:  # a user's estimator raising something else while it is built or configured
+            msg = f"Estimator {selector!r} failed the contract check: building it raised {type(exc).__name__}: {exc}"
+            raise ContractError(msg.splitlines()[0]) from None
         configs.append(configured)
     return configs
 
@@ -381,5 +231,6 @@ def parse_selector(selector: str) -> ConfiguredPipeline:
 
 def effective_params(estimator: BaseEstimator) -> str:
     """The estimator's hyper-parameters as sorted JSON (nested steps flattened)."""
-    params = {k: v for k, v in estimator.get_params(deep=True).items() if k in _tunable(estimator)}
+    every = estimator.get_params(deep=True)
+    params = {k: v for k, v in every.items() if k in _tunable(every)}
     return json.dumps(params, sort_keys=True, default=repr)

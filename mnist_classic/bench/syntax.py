@@ -49,7 +49,12 @@ def parse_value(text: str) -> Any:
 
 
 def format_value(value: Any) -> str:
-    """A value as a selector writes it: bare where it reads back as the same string, else its repr."""
+    """A value as a selector writes it: bare where it reads back as the same string, else its repr.
+
+    An estimator given as a value (an object with a ``__selector__`` method) writes its selector.
+    """
+    if hasattr(value, "__selector__"):
+        return str(value.__selector__())
     if isinstance(value, str) and parse_value(value) == value and not set(value) & set(",[]()+='\""):
         return value
     return repr(value)

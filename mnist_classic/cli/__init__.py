@@ -1,7 +1,8 @@
 """The command line, ``mnist-classic``: thin on top of the library.
 
 Holds :mod:`.app` (the parser and ``main``, which maps errors to exit codes),
-:mod:`.commands` (one handler per command), :mod:`.report` and :mod:`.explore`. A handler
+:mod:`.commands` (one handler per command), and the commands with options of
+their own (:mod:`.report`, :mod:`.explore`, :mod:`.history`, :mod:`.matrix`, :mod:`.reproduce`). A handler
 parses nothing and decides nothing: it calls the library, prints, returns an
 exit code.
 

@@ -23,6 +23,7 @@ from .explore import add_explore_parser, cmd_explore
 from .history import add_export_parser, add_history_parser, cmd_export, cmd_history
 from .matrix import add_matrix_parser, cmd_matrix
 from .report import add_report_parser, cmd_report
+from .reproduce import add_reproduce_parser, cmd_reproduce
 
 __all__ = ["main"]
 
@@ -260,6 +261,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_history_parser(sub, gate_options=_add_gate_options)
     add_matrix_parser(sub)
     add_export_parser(sub)
+    add_reproduce_parser(sub)
     return p
 
 
@@ -317,6 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_history(args)
         if args.command == "export":
             return cmd_export(args)
+        if args.command == "reproduce":
+            return cmd_reproduce(args)
         if args.command == "matrix":
             run_args = _matrix_run_args(parser, extra)
             return cmd_matrix(args, run_args, argv)

@@ -255,15 +255,20 @@ def run_config(args: argparse.Namespace, argv: Sequence[str]) -> Any:
 
 
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from ..bench.progress import Progress, summary_table
+    from ..bench.progress import Progress, contract_line, summary_table
     from ..bench.runner import run_benchmark
 
     config = run_config(args, argv)
     progress = None if args.quiet else Progress(sys.stderr)
+
+    def checking(names: list[str], limit: float) -> None:  # on stdout: stderr keeps one line for an error
+        print(contract_line(names, limit), flush=True)
+
     result = run_benchmark(
         config,
         on_start=progress.start if progress else None,
         on_end=progress.end if progress else None,
+        on_check=checking if progress else None,
     )
     print(summary_table(result.rows))
     failed = sum(r["status"] != "ok" for r in result.rows)
