@@ -99,6 +99,9 @@ class RunConfig:
         step) under valgrind's callgrind, in a child process per case, on one
         thread (:mod:`.counted`): counts that no other process on the machine
         can move. Cases may then run ``n_jobs`` at a time.
+    side, ab_round : str or None, int or None, default=None
+        Set by ``mnist-classic ab`` on each of its runs: the side (``base``
+        or ``new``) and round recorded in every row.
     """
 
     dataset: str | Sequence[str] = "mnist"
@@ -122,6 +125,8 @@ class RunConfig:
     check_contract: bool = True
     engine: str = "sklearn"
     measure: str = "time"
+    side: str | None = None
+    ab_round: int | None = None
 
 
 def _check_positive(value: Any, name: str, allow_none: bool = False) -> None:

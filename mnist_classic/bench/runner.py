@@ -162,6 +162,8 @@ def run_benchmark(
             "engine": config.engine,
             "engine_version": get_engine(config.engine).version(),
             "measure": config.measure,
+            "side": config.side,
+            "ab_round": config.ab_round,
             **{f"sha256_{role}": sha for role, sha in ds.sha256.items()},
             **environment,
         }

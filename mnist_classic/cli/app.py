@@ -204,6 +204,9 @@ def _build_parser() -> argparse.ArgumentParser:
         help="time: seconds (default); instructions: each fit and predict (and step) counted under valgrind's "
         "callgrind on one thread, a figure no other process can move (needs valgrind and the [instructions] extra)",
     )
+    # Set by 'mnist-classic ab' on each run it starts (recorded in the side and ab_round columns).
+    run.add_argument("--side", default=None, help=argparse.SUPPRESS)
+    run.add_argument("--ab-round", type=int, default=None, help=argparse.SUPPRESS)
     run.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
     data = sub.add_parser("data", help="inspect, verify or download datasets")

@@ -83,17 +83,22 @@ COLUMNS: tuple[str, ...] = (
     "step_instructions",
     "valgrind_version",
     "count_basis",
+    # clean timings and the machine's state (0.3)
+    "fit_cpu_s",
+    "predict_cpu_s",
+    "warmup",
+    "calibration_s",
+    "others_cores",
+    "steal_fraction",
+    "load_avg",
+    "procs_running",
+    # A/B runs (0.3): mnist-classic ab
+    "side",
+    "ab_round",
 )
 
-#: The columns that 0.3 added (instruction counts); files written before them lack all of them.
-_COUNT_COLUMNS = (
-    "measure",
-    "fit_instructions",
-    "predict_instructions",
-    "step_instructions",
-    "valgrind_version",
-    "count_basis",
-)
+#: The columns 0.3 added (instruction counts, clean timings, machine state, A/B); earlier files lack them all.
+_COUNT_COLUMNS = COLUMNS[COLUMNS.index("measure") :]
 
 #: Columns of earlier versions' files, which are read (missing columns empty) but never appended to.
 #: Each entry: the version that last wrote that schema, and the columns it lacks.
@@ -109,7 +114,7 @@ OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
     ),
     "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads", *_COUNT_COLUMNS),
     "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated", *_COUNT_COLUMNS),
-    "0.2.0.dev0 (before instruction counts)": _COUNT_COLUMNS,
+    "0.2.0.dev0 (before the 0.3 columns)": _COUNT_COLUMNS,
 }
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).
@@ -133,6 +138,14 @@ NUMERIC_COLUMNS: frozenset[str] = frozenset(
         "predict_chunks",
         "fit_instructions",
         "predict_instructions",
+        "fit_cpu_s",
+        "predict_cpu_s",
+        "calibration_s",
+        "others_cores",
+        "steal_fraction",
+        "load_avg",
+        "procs_running",
+        "ab_round",
     }
 )
 
