@@ -14,14 +14,16 @@ import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from time import process_time
 from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .engines import get_engine
+from .machine import MachineWatch, calibrate
 from .measure import PeakMemory, Region, timed_fit, timed_predict
 from .selectors import ConfiguredPipeline, effective_params
 
@@ -76,6 +78,8 @@ def run_case(
     thread_budget: int | None = None,
     predict_budget: Callable[[], int] | None = None,
     region: Region | None = None,
+    warmup: str = "none",
+    machine: bool = False,
 ) -> dict[str, Any]:
     """Fit and predict one case; never raises for the estimator's own errors.
 
@@ -98,6 +102,13 @@ def run_case(
         Entered around each measured call with its name (``fit/svc``), as
         :func:`~.measure.timed_fit` does: the instruction counts of
         ``--measure instructions`` (:mod:`.callgrind`).
+    warmup : {"none", "small", "full"}, default="none"
+        An untimed fit and predict before the first case of this pipeline in
+        this process (see :data:`WARMUPS`); the row's ``warmup`` says what
+        preceded it (``warm`` when an earlier case of the pipeline had).
+    machine : bool, default=False
+        Record the machine's state around the case and a calibration before
+        it (:mod:`.machine`).
 
     Returns
     -------
@@ -108,15 +119,21 @@ def run_case(
         accelerated), ``predictions`` (the labels array, or None), and with a
         budget ``fit_threads`` and ``predict_threads``.
     """
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    out: dict[str, Any] = {"status": "ok", "error": "", "predictions": None, "started_at": started}
+    out: dict[str, Any] = {"status": "ok", "error": "", "predictions": None}
+    if warmup != "none":
+        out["warmup"] = _warm_up(case, X_train, y_train, X_test, y_test, warmup, thread_budget)
+    watch: Any = nullcontext()
+    if machine:
+        out["calibration_s"] = calibrate()
+        watch = MachineWatch()
+    out["started_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     X, y = X_train[: case.n_train], y_train[: case.n_train]
     mem = PeakMemory()
     chunks = 1
     counted: dict[str, Region] = {} if region is None else {"region": region}
     limits = nullcontext() if thread_budget is None else threadpool_limits(limits=thread_budget)
     try:
-        with mem, limits:
+        with mem, limits, watch:
             engine = get_engine(case.pipeline.engine)
             est = engine.prepare(case.pipeline.build(random_state=case.seed))
             jobs: list[str] = []
@@ -129,7 +146,9 @@ def run_case(
                 with warnings.catch_warnings():
                     # Estimators whose n_jobs is deprecated (LogisticRegression) warn about the budget's value.
                     warnings.filterwarnings("ignore", message=".*'n_jobs' has no effect", category=FutureWarning)
+                    cpu0 = process_time()
                     fit_s, fit_steps = timed_fit(est, X, y, **counted)
+                    fit_cpu = process_time() - cpu0
                 threads = thread_budget
                 if predict_budget is not None:
                     threads = predict_budget()  # cores may have been freed while this case was fitting
@@ -139,24 +158,61 @@ def run_case(
                 # A split predict runs its chunks on as many threads, one BLAS thread each (PCA before SVC).
                 inner = nullcontext() if threads is None else threadpool_limits(limits=1 if chunks > 1 else threads)
                 with inner:
+                    cpu0 = process_time()
                     pred, predict_s, predict_steps = timed_predict(est, X_test, chunks=chunks, **counted)
+                    predict_cpu = process_time() - cpu0
             out["accelerated"] = json.dumps(engine.accelerated(est, trace), sort_keys=True)
     except Exception as exc:
         logger.debug("case %s failed:\n%s", case.label, traceback.format_exc())
         out.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " "))
         out["peak_memory_mb"] = mem.peak_mb
+        out.update(getattr(watch, "values", {}))
         return out
+    out.update(getattr(watch, "values", {}))
     steps = {k: {"fit": round(fit_steps[k], 6), "predict": _round(predict_steps.get(k))} for k in fit_steps}
     out.update(
         accuracy=float(np.mean(np.asarray(pred) == y_test)),
         fit_time_s=round(fit_s, 6),
         predict_time_s=round(predict_s, 6),
+        fit_cpu_s=round(fit_cpu, 6),
+        predict_cpu_s=round(predict_cpu, 6),
         step_times=json.dumps(steps, sort_keys=True) if steps else "",
         peak_memory_mb=round(mem.peak_mb, 1) if mem.peak_mb is not None else None,
         predictions=np.asarray(pred),
         predict_chunks=chunks,
     )
     return out
+
+
+#: Warm-ups before the first timed case of a pipeline in a process: ``small`` fits on the first
+#: :data:`WARMUP_TRAIN` images and predicts :data:`WARMUP_TEST` (imports, first calls and code paths
+#: warmed at little cost), ``full`` runs the whole case once untimed (as pyperf's warm-up values).
+WARMUPS: tuple[str, ...] = ("small", "full", "none")
+WARMUP_TRAIN, WARMUP_TEST = 1000, 500
+_WARMED: set[tuple[str, int | None]] = set()  # (pipeline, n_train for "full") warmed in this process
+
+
+def _warm_up(
+    case: Case,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    mode: str,
+    thread_budget: int | None,
+) -> str:
+    """Run the untimed warm-up ``mode`` unless this process already ran this pipeline; return what was done."""
+    key = (case.pipeline.name, case.n_train if mode == "full" else None)
+    if key in _WARMED:
+        return "warm"
+    if mode == "full":
+        run_case(case, X_train, y_train, X_test, y_test, thread_budget=thread_budget)
+    else:
+        n, m = min(case.n_train, WARMUP_TRAIN), min(len(y_test), WARMUP_TEST)
+        small = replace(case, n_train=n)
+        run_case(small, X_train, y_train, X_test[:m], y_test[:m], thread_budget=thread_budget)
+    _WARMED.add(key)
+    return mode
 
 
 def _set_budget(est: Any, case: Case, jobs: list[str], threads: int) -> int:

@@ -66,6 +66,8 @@ RUN_FILE_KEYS: dict[str, str] = {
     "check_determinism": "fit every case twice",
     "engine": "what runs the estimators: sklearn (stock) or sklearnex",
     "measure": "time (seconds, the default) or instructions (counted under valgrind's callgrind)",
+    "warmup": "small (default), full or none: the untimed warm-up before a pipeline's first case",
+    "threads": "free (default: no more threads than the cores other processes leave free) or all",
 }
 _STEP_KEYS = ("estimator", "pipeline", "params", "steps")
 

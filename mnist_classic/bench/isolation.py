@@ -28,13 +28,13 @@ def _child_ready(args: tuple[Any, ...]) -> None:
 
 def _child_case(args: tuple[Any, ...]) -> dict[str, Any]:
     """Entry point of a case run in a child process (``--timeout``)."""
-    dataset, data_dir, n_test, data_home, _, pipeline, n_train, repeat, seed = args
+    dataset, data_dir, n_test, data_home, _, pipeline, n_train, repeat, seed, timing = args
     _child_ready(args)  # a no-op after the first case: plugins are loaded once, the data is cached
     ds = load_dataset(dataset, data_dir=data_dir, n_test=n_test, data_home=data_home, download=False)
     case = Case(0, pipeline, n_train, repeat, seed)
     X_train = np.ascontiguousarray(ds.X_train[:n_train])
     y_train = np.asarray(ds.y_train[:n_train])
-    return run_case(case, X_train, y_train, np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test))
+    return run_case(case, X_train, y_train, np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test), **timing)
 
 
 def _error(exc: BaseException) -> dict[str, Any]:

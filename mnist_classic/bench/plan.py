@@ -21,6 +21,7 @@ import numpy as np
 
 from ..data.loader import Dataset, load_dataset
 from .callgrind import MEASURES, require_instructions
+from .case import WARMUPS
 from .contract import check_contract
 from .engines import get_engine, list_engines
 from .objects import configure
@@ -99,6 +100,17 @@ class RunConfig:
         step) under valgrind's callgrind, in a child process per case, on one
         thread (:mod:`.counted`): counts that no other process on the machine
         can move. Cases may then run ``n_jobs`` at a time.
+    warmup : {"small", "full", "none"}, default="small"
+        Timed runs one case at a time: an untimed warm-up before the first
+        case of each pipeline (``small``: fit on 1,000 images and predict
+        500; ``full``: the whole case once), so that the first repeat is not
+        a cold one (:func:`~.case.run_case`).
+    threads : {"free", "all"}, default="free"
+        Timed runs one case at a time: ``free`` gives a case no more
+        BLAS/OpenMP threads than the cores other processes leave free
+        (sampled before it starts; recorded in ``fit_threads`` and
+        ``predict_threads`` when fewer than all); ``all`` leaves the
+        libraries' defaults.
     side, ab_round : str or None, int or None, default=None
         Set by ``mnist-classic ab`` on each of its runs: the side (``base``
         or ``new``) and round recorded in every row.
@@ -125,6 +137,8 @@ class RunConfig:
     check_contract: bool = True
     engine: str = "sklearn"
     measure: str = "time"
+    warmup: str = "small"
+    threads: str = "free"
     side: str | None = None
     ab_round: int | None = None
 
@@ -225,6 +239,10 @@ def prepare(config: RunConfig, on_check: Callable[[list[str], float], None] | No
     if config.scheduler is not None and config.backend != "dask":
         msg = "The 'scheduler' parameter needs the 'dask' backend (--backend dask)."
         raise ValueError(msg)
+    for name, accepted in (("warmup", WARMUPS), ("threads", ("free", "all"))):
+        if getattr(config, name) not in accepted:
+            msg = f"The '{name}' parameter must be one of {', '.join(accepted)}. Got {getattr(config, name)!r} instead."
+            raise ValueError(msg)
     if config.measure not in MEASURES:
         msg = f"The 'measure' parameter must be one of {', '.join(MEASURES)}. Got {config.measure!r} instead."
         raise ValueError(msg)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import secrets
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,7 @@ from .counted import run_counted, run_counted_cases
 from .engines import get_engine
 from .environment import collect_environment
 from .isolation import ChildRunner
+from .machine import free_cores
 from .parallel import PROBE_SIZE, DataRef, ProbeTimes, longest_first, probe_times, run_parallel, thread_budget
 from .plan import RunConfig, check_free_space, finished_cases, prepare
 from .selectors import ConfiguredPipeline, effective_params
@@ -270,8 +272,13 @@ def _run_sequential(
     def execute(case: Case) -> dict[str, Any]:
         if counting:
             return run_counted(spec, case, timeout=config.timeout)
+        # Threads follow the free cores: no more BLAS/OpenMP threads than other processes leave free.
+        budget = None
+        if config.threads == "free" and (free := free_cores()) < (os.cpu_count() or 1):
+            budget = free
+        timing: dict[str, Any] = {"thread_budget": budget, "warmup": config.warmup, "machine": True}
         if child is None:
-            return run_case(case, X_train, y_train, X_test, y_test)
+            return run_case(case, X_train, y_train, X_test, y_test, **timing)
         args = (
             name,
             data_dir,
@@ -282,6 +289,7 @@ def _run_sequential(
             case.n_train,
             case.repeat,
             case.seed,
+            timing,
         )
         return child.run(args)
 

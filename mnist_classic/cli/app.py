@@ -204,6 +204,20 @@ def _build_parser() -> argparse.ArgumentParser:
         help="time: seconds (default); instructions: each fit and predict (and step) counted under valgrind's "
         "callgrind on one thread, a figure no other process can move (needs valgrind and the [instructions] extra)",
     )
+    run.add_argument(
+        "--warmup",
+        choices=("small", "full", "none"),
+        default=None,
+        help="untimed warm-up before a pipeline's first case: small (default; fit 1,000 images, predict 500), "
+        "full (the whole case once) or none",
+    )
+    run.add_argument(
+        "--threads",
+        choices=("free", "all"),
+        default=None,
+        help="free (default): a case gets no more BLAS/OpenMP threads than the cores other processes leave free; "
+        "all: the libraries' defaults",
+    )
     # Set by 'mnist-classic ab' on each run it starts (recorded in the side and ab_round columns).
     run.add_argument("--side", default=None, help=argparse.SUPPRESS)
     run.add_argument("--ab-round", type=int, default=None, help=argparse.SUPPRESS)

@@ -215,6 +215,8 @@ _RUN_OVERRIDES = (
     ("check_determinism", "check_determinism"),
     ("engine", "engine"),
     ("measure", "measure"),
+    ("warmup", "warmup"),
+    ("threads", "threads"),
     ("side", "side"),
     ("ab_round", "ab_round"),
 )

@@ -1,0 +1,118 @@
+"""The machine's state around each timed case: other processes' load, steal, and a speed index.
+
+A wall time means something only beside what else the machine was doing. Each
+timed case records (columns of the same names):
+
+- ``others_cores``: the cores other processes used while the case ran, on
+  average: the machine's busy CPU seconds (psutil's system-wide CPU times)
+  minus this process's own, over the case's wall time. Immediate, unlike the
+  load average, which trails by about a minute;
+- ``steal_fraction``: the share of CPU time the hypervisor gave to other
+  guests (Linux ``steal``; empty where the platform has no such figure);
+- ``load_avg`` (1 minute) and ``procs_running`` (runnable tasks, Linux's
+  ``/proc/stat``; this process included) at the case's start;
+- ``calibration_s``: a short fixed workload timed before the case (best of
+  three): a machine-speed index for the moment. Its ratio between two runs
+  describes the day's machine; it does not translate seconds between CPU models.
+
+:func:`free_cores` samples the other processes' load before a case so that the
+case asks for no more BLAS/OpenMP threads than the cores they leave free.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+__all__ = ["MachineWatch", "calibrate", "free_cores"]
+
+#: Seconds a sample of the other processes' load takes before a case.
+SAMPLE_S = 0.25
+
+
+def _busy_and_steal() -> tuple[float, float, float]:
+    """System-wide (busy, steal, total) CPU seconds so far."""
+    t = psutil.cpu_times()
+    total = float(sum(t))
+    idle = float(t.idle) + float(getattr(t, "iowait", 0.0))
+    steal = float(getattr(t, "steal", 0.0))
+    return total - idle - steal, steal, total
+
+
+def _own_cpu() -> float:
+    t = psutil.Process().cpu_times()
+    return float(t.user + t.system)
+
+
+def _procs_running() -> int | None:
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("procs_running"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def free_cores(sample_s: float = SAMPLE_S) -> int:
+    """Cores the other processes leave free now: all cores less their busy ones over ``sample_s`` (at least 1)."""
+    n = os.cpu_count() or 1
+    b0, _, _ = _busy_and_steal()
+    own0, t0 = _own_cpu(), time.perf_counter()
+    time.sleep(sample_s)
+    b1, _, _ = _busy_and_steal()
+    wall = time.perf_counter() - t0
+    others = max(0.0, (b1 - b0) - (_own_cpu() - own0)) / wall
+    return max(1, min(n, n - round(others)))
+
+
+def calibrate(rounds: int = 3) -> float:
+    """Seconds of a small fixed workload (one-thread BLAS product and a Python loop), best of ``rounds``."""
+    from threadpoolctl import threadpool_limits
+
+    a = np.random.default_rng(0).standard_normal((192, 192))
+    best = float("inf")
+    with threadpool_limits(limits=1):
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            b = a
+            for _ in range(10):
+                b = np.tanh(a @ b)
+            sum(i * i for i in range(60_000))
+            best = min(best, time.perf_counter() - t0)
+    return round(best, 6)
+
+
+@dataclass
+class MachineWatch:
+    """Context manager around a case: ``values`` holds its machine-state columns on exit."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __enter__(self) -> MachineWatch:
+        try:
+            load = os.getloadavg()[0]
+        except (OSError, AttributeError):  # pragma: no cover - Windows
+            load = None
+        self.values = {"load_avg": load, "procs_running": _procs_running()}
+        self._start = (_busy_and_steal(), _own_cpu(), time.perf_counter())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        (b0, s0, tot0), own0, t0 = self._start
+        b1, s1, tot1 = _busy_and_steal()
+        wall = time.perf_counter() - t0
+        own = _own_cpu() - own0
+        if wall > 0:
+            # CPU times tick every 10 ms: on a short case the estimate is coarse, so it is kept within [0, cores].
+            others = max(0.0, (b1 - b0) - own) / wall
+            self.values["others_cores"] = round(min(others, float(os.cpu_count() or 1)), 3)
+        has_steal = hasattr(psutil.cpu_times(), "steal")
+        if has_steal and tot1 > tot0:
+            self.values["steal_fraction"] = round((s1 - s0) / (tot1 - tot0), 4)
