@@ -1,0 +1,141 @@
+"""Clean timings and the machine's state: warm-up, CPU seconds, load and speed per case, and compare that knows them.
+
+Two tests start a busy neighbour on purpose (``python -c "while True: pass"``,
+killed by its pid when the test ends) to see the machine's state move.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+import pytest
+from synthetic import predictions, write_run
+
+from mnist_classic.analysis.compare import compare_runs
+from mnist_classic.analysis.runs import load_runs
+from mnist_classic.bench.case import Case, run_case
+from mnist_classic.bench.machine import MachineWatch, calibrate, free_cores
+from mnist_classic.bench.selectors import parse_selector
+from mnist_classic.cli import main
+
+N = 2_000
+QUIET = {"others_cores": 0.05, "steal_fraction": 0.0, "calibration_s": 0.0100}
+
+
+@pytest.fixture(scope="module")
+def truth():
+    return np.random.default_rng(0).integers(0, 10, size=N)
+
+
+@contextmanager
+def busy_neighbour():
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _side(tmp_path, truth, name, fit, columns, pred=None):
+    case = {"pipeline": "work", "pred": predictions(truth, 1900) if pred is None else pred, "fit": fit}
+    case["columns"] = columns
+    return load_runs([write_run(tmp_path / f"{name}.csv", truth, [case])])
+
+
+def _fit(cmp):
+    return next(r for r in cmp.rows if r.metric == "fit_time_s")
+
+
+def test_a_real_slowdown_on_a_quiet_machine_is_found(tmp_path, truth):
+    base = _side(tmp_path, truth, "base", [10.0, 10.3, 10.1], QUIET)
+    new = _side(tmp_path, truth, "new", [13.0, 13.2, 12.9], QUIET)
+    cmp = compare_runs(base, new)
+    assert _fit(cmp).verdict == "worse" and cmp.exit_code() == 1
+
+
+def test_a_busy_neighbour_is_not_judged(tmp_path, truth, capsys):
+    base = write_run(tmp_path / "base.csv", truth, [_case(truth, [10.0, 10.3, 10.1], QUIET)])
+    busy = {**QUIET, "others_cores": 1.0}
+    new = write_run(tmp_path / "new.csv", truth, [_case(truth, [23.0, 21.2, 22.9], busy)])
+    assert main(["compare", str(base), str(new)]) == 0
+    out = capsys.readouterr().out
+    assert "not judged: other processes used 1.0 cores during the new runs" in out
+    assert "time verdict(s) not judged: the machine differed" in out
+
+
+def _case(truth, fit, columns):
+    return {"pipeline": "work", "pred": predictions(truth, 1900), "fit": fit, "columns": columns}
+
+
+def test_a_slower_machine_by_its_speed_index_is_not_judged(tmp_path, truth):
+    base = _side(tmp_path, truth, "base", [10.0, 10.3, 10.1], QUIET)
+    new = _side(tmp_path, truth, "new", [13.0, 13.2, 12.9], {**QUIET, "calibration_s": 0.0135})
+    fit = _fit(compare_runs(base, new))
+    assert fit.verdict == "same" and "speed index differs (x1.35)" in fit.note
+
+
+def test_fewer_threads_are_not_a_code_change(tmp_path, truth):
+    base = _side(tmp_path, truth, "base", [10.0, 10.3, 10.1], QUIET)
+    # one thread on the new side; and its predictions moved a lot (as thread-dependent pipelines' do, a little)
+    new = _side(
+        tmp_path, truth, "new", [19.0, 19.2, 18.9], {**QUIET, "fit_threads": 1, "predict_threads": 1},
+        pred=predictions(truth, 1800),
+    )  # fmt: skip
+    cmp = compare_runs(base, new)
+    assert _fit(cmp).verdict == "same" and _fit(cmp).note == "not judged: threads differ (all vs 1)"
+    acc = next(r for r in cmp.rows if r.metric == "accuracy")
+    assert acc.verdict == "same" and "predictions move with the thread count; not judged" in acc.note
+    assert cmp.exit_code() == 0
+
+
+def test_rows_without_machine_columns_are_judged_as_before(tmp_path, truth):
+    base = _side(tmp_path, truth, "base", [10.0, 10.3, 10.1], {})
+    new = _side(tmp_path, truth, "new", [13.0, 13.2, 12.9], {})
+    assert _fit(compare_runs(base, new)).verdict == "worse"
+
+
+def test_a_case_records_warm_up_cpu_seconds_and_the_machine(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.random((300, 16)).astype(np.float32), np.arange(300) % 3
+    case = Case(0, parse_selector("sklearn.linear_model:LogisticRegression[max_iter=50]"), 300, 0, 0)
+    first = run_case(case, X, y, X[:50], y[:50], warmup="small", machine=True)
+    again = run_case(case, X, y, X[:50], y[:50], warmup="small", machine=True)
+    assert first["status"] == "ok" and first["warmup"] == "small" and again["warmup"] == "warm"
+    assert first["fit_cpu_s"] > 0 and first["predict_cpu_s"] >= 0
+    assert first["calibration_s"] > 0 and 0 <= first["others_cores"] <= (os.cpu_count() or 1)
+    assert first["load_avg"] >= 0
+    plain = run_case(case, X, y, X[:50], y[:50])
+    assert "warmup" not in plain and "others_cores" not in plain
+
+
+def test_a_run_records_the_columns(tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    argv = ["run", "--pipelines", "dummy", "--n-train", "200", "--n-test", "100", "--repeats", "2", "-o", str(out)]
+    assert main([*argv, "-q"]) == 0
+    df = pd.read_csv(out)
+    assert list(df["warmup"]) == ["small", "warm"]
+    assert df["calibration_s"].notna().all() and df["others_cores"].notna().all() and df["fit_cpu_s"].notna().all()
+    assert set(df["measure"]) == {"time"}
+    assert main([*argv, "--warmup", "none", "--threads", "all", "-q", "-o", str(tmp_path / "n.csv")]) == 0
+    none = pd.read_csv(tmp_path / "n.csv")
+    assert none["warmup"].isna().all() and none["fit_threads"].isna().all()
+    assert main([*argv, "--warmup", "some"]) == 2
+    assert "invalid choice: 'some'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores to leave one free")
+def test_free_cores_and_the_watch_see_a_busy_neighbour():
+    with busy_neighbour():
+        assert free_cores() <= (os.cpu_count() or 1) - 1
+        with MachineWatch() as watch:
+            time.sleep(1.0)
+    assert watch.values["others_cores"] >= 0.6
+    assert calibrate() > 0
