@@ -1,0 +1,180 @@
+"""The evidence for wall-time verdicts on a shared machine: false alarms, detection, and time to a verdict.
+
+    python benchmarks/noise.py [--methods sequential,interleave,duet,instructions] [--comparisons 20]
+                               [--trials 5] [--n-train 5000] [--n-test 2000] [--rounds 10] [--out DIR]
+
+Each method compares a baseline and a new version of one pipeline, ``work``
+(a user's package: a fixed number of units of deterministic one-thread work in
+``fit``, then a nearest-centroid classifier; the new version does 5% or 15%
+more units, or the same):
+
+- ``sequential``: two plain ``run``s one after the other (3 repeats each,
+  warm-up and machine state as every run has them), judged by ``compare``;
+- ``interleave`` and ``duet``: ``mnist-classic ab`` on the two versions
+  installed as packages (``--rounds`` rounds, randomized order or both at once);
+- ``instructions``: two ``run --measure instructions``, judged by ``compare``.
+
+Per method it prints: false alarms over ``--comparisons`` A/A comparisons
+(half of them beside a process that keeps one core busy, started and ended by
+this script), how often a 5% and a 15% slowdown are found (``--trials`` each,
+quiet and busy), and the median seconds a comparison takes. Run it alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+WORK = """
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.neighbors import NearestCentroid
+
+EXTRA = {extra}  # the injected slowdown: this fraction more units of work in fit
+
+
+class Work(ClassifierMixin, BaseEstimator):
+    def __init__(self, units=100):
+        self.units = units
+
+    def fit(self, X, y):
+        W = np.random.default_rng(0).standard_normal((X.shape[1], 16)).astype(X.dtype)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            self.acc_ = sum(float(np.abs(X @ W).sum()) for _ in range(self.units + round(self.units * EXTRA)))
+        self.nc_ = NearestCentroid().fit(X, y)
+        self.classes_ = self.nc_.classes_
+        return self
+
+    def predict(self, X):
+        return self.nc_.predict(X)
+
+
+def register():
+    from mnist_classic import register_pipeline
+
+    register_pipeline("work", "fixed one-thread work in fit, then nearest centroid")(Work)
+"""
+
+PYPROJECT = """
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "noise-work"
+version = "{version}"
+dependencies = ["mnist-classic"]
+
+[project.entry-points."mnist_classic.pipelines"]
+work = "noise_work:register"
+"""
+
+
+def make_versions(folder: Path) -> dict[str, dict[str, Path]]:
+    """For each size (0, 0.05, 0.15): a plugin file and an installable package of ``work``."""
+    out: dict[str, dict[str, Path]] = {}
+    for label, extra in (("0", 0.0), ("5", 0.05), ("15", 0.15)):
+        root = folder / f"work{label}"
+        (root / "noise_work").mkdir(parents=True, exist_ok=True)
+        code = textwrap.dedent(WORK).format(extra=extra)
+        (root / "noise_work" / "__init__.py").write_text(code)
+        (root / "pyproject.toml").write_text(PYPROJECT.format(version=f"1.0.{label}"))
+        plugin = folder / f"plugin{label}" / "work_plugin.py"
+        plugin.parent.mkdir(exist_ok=True)
+        plugin.write_text(
+            code + '\nfrom mnist_classic import register_pipeline\nregister_pipeline("work", "w")(Work)\n'
+        )
+        out[label] = {"package": root, "plugin": plugin}
+    return out
+
+
+def cli(*argv: str) -> int:
+    return subprocess.run([sys.executable, "-m", "mnist_classic", *argv], capture_output=True, check=False).returncode
+
+
+def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Path]], folder: Path) -> Callable:
+    """A function (base, new, tag) -> compare's exit code for one comparison with ``name``."""
+    size = ["--n-train", str(args.n_train), "--n-test", str(args.n_test), "-q"]
+
+    def runs(base: str, new: str, tag: str, extra: list[str]) -> int:
+        a, b = folder / f"{tag}-a.csv", folder / f"{tag}-b.csv"
+        for label, out in ((base, a), (new, b)):
+            plugin = str(versions[label]["plugin"])
+            cli("run", "--pipelines", "work", "--plugin", plugin, "--repeats", "3", *size, *extra, "-o", str(out))
+        return cli("compare", str(a), str(b))
+
+    def ab(base: str, new: str, tag: str, mode: str) -> int:
+        reqs = [str(versions[base]["package"]), str(versions[new]["package"])]
+        argv = ["ab", "--base", reqs[0], "--new", reqs[1], "--mode", mode, "--rounds", str(args.rounds)]
+        return cli(*argv, "--pipelines", "work", *size, "--output", str(folder / f"{tag}.csv"))
+
+    return {
+        "sequential": lambda b, n, t: runs(b, n, t, []),
+        "instructions": lambda b, n, t: runs(b, n, t, ["--measure", "instructions"]),
+        "interleave": lambda b, n, t: ab(b, n, t, "interleave"),
+        "duet": lambda b, n, t: ab(b, n, t, "duet"),
+    }[name]
+
+
+def evaluate(name: str, compare_once: Callable, args: argparse.Namespace) -> str:
+    """Run one method's comparisons (A/A, then +15% and +5%, quiet and busy); return its table row."""
+    seconds: list[float] = []
+    results: dict[tuple[str, bool], list[int]] = {}
+
+    def once(new: str, busy: bool, i: int) -> None:
+        neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+        try:
+            t0 = time.perf_counter()
+            code = compare_once("0", new, f"{name}-{new}-{'busy' if busy else 'quiet'}-{i}")
+            seconds.append(time.perf_counter() - t0)
+        finally:
+            if neighbour is not None:
+                neighbour.kill()
+                neighbour.wait()
+        results.setdefault((new, busy), []).append(code)
+        print(f"{name}: +{new}% {'busy' if busy else 'quiet'} #{i}: exit {code}", flush=True)
+
+    for i in range(args.comparisons):
+        once("0", i % 2 == 1, i)
+    for new in ("15", "5"):
+        for busy in (False, True):
+            for i in range(args.trials):
+                once(new, busy, i)
+    alarms = sum(c == 1 for busy in (False, True) for c in results.get(("0", busy), []))
+    found = {k: sum(c == 1 for c in v) for k, v in results.items()}
+    cells = " | ".join(f"{found[(n, b)]} of {args.trials}" for n in ("15", "5") for b in (False, True))
+    return f"| {name} | {alarms} of {args.comparisons} | {cells} | {statistics.median(seconds):.0f} s |"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--methods", default="sequential,interleave,duet,instructions")
+    parser.add_argument("--comparisons", type=int, default=20, help="A/A comparisons, half beside a busy process")
+    parser.add_argument("--trials", type=int, default=5, help="comparisons per slowdown size and condition")
+    parser.add_argument("--n-train", type=int, default=5000)
+    parser.add_argument("--n-test", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    folder = Path(args.out or tempfile.mkdtemp(prefix="noise-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    versions = make_versions(folder)
+    table = [evaluate(name, method(name, args, versions, folder), args) for name in args.methods.split(",")]
+    print("\n| method | A/A false alarms | 15% found, quiet | 15% found, busy | 5% found, quiet | 5% found, busy |"
+          " time per comparison |")  # fmt: skip
+    print("|---|---|---|---|---|---|---:|")
+    print("\n".join(table))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
