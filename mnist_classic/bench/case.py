@@ -25,7 +25,7 @@ from .engines import get_engine
 from .measure import PeakMemory, timed_fit, timed_predict
 from .selectors import ConfiguredPipeline, effective_params
 
-__all__ = ["Case", "plan_cases", "run_case"]
+__all__ = ["Case", "neural_fields", "plan_cases", "run_case"]
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ def run_case(
                 with inner:
                     pred, predict_s, predict_steps = timed_predict(est, X_test, chunks=chunks)
             out["accelerated"] = json.dumps(engine.accelerated(est, trace), sort_keys=True)
+            out.update(neural_fields(est))
     except Exception as exc:
         logger.debug("case %s failed:\n%s", case.label, traceback.format_exc())
         out.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " "))
@@ -151,6 +152,30 @@ def run_case(
         predict_chunks=chunks,
     )
     return out
+
+
+def neural_fields(est: Any) -> dict[str, Any]:
+    """A fitted network's ``device``, ``n_params`` and ``learning_curves`` (JSON) columns; empty for other estimators.
+
+    A network is an estimator (or a pipeline's last step) with ``device_``:
+    the suite's torch models, or any estimator that follows their
+    attributes. ``learning_curves`` holds the per-epoch lists it has, under
+    short keys: ``epoch_s`` (``epoch_times_``), ``loss`` (``loss_curve_``)
+    and ``train_accuracy`` (``train_accuracy_curve_``).
+    """
+    final = est.steps[-1][1] if hasattr(est, "steps") else est
+    if not hasattr(final, "device_"):
+        return {}
+    curves = {
+        key: [round(float(v), 5) for v in getattr(final, attr)]
+        for key, attr in (("epoch_s", "epoch_times_"), ("loss", "loss_curve_"), ("train_accuracy", "train_accuracy_curve_"))
+        if hasattr(final, attr)
+    }
+    return {
+        "device": str(final.device_),
+        "n_params": getattr(final, "n_params_", None),
+        "learning_curves": json.dumps(curves, separators=(",", ":")) if curves else "",
+    }
 
 
 def _set_budget(est: Any, case: Case, jobs: list[str], threads: int) -> int:
