@@ -154,6 +154,9 @@ def run_case(
     return out
 
 
+_CURVES = (("epoch_s", "epoch_times_"), ("loss", "loss_curve_"), ("train_accuracy", "train_accuracy_curve_"))
+
+
 def neural_fields(est: Any) -> dict[str, Any]:
     """A fitted network's ``device``, ``n_params`` and ``learning_curves`` (JSON) columns; empty for other estimators.
 
@@ -166,11 +169,7 @@ def neural_fields(est: Any) -> dict[str, Any]:
     final = est.steps[-1][1] if hasattr(est, "steps") else est
     if not hasattr(final, "device_"):
         return {}
-    curves = {
-        key: [round(float(v), 5) for v in getattr(final, attr)]
-        for key, attr in (("epoch_s", "epoch_times_"), ("loss", "loss_curve_"), ("train_accuracy", "train_accuracy_curve_"))
-        if hasattr(final, attr)
-    }
+    curves = {key: [round(float(v), 5) for v in getattr(final, attr)] for key, attr in _CURVES if hasattr(final, attr)}
     return {
         "device": str(final.device_),
         "n_params": getattr(final, "n_params_", None),

@@ -247,7 +247,7 @@ def _lenet5() -> BaseEstimator:
 
 @register_pipeline(
     "resnet",
-    "small ResNet (PyTorch): 3 stages of basic blocks, 24-48-96 channels, 2-px shifts, AdamW one-cycle, 8 epochs ([cnn])",
+    "small ResNet (PyTorch): 3 stages of basic blocks, 24-48-96 channels, 2-px shifts, AdamW, 8 epochs ([cnn])",
     "no published MNIST figure for this network (He et al. 2015 report ImageNet and CIFAR-10)",
     cost=(900.0, 1.0),
 )
@@ -259,7 +259,7 @@ def _resnet() -> BaseEstimator:
 
 @register_pipeline(
     "mobilenet",
-    "small MobileNetV2 (PyTorch): inverted-residual depthwise-separable blocks, 2-px shifts, 8 epochs ([cnn])",
+    "MobileNetV2 at width 0.5 (PyTorch): inverted-residual depthwise-separable blocks, 2-px shifts, 8 epochs ([cnn])",
     "no published MNIST figure for this network (Sandler et al. 2018 report ImageNet)",
     cost=(900.0, 1.0),
 )
@@ -271,7 +271,7 @@ def _mobilenet() -> BaseEstimator:
 
 @register_pipeline(
     "vit",
-    "small vision Transformer (PyTorch): 4x4 patches, 4 layers of width 64, mean pooling, 10 epochs ([cnn])",
+    "small vision Transformer (PyTorch): 4x4 patches, 3 layers of width 48, mean pooling, 10 epochs ([cnn])",
     "no published MNIST figure for this network (Dosovitskiy et al. 2020 report ImageNet and transfer)",
     cost=(900.0, 1.0),
 )

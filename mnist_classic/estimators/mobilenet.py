@@ -15,12 +15,16 @@ from .torch_trainer import ModernTorchClassifier
 __all__ = ["MobileNetClassifier"]
 
 #: Inverted-residual stages after the stride-2 stem (14x14): (expansion t, output channels c, blocks n, first
-#: stride s), MobileNetV2's table 2 cut to the resolution (and expansion 4 for 6, for CPU time): one more stride-2 stage (14 -> 7) instead of four.
+#: stride s), MobileNetV2's table 2 cut to the resolution: one more stride-2 stage (14 -> 7) instead of four,
+#: and expansion 4 for 6 (CPU time).
 _STAGES: tuple[tuple[int, int, int, int], ...] = ((1, 16, 1, 1), (4, 24, 2, 1), (4, 48, 3, 2), (4, 64, 2, 1))
 
 
 def _inverted_residual(c_in: int, c_out: int, stride: int, expansion: int) -> Any:
-    """1x1 expansion - 3x3 depthwise - 1x1 linear projection (BN after each, ReLU6 after the first two); residual when shapes allow."""
+    """1x1 expansion - 3x3 depthwise - 1x1 linear projection, BN after each, ReLU6 after the first two.
+
+    The input is added to the output when the shapes allow (stride 1, same channels).
+    """
     import torch
     from torch import nn
 
@@ -56,15 +60,15 @@ class MobileNetClassifier(ModernTorchClassifier):
     (14x14) - BN - ReLU6; inverted-residual stages (expansion, channels,
     blocks, stride) (1, 16, 1, 1), (4, 24, 2, 1), (4, 48, 3, 2), (4, 64, 2, 1), channels
     scaled by ``width_mult``; conv 1x1 to ``head`` channels - BN - ReLU6;
-    global average pooling; a linear layer to the classes (about 0.15M
+    global average pooling; a linear layer to the classes (about 40,000
     parameters at the defaults). Trained with AdamW, a one-cycle schedule
     and random shifts (:class:`ModernTorchClassifier`).
 
     Parameters
     ----------
-    width_mult : float, default=1.0
+    width_mult : float, default=0.5
         Multiplies every stage's channels (MobileNet's width multiplier).
-    head : int, default=256
+    head : int, default=128
         Channels of the last 1x1 convolution.
     max_epochs : int, default=8
         Passes over the training set.
@@ -91,8 +95,8 @@ class MobileNetClassifier(ModernTorchClassifier):
 
     def __init__(
         self,
-        width_mult: float = 1.0,
-        head: int = 256,
+        width_mult: float = 0.5,
+        head: int = 128,
         max_epochs: int = 8,
         batch_size: int = 128,
         learning_rate: float = 3e-3,

@@ -60,7 +60,10 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return next(name for name in ("cuda", "mps", "cpu") if available[name])
     if not available[device]:
-        msg = f"The 'device' parameter is {device!r}, but this torch ({torch.__version__}) cannot use it; use 'cpu' or 'auto'."
+        msg = (
+            f"The 'device' parameter is {device!r}, but this torch ({torch.__version__}) cannot use it; "
+            "use 'cpu' or 'auto'."
+        )
         raise ValueError(msg)
     return device
 
@@ -87,10 +90,10 @@ def shift_batch(X: Any, shift: int, generator: Any) -> Any:
     pad by ``shift``, then crop each image at its own seeded offset.
     """
     import torch
-    from torch.nn import functional as F
+    from torch.nn import functional
 
     n = X.shape[0]
-    padded = F.pad(X, (shift, shift, shift, shift))
+    padded = functional.pad(X, (shift, shift, shift, shift))
     dy, dx = torch.randint(0, 2 * shift + 1, (2, n, 1), generator=generator)
     rows = (torch.arange(SIDE) + dy)[:, :, None]  # n x 28 x 1
     cols = (torch.arange(SIDE) + dx)[:, None, :]  # n x 1 x 28
@@ -162,7 +165,10 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             return
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < minimum:
             extra = " or None" if none_ok else ""
-            msg = f"The '{name}' parameter of {type(self).__name__} must be an int >= {minimum}{extra}. Got {value!r} instead."
+            msg = (
+                f"The '{name}' parameter of {type(self).__name__} must be an int >= {minimum}{extra}. "
+                f"Got {value!r} instead."
+            )
             raise ValueError(msg)
 
     def _check_params(self) -> None:
@@ -175,7 +181,10 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                 msg = f"The '{name}' parameter of {type(self).__name__} must be a number >= 0. Got {value!r} instead."
                 raise ValueError(msg)
         if self.device not in DEVICES:
-            msg = f"The 'device' parameter of {type(self).__name__} must be one of {', '.join(DEVICES)}. Got {self.device!r} instead."
+            msg = (
+                f"The 'device' parameter of {type(self).__name__} must be one of {', '.join(DEVICES)}. "
+                f"Got {self.device!r} instead."
+            )
             raise ValueError(msg)
         self._check_model_params()
 

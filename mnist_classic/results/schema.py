@@ -87,10 +87,9 @@ _NEURAL: tuple[str, ...] = ("device", "n_params", "learning_curves")
 #: Columns of earlier versions' files, which are read (missing columns empty) but never appended to.
 #: Each entry: the version that last wrote that schema, and the columns it lacks.
 OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
-    "0.1": ("fit_threads", "predict_threads", "config_sha256", "engine", "engine_version", "accelerated")
-    + _NEURAL,
-    "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads") + _NEURAL,
-    "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated") + _NEURAL,
+    "0.1": ("fit_threads", "predict_threads", "config_sha256", "engine", "engine_version", "accelerated", *_NEURAL),
+    "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads", *_NEURAL),
+    "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated", *_NEURAL),
     "0.2 (before the neural columns)": _NEURAL,
 }
 
