@@ -79,7 +79,8 @@ def write_run(path, truth, cases, *, sha=SHA, dataset="mnist", run_id="r1", extr
     repeat) or ``preds`` (one per repeat); optional ``fit``/``predict`` (times
     per repeat), ``n_train`` and ``status`` (a non-ok status writes an error row).
     The number of repeats is the longest of ``preds``, ``fit`` and ``predict``.
-    ``extra``: more columns for every row (``sklearn_version``, ``git_commit``, ...).
+    ``extra``: more columns for every row (``sklearn_version``, ``git_commit``, ...); a case's ``columns``:
+    more columns for its rows (``device``, ``learning_curves``, ...).
     """
     w = ResultWriter(path)
     truth_sha = save_labels(w.predictions, truth)
@@ -101,6 +102,7 @@ def write_run(path, truth, cases, *, sha=SHA, dataset="mnist", run_id="r1", extr
                 "cpu_count": 2,
                 **sha,
                 **(extra or {}),
+                **c.get("columns", {}),
             }
             if row["status"] == "ok":
                 pred = c["preds"][rep] if "preds" in c else c["pred"]
