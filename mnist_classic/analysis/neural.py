@@ -68,7 +68,8 @@ def _curves(text: Any) -> dict[str, list[float]]:
 
 def neural_cases(df: pd.DataFrame) -> pd.DataFrame:
     """One ok neural row per case (the lowest seed), with ``architecture``, ``year``, ``epochs``,
-    ``epoch_s`` (median seconds per epoch), ``images_per_s`` (inference) and ``curves`` (dict) added."""
+    ``epoch_s`` (median seconds per epoch), ``images_per_s`` (inference) and ``curves`` (dict) added;
+    by the architecture's year (unknown years last), then in the order of the rows."""
     import pandas as pd
 
     if "device" not in df.columns:
@@ -83,7 +84,7 @@ def neural_cases(df: pd.DataFrame) -> pd.DataFrame:
     rows["epochs"] = [len(c.get("epoch_s", [])) or math.nan for c in rows["curves"]]
     rows["epoch_s"] = [_median(c.get("epoch_s", [])) for c in rows["curves"]]
     rows["images_per_s"] = rows["n_test"].astype(float) / rows["predict_time_s"].astype(float)
-    return rows.reset_index(drop=True)
+    return rows.sort_values("year", kind="stable", na_position="last").reset_index(drop=True)
 
 
 def _median(values: Sequence[float]) -> float:

@@ -222,7 +222,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         deterministic = torch.are_deterministic_algorithms_enabled()
         fill = torch.utils.deterministic.fill_uninitialized_memory  # type: ignore[attr-defined]
         with torch_threads(self.n_jobs):
-            torch.use_deterministic_algorithms(True)
+            # On the CPU every op used here has a deterministic kernel: an op without one would be an error. On
+            # cuda (where cuBLAS also wants CUBLAS_WORKSPACE_CONFIG) and mps, such ops warn and run as they are.
+            torch.use_deterministic_algorithms(True, warn_only=self.device_ != "cpu")
             # Filling every new tensor with NaN (the deterministic mode's guard against reading uninitialized
             # memory) slows the small convolutions here measurably and changes no result of a correct op.
             torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
