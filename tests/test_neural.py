@@ -178,3 +178,19 @@ def test_one_epoch_run_writes_the_neural_columns(torch, tmp_path, name) -> None:
     assert row["status"] == "ok" and row["device"] in ("cpu", "cuda", "mps") and row["n_params"] > 1000
     curves = json.loads(row["learning_curves"])
     assert set(curves) == {"epoch_s", "loss", "train_accuracy"} and len(curves["loss"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        ("vit[patch=5]", "The 'patch' parameter of ViTClassifier must divide 28"),
+        ("resnet[device=tpu]", "The 'device' parameter of ResNetClassifier must be one of auto, cpu, cuda, mps"),
+        ("mobilenet[max_epochs=0]", "The 'max_epochs' parameter of MobileNetClassifier must be an int >= 1"),
+    ],
+)
+def test_a_bad_value_is_refused_before_any_run(tmp_path, capsys, selector, message) -> None:
+    out = tmp_path / "r.csv"
+    assert main(["run", "--pipelines", selector, "--n-train", "100", "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"Invalid value in selector {selector!r}: {message}" in err
+    assert not out.exists()  # nothing half-written

@@ -133,6 +133,14 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     #: convolutions of torch's CPU kernels. Off for LeNet-5, whose predictions stay those of earlier versions.
     _channels_last: bool = False
 
+    #: Present so that the harness checks the values when a selector is parsed, before any run (see
+    #: ``bench.selectors``): :meth:`_validate_params` then runs this class's own checks, which need no torch.
+    _parameter_constraints: dict[str, list[Any]] = {}  # noqa: RUF012 (read, never mutated)
+
+    def _validate_params(self) -> None:
+        """Check every parameter's value (raises ValueError naming the parameter); no torch needed."""
+        self._check_params()
+
     # --- what a model defines ------------------------------------------------------------------------------------
 
     def _build_module(self, n_classes: int) -> Any:
