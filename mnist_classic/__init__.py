@@ -55,6 +55,9 @@ _LAZY: dict[str, str] = {
     "Reproduction": "bench.reproduce",
     "Deskew": "estimators.deskew",
     "LeNet5Classifier": "estimators.lenet",
+    "ResNetClassifier": "estimators.resnet",
+    "MobileNetClassifier": "estimators.mobilenet",
+    "ViTClassifier": "estimators.vit",
     "DatasetPreview": "analysis.dataview",
     "show_dataset": "analysis.dataview",
     "explore": "analysis.explore",
@@ -77,6 +80,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .bench.selectors import ConfiguredPipeline, parse_selector
     from .estimators.deskew import Deskew
     from .estimators.lenet import LeNet5Classifier
+    from .estimators.mobilenet import MobileNetClassifier
+    from .estimators.resnet import ResNetClassifier
+    from .estimators.vit import ViTClassifier
 
 __all__ = [
     "DATASETS",
@@ -113,6 +119,9 @@ __all__ = [
     "ConfiguredPipeline",
     "Deskew",
     "LeNet5Classifier",
+    "ResNetClassifier",
+    "MobileNetClassifier",
+    "ViTClassifier",
     "DatasetPreview",
     "RunConfig",
     "RunResult",

@@ -81,7 +81,8 @@ def write_run(path, truth, cases, *, sha=SHA, dataset="mnist", run_id="r1", extr
     repeat), ``columns`` (more columns of this case's rows), ``n_train`` and
     ``status`` (a non-ok status writes an error row).
     The number of repeats is the longest of ``preds``, ``fit`` and ``predict``.
-    ``extra``: more columns for every row (``sklearn_version``, ``git_commit``, ...).
+    ``extra``: more columns for every row (``sklearn_version``, ``git_commit``, ...); a case's ``columns``:
+    more columns for its rows (``device``, ``learning_curves``, ...).
     """
     w = ResultWriter(path)
     truth_sha = save_labels(w.predictions, truth)

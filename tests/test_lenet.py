@@ -33,6 +33,7 @@ def test_contract_clone_get_set_params() -> None:
         "weight_decay": 0.0,
         "random_state": 7,
         "n_jobs": 1,
+        "device": "auto",
     }
     twin = clone(est)
     assert twin is not est and twin.get_params() == params

@@ -10,11 +10,11 @@ from mnist_classic.cli import main
 
 
 def test_every_suite_names_registered_pipelines():
-    assert {"default", "extended", "lecun", "neural"} <= set(SUITES)
+    assert {"default", "extended", "lecun", "neural", "cnn"} <= set(SUITES)
     for suite in SUITES.values():
         assert all(p in PIPELINES for p in suite.pipelines), suite.name
     extended = set(SUITES["extended"].pipelines)
-    classical = {n for n in PIPELINES if n not in ("dummy", "lenet5")}
+    classical = {n for n in PIPELINES if n not in ("dummy", *SUITES["cnn"].pipelines)}
     assert extended == classical  # "every classical pipeline"
     assert suite_pipelines(["default", "neural"])[:5] == list(SUITES["default"].pipelines)
 

@@ -1,7 +1,7 @@
 """Rendering a report: Markdown, LaTeX (booktabs) and one self-contained HTML file.
 
 Cells arrive as plain text (Unicode dashes); each renderer escapes for its format. What is
-rendered, :class:`Report` and its :class:`ReportTable` s, is defined here and built by
+rendered, :class:`Report` (defined here) and its :class:`~.tables.ReportTable` s, is built by
 :mod:`.report`, which imports this module (never the other way round).
 """
 
@@ -13,27 +13,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from .tables import ReportTable
 
 __all__ = ["Report", "ReportTable", "latex_escape", "render_html", "render_latex", "render_markdown"]
 
 _EN, _NONE = "\N{EN DASH}", "\N{EM DASH}"  # ranges; empty cells
-
-
-@dataclass
-class ReportTable:
-    """One dataset and test size: the summary rows, and the same as text cells with notes, ready to render."""
-
-    title: str  # mnist: 10,000 test images
-    data: list[dict[str, Any]]
-    head: list[str] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def left(self) -> set[int]:
-        """Left-aligned columns: pipeline, CI method and the McNemar column; numbers align right."""
-        return {0, 4} | ({len(self.head) - 1} if self.head[-1].startswith("vs ") else set())
 
 
 @dataclass

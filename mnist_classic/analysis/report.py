@@ -2,7 +2,8 @@
 
 A row is a case summarized over its repeats: accuracy with a 95% CI, error rate, fit and predict
 times, peak memory, the closest published figure (:mod:`mnist_classic.analysis.published`) and, against a
-reference pipeline, an exact McNemar test on paired predictions. Nothing is re-run.
+reference pipeline, an exact McNemar test on paired predictions. Rows of neural networks also get a table of
+their own (:mod:`mnist_classic.analysis.neural`). Nothing is re-run.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import numpy as np
 from .._files import atomic_write
 from ..results import ResultsSchemaError, row_labels
 from .published import published_reference
-from .render import _EN, _NONE, Report, ReportTable, render_html, render_latex, render_markdown
+from .render import _EN, _NONE, Report, render_html, render_latex, render_markdown
 from .stats import accuracy_interval, mcnemar_exact
+from .tables import ReportTable
 
 if TYPE_CHECKING:  # pandas (and compare, which needs it) load on first use: the CLI's parser stays light
     import pandas as pd
@@ -154,6 +156,9 @@ def build_report(df: pd.DataFrame, *, reference: str | None = None, alpha: float
             rec["versus"] = versus.get(tuple(rec[c] for c in GROUP), "")
         _fill_cells(table, report)
         report.tables.append(table)
+    from .neural import neural_tables  # matplotlib stays unimported: neural imports figures, which imports it lazily
+
+    report.tables += neural_tables(df)
     return report
 
 
@@ -271,11 +276,13 @@ def write_report(
     figs: list[Any] = []  # FigureFile
     if figures:
         from .figures import write_figures
+        from .neural import neural_figures
 
         try:
             figs = write_figures(
                 df, summarize(df), out / "figures", formats=figure_formats, data_dir=data_dir, data_home=data_home
             )
+            figs += neural_figures(df, out / "figures", formats=figure_formats)
         except ImportError as exc:
             raise ValueError(f"{exc}, or pass --no-figures") from None
     written = [p for f in figs for p in f.paths]

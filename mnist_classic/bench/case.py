@@ -27,7 +27,7 @@ from .machine import MachineWatch, calibrate
 from .measure import PeakMemory, Region, timed_fit, timed_predict
 from .selectors import ConfiguredPipeline, effective_params
 
-__all__ = ["Case", "plan_cases", "run_case"]
+__all__ = ["Case", "neural_fields", "plan_cases", "run_case"]
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +162,7 @@ def run_case(
                     pred, predict_s, predict_steps = timed_predict(est, X_test, chunks=chunks, **counted)
                     predict_cpu = process_time() - cpu0
             out["accelerated"] = json.dumps(engine.accelerated(est, trace), sort_keys=True)
+            out.update(neural_fields(est))
     except Exception as exc:
         logger.debug("case %s failed:\n%s", case.label, traceback.format_exc())
         out.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " "))
@@ -213,6 +214,29 @@ def _warm_up(
         run_case(small, X_train, y_train, X_test[:m], y_test[:m], thread_budget=thread_budget)
     _WARMED.add(key)
     return mode
+
+
+_CURVES = (("epoch_s", "epoch_times_"), ("loss", "loss_curve_"), ("train_accuracy", "train_accuracy_curve_"))
+
+
+def neural_fields(est: Any) -> dict[str, Any]:
+    """A fitted network's ``device``, ``n_params`` and ``learning_curves`` (JSON) columns; empty for other estimators.
+
+    A network is an estimator (or a pipeline's last step) with ``device_``:
+    the suite's torch models, or any estimator that follows their
+    attributes. ``learning_curves`` holds the per-epoch lists it has, under
+    short keys: ``epoch_s`` (``epoch_times_``), ``loss`` (``loss_curve_``)
+    and ``train_accuracy`` (``train_accuracy_curve_``).
+    """
+    final = est.steps[-1][1] if hasattr(est, "steps") else est
+    if not hasattr(final, "device_"):
+        return {}
+    curves = {key: [round(float(v), 5) for v in getattr(final, attr)] for key, attr in _CURVES if hasattr(final, attr)}
+    return {
+        "device": str(final.device_),
+        "n_params": getattr(final, "n_params_", None),
+        "learning_curves": json.dumps(curves, separators=(",", ":")) if curves else "",
+    }
 
 
 def _set_budget(est: Any, case: Case, jobs: list[str], threads: int) -> int:

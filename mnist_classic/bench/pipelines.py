@@ -245,6 +245,42 @@ def _lenet5() -> BaseEstimator:
     return LeNet5Classifier()
 
 
+@register_pipeline(
+    "resnet",
+    "small ResNet (PyTorch): 3 stages of basic blocks, 24-48-96 channels, 2-px shifts, AdamW, 8 epochs ([cnn])",
+    "no published MNIST figure for this network (He et al. 2015 report ImageNet and CIFAR-10)",
+    cost=(900.0, 1.0),
+)
+def _resnet() -> BaseEstimator:
+    from ..estimators.resnet import ResNetClassifier  # torch is imported only when a case is built
+
+    return ResNetClassifier()
+
+
+@register_pipeline(
+    "mobilenet",
+    "MobileNetV2 at width 0.5 (PyTorch): inverted-residual depthwise-separable blocks, 2-px shifts, 8 epochs ([cnn])",
+    "no published MNIST figure for this network (Sandler et al. 2018 report ImageNet)",
+    cost=(900.0, 1.0),
+)
+def _mobilenet() -> BaseEstimator:
+    from ..estimators.mobilenet import MobileNetClassifier
+
+    return MobileNetClassifier()
+
+
+@register_pipeline(
+    "vit",
+    "small vision Transformer (PyTorch): 4x4 patches, 3 layers of width 48, mean pooling, 10 epochs ([cnn])",
+    "no published MNIST figure for this network (Dosovitskiy et al. 2020 report ImageNet and transfer)",
+    cost=(900.0, 1.0),
+)
+def _vit() -> BaseEstimator:
+    from ..estimators.vit import ViTClassifier
+
+    return ViTClassifier()
+
+
 @register_pipeline("dummy", "most frequent class: the sanity floor (about 11.35% on MNIST)", cost=(0.01, 1.0))
 def _dummy() -> BaseEstimator:
     return DummyClassifier(strategy="most_frequent")
@@ -331,3 +367,8 @@ register_suite(
     ("linear", "knn", "deskew_knn", "svm", "deskew_poly_svm", "hgb", "lenet5"),
 )
 register_suite("neural", "the neural rows: an MLP and LeNet-5 (needs the [cnn] extra)", ("mlp", "lenet5"))
+register_suite(
+    "cnn",
+    "neural architectures 1998-2020: LeNet-5, ResNet, MobileNetV2, ViT (needs the [cnn] extra)",
+    ("lenet5", "resnet", "mobilenet", "vit"),
+)

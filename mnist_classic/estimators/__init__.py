@@ -1,7 +1,9 @@
-"""scikit-learn estimators this suite adds: Deskew, LeNet5Classifier; imports nothing from the rest of the package.
+"""scikit-learn estimators this suite adds: Deskew and the torch networks; imports nothing from the rest of the package.
 
-``Deskew`` needs only NumPy and scikit-learn. ``LeNet5Classifier`` needs PyTorch
-and is imported on first use, so importing this package does not import torch.
+``Deskew`` needs only NumPy and scikit-learn. The networks (``LeNet5Classifier``,
+``ResNetClassifier``, ``MobileNetClassifier``, ``ViTClassifier``, all on the one
+trainer of ``torch_trainer``) need PyTorch and are imported on first use, so
+importing this package does not import torch.
 """
 
 from __future__ import annotations
@@ -13,11 +15,19 @@ from .deskew import Deskew
 
 if TYPE_CHECKING:  # pragma: no cover
     from .lenet import LeNet5Classifier
+    from .mobilenet import MobileNetClassifier
+    from .resnet import ResNetClassifier
+    from .vit import ViTClassifier
 
-__all__ = ["Deskew", "LeNet5Classifier"]
+__all__ = ["Deskew", "LeNet5Classifier", "MobileNetClassifier", "ResNetClassifier", "ViTClassifier"]
 
 # Public names served lazily (name -> submodule), see __getattr__.
-_LAZY: dict[str, str] = {"LeNet5Classifier": "lenet"}
+_LAZY: dict[str, str] = {
+    "LeNet5Classifier": "lenet",
+    "ResNetClassifier": "resnet",
+    "MobileNetClassifier": "mobilenet",
+    "ViTClassifier": "vit",
+}
 
 
 def __getattr__(name: str) -> Any:

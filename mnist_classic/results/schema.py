@@ -76,6 +76,10 @@ COLUMNS: tuple[str, ...] = (
     "engine",
     "engine_version",
     "accelerated",
+    # neural (0.3)
+    "device",
+    "n_params",
+    "learning_curves",
     # instruction counts (0.3): run --measure instructions
     "measure",
     "fit_instructions",
@@ -97,24 +101,19 @@ COLUMNS: tuple[str, ...] = (
     "ab_round",
 )
 
-#: The columns 0.3 added (instruction counts, clean timings, machine state, A/B); earlier files lack them all.
-_COUNT_COLUMNS = COLUMNS[COLUMNS.index("measure") :]
+#: The columns 0.3 added (neural, instruction counts, clean timings, machine state, A/B); 0.2 files lack them all.
+_NEW_03 = COLUMNS[COLUMNS.index("device") :]
+#: The columns added after the neural ones (results/mnist-cnn.csv was written before them).
+_AFTER_NEURAL = COLUMNS[COLUMNS.index("measure") :]
 
 #: Columns of earlier versions' files, which are read (missing columns empty) but never appended to.
 #: Each entry: the version that last wrote that schema, and the columns it lacks.
 OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
-    "0.1": (
-        "fit_threads",
-        "predict_threads",
-        "config_sha256",
-        "engine",
-        "engine_version",
-        "accelerated",
-        *_COUNT_COLUMNS,
-    ),
-    "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads", *_COUNT_COLUMNS),
-    "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated", *_COUNT_COLUMNS),
-    "0.2.0.dev0 (before the 0.3 columns)": _COUNT_COLUMNS,
+    "0.1": ("fit_threads", "predict_threads", "config_sha256", "engine", "engine_version", "accelerated", *_NEW_03),
+    "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads", *_NEW_03),
+    "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated", *_NEW_03),
+    "0.2 (before the 0.3 columns)": _NEW_03,
+    "0.3.0.dev0 (neural columns, before instruction counts)": _AFTER_NEURAL,
 }
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).
@@ -146,6 +145,7 @@ NUMERIC_COLUMNS: frozenset[str] = frozenset(
         "load_avg",
         "procs_running",
         "ab_round",
+        "n_params",
     }
 )
 
