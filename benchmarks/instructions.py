@@ -30,36 +30,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
-PLUGIN = """
-import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.neighbors import NearestCentroid
-
-from mnist_classic import register_pipeline
-
-EXTRA = {extra}  # the injected change: this fraction more units of work in fit
-
-
-class Work(ClassifierMixin, BaseEstimator):
-    def __init__(self, units=200):
-        self.units = units
-
-    def fit(self, X, y):
-        W = np.random.default_rng(0).standard_normal((X.shape[1], 16)).astype(X.dtype)
-        self.acc_ = sum(float(np.abs(X @ W).sum()) for _ in range(self.units + round(self.units * EXTRA)))
-        self.nc_ = NearestCentroid().fit(X, y)
-        self.classes_ = self.nc_.classes_
-        return self
-
-    def predict(self, X):
-        return self.nc_.predict(X)
-
-
-@register_pipeline("work", "a fixed amount of deterministic work in fit, then nearest centroid")
-def work():
-    return Work()
-"""
+from workload import plugin_source
 
 PIPELINES = ["svm", "pca_svm", "knn", "rf", "logreg", "work"]
 
@@ -106,7 +77,7 @@ def main() -> int:
     for name, extra in (("same", 0.0), ("plus1", 0.01), ("plus3", 0.03)):
         (folder / name).mkdir(exist_ok=True)
         plugins[name] = folder / name / "work_plugin.py"
-        plugins[name].write_text(PLUGIN.format(extra=extra))
+        plugins[name].write_text(plugin_source(extra, units=200))
     print(f"load average at the start: {os.getloadavg()[0]:.2f}; CSVs in {folder}", flush=True)
 
     native = run(folder / "native.csv", plugins["same"], args, counted=False)

@@ -27,42 +27,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-WORK = """
-import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.neighbors import NearestCentroid
-
-EXTRA = {extra}  # the injected slowdown: this fraction more units of work in fit
-
-
-class Work(ClassifierMixin, BaseEstimator):
-    def __init__(self, units=100):
-        self.units = units
-
-    def fit(self, X, y):
-        W = np.random.default_rng(0).standard_normal((X.shape[1], 16)).astype(X.dtype)
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1):
-            self.acc_ = sum(float(np.abs(X @ W).sum()) for _ in range(self.units + round(self.units * EXTRA)))
-        self.nc_ = NearestCentroid().fit(X, y)
-        self.classes_ = self.nc_.classes_
-        return self
-
-    def predict(self, X):
-        return self.nc_.predict(X)
-
-
-def register():
-    from mnist_classic import register_pipeline
-
-    register_pipeline("work", "fixed one-thread work in fit, then nearest centroid")(Work)
-"""
+from workload import package_source, plugin_source
 
 PYPROJECT = """
 [build-system]
@@ -85,14 +54,11 @@ def make_versions(folder: Path) -> dict[str, dict[str, Path]]:
     for label, extra in (("0", 0.0), ("5", 0.05), ("15", 0.15)):
         root = folder / f"work{label}"
         (root / "noise_work").mkdir(parents=True, exist_ok=True)
-        code = textwrap.dedent(WORK).format(extra=extra)
-        (root / "noise_work" / "__init__.py").write_text(code)
+        (root / "noise_work" / "__init__.py").write_text(package_source(extra))
         (root / "pyproject.toml").write_text(PYPROJECT.format(version=f"1.0.{label}"))
         plugin = folder / f"plugin{label}" / "work_plugin.py"
         plugin.parent.mkdir(exist_ok=True)
-        plugin.write_text(
-            code + '\nfrom mnist_classic import register_pipeline\nregister_pipeline("work", "w")(Work)\n'
-        )
+        plugin.write_text(plugin_source(extra))
         out[label] = {"package": root, "plugin": plugin}
     return out
 
