@@ -137,6 +137,8 @@ def judge_ratios(
     verdict, note = "same", ""
     if len(ratios) < 2:
         note = "needs 2 rounds or more"
+    elif bool(np.all(ratios == 1)):
+        note = "identical in every round"
     elif abs(gn - gb) < resolution:
         note = f"difference under the {resolution:g} s resolution"
     elif mean > gate and lo > 1:
