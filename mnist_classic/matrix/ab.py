@@ -126,7 +126,10 @@ def _check(rounds: int, mode: str, run_args: Sequence[str]) -> None:
         msg = f"The '--mode' option must be one of {', '.join(MODES)}. Got {mode!r} instead."
         raise ValueError(msg)
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 2:
-        msg = f"The '--rounds' option must be an integer >= 2 (a paired interval needs two rounds). Got {rounds!r}."
+        msg = (
+            "The '--rounds' option must be an integer >= 2 (a paired interval needs two rounds). "
+            f"Got {rounds!r} instead."
+        )
         raise ValueError(msg)
     for a in run_args:
         if a.split("=", 1)[0] in _OWN_OPTIONS:
