@@ -326,6 +326,20 @@ def test_ctrl_c_keeps_the_rounds_written(tmp_path, fake_envs, monkeypatch, capsy
     assert len(json.loads((tmp_path / "ab.ab.json").read_text())["ab_runs"][0]["rounds"]) == 1
 
 
+def test_an_edited_local_package_gets_a_new_environment(tmp_path):
+    from mnist_classic.matrix.envs import local_digest
+
+    pkg = write_user_package(tmp_path / "pkg")
+    before = local_digest([str(pkg), "scikit-learn==1.9.1"])
+    assert before and local_digest(["scikit-learn==1.9.1"]) == ""
+    (pkg / "build").mkdir()
+    (pkg / "build" / "junk.txt").write_text("build output")
+    assert local_digest([str(pkg)]) == before
+    init = pkg / "src" / "abuser" / "__init__.py"
+    init.write_text(init.read_text().replace("STEPS = ", "STEPS = 1 + "))
+    assert local_digest([str(pkg)]) != before
+
+
 # ---- end to end --------------------------------------------------------------------------------------------------
 
 
