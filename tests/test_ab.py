@@ -326,6 +326,15 @@ def test_ctrl_c_keeps_the_rounds_written(tmp_path, fake_envs, monkeypatch, capsy
     assert len(json.loads((tmp_path / "ab.ab.json").read_text())["ab_runs"][0]["rounds"]) == 1
 
 
+def test_a_run_stopped_by_ctrl_c_stops_the_rounds(tmp_path, fake_envs, monkeypatch, capsys):
+    monkeypatch.setenv("AB_TEST_EXIT", "130")
+    monkeypatch.setenv("AB_TEST_SLEEP", "0")
+    out = tmp_path / "ab.csv"
+    assert main(["ab", "--base", "a==1", "--new", "a==2", "--rounds", "3", "--order-seed", "1", "-o", str(out)]) == 130
+    assert out.read_text() == "new\n"  # round 1's first side (seed 1: new first) wrote; nothing after it ran
+    assert json.loads((tmp_path / "ab.ab.json").read_text())["ab_runs"][0]["rounds"] == []
+
+
 def test_an_edited_local_package_gets_a_new_environment(tmp_path):
     from mnist_classic.matrix.envs import local_digest
 

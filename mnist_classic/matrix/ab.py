@@ -31,6 +31,7 @@ import logging
 import os
 import random
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -52,6 +53,8 @@ MODES = ("interleave", "duet")
 SIDES = ("base", "new")
 #: Run options that ``ab`` sets itself (or that would break the pairing of rounds).
 _OWN_OPTIONS = ("--output", "-o", "--repeats", "--side", "--ab-round", "--resume")
+#: Exit statuses of a run stopped by Ctrl-C: its own (130), or killed by SIGINT.
+_INTERRUPTED = (130, -signal.SIGINT)
 _ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 
@@ -204,8 +207,12 @@ def _rounds(
                 proc = start_run(envs[side].python, _side_args(run_args, side, r.round), output)
                 r.exit_codes[side], lines[side] = collect_run(proc, echo(side), run_timeout)
                 r.seconds[side] = round(time.perf_counter() - t0, 3)
+                if r.exit_codes[side] in _INTERRUPTED:
+                    raise KeyboardInterrupt  # Ctrl-C reached the run first
         else:
             _duet(r, envs, run_args, output, run_timeout, echo, lines)
+        if any(r.exit_codes.get(s) in _INTERRUPTED for s in SIDES):
+            raise KeyboardInterrupt  # Ctrl-C reached the runs first: the round is not complete
         failed = [s for s in SIDES if r.exit_codes.get(s) not in (0, 1)]
         if failed:
             side = failed[0]
