@@ -12,8 +12,9 @@ import pytest
 from synthetic import predictions, write_run
 from userpkg import write_user_package
 
-from mnist_classic.analysis.paired import compare_paired, format_json, format_markdown, log_ratio_interval
+from mnist_classic.analysis.paired import compare_paired, format_json, format_markdown
 from mnist_classic.analysis.runs import load_runs
+from mnist_classic.analysis.stats import log_ratio_interval
 from mnist_classic.cli import main
 from mnist_classic.matrix import ab as ab_module
 from mnist_classic.matrix.ab import round_plan, run_ab
@@ -89,6 +90,21 @@ def test_a_noisy_ratio_is_not_significant_and_one_round_is_not_judged(tmp_path, 
     cases = [{"pipeline": "once", "base": 2.0, "new": 4.0, "pred": pred}]
     (row,) = [r for r in judge(ab_rows(tmp_path / "one.csv", truth, cases, rounds=1)).rows if r.metric == "fit_time_s"]
     assert (row.verdict, row.note, row.ci) == ("same", "needs 2 rounds or more", None)
+
+
+def test_verdicts_are_corrected_for_the_number_of_metrics_judged(tmp_path, truth):
+    """Ratios whose 95% interval clears 1 alone, but not the 97.5% one that two metrics call for."""
+    ratios = [1.6, 1.05, 1.5, 1.02, 1.45, 1.15]
+    cases = [
+        {"pipeline": "svm", "base": lambda k: 2.0, "new": lambda k: 2.0 * ratios[k - 1], "pred": predictions(truth)}
+    ]
+    path = ab_rows(tmp_path / "ab.csv", truth, cases)
+    (row,) = [r for r in judge(path).rows if r.metric == "fit_time_s"]
+    assert row.ci[0] > 1 and row.ratio > 1.1
+    assert (row.verdict, row.note) == ("same", "significant alone, not among 2 metrics (Bonferroni)")
+    assert verdicts(judge(path, correction="none")) == {"svm": "worse"}
+    with pytest.raises(ValueError, match="The 'correction' parameter must be one of bonferroni, none"):
+        judge(path, correction="holm")
 
 
 def test_the_interval_is_a_t_interval_on_the_log_ratios():
@@ -171,9 +187,10 @@ def test_the_results_option_judges_and_exits_like_compare(tmp_path, truth, capsy
     out = capsys.readouterr().out
     assert "x1.500 [1.500, 1.500]" in out and out.strip().endswith("REGRESSION in 1 metric(s): svm n_train=60000 (fit)")
     assert main(["ab", "--results", str(path), "--max-slowdown", "1.6", "--format", "md"]) == 0
-    assert (
-        "no regression in 1 paired case(s) (95% t interval on the log ratios of the rounds)" in capsys.readouterr().out
-    )
+    how = "95% t interval on the log ratios of the rounds; speed verdicts Bonferroni-corrected over 2 metrics"
+    assert f"no regression in 1 paired case(s) ({how})" in capsys.readouterr().out
+    assert main(["ab", "--results", str(path), "--correction", "none", "--max-slowdown", "1.6"]) == 0
+    assert capsys.readouterr().out.strip().endswith("(95% t interval on the log ratios of the rounds)")
     assert main(["ab", "--results", str(path), "--base", "x", "--pipelines", "svm"]) == 2
     assert capsys.readouterr().err.startswith("mnist-classic ab: --results judges an earlier ab and runs nothing")
     assert main(["ab", "--results", str(tmp_path / "nope.csv")]) == 2
@@ -375,7 +392,7 @@ def test_a_real_ab_between_two_versions_of_a_users_package(tmp_path, user_packag
     assert code == 0, out + err
     assert "no regression in 2 paired case(s)" in out
     ab = tmp_path / "ab.csv"
-    code = main(["ab", "--base", str(v1), "--new", str(v2), "--rounds", "4", "-o", str(ab), *run])
+    code = main(["ab", "--base", str(v1), "--new", str(v2), "--rounds", "5", "-o", str(ab), *run])
     out, err = capsys.readouterr()
     assert code == 1, out + err
     assert out.strip().splitlines()[-1] == "REGRESSION in 1 metric(s): slowfit n_train=300 (fit)"

@@ -18,6 +18,13 @@ instruction counts where both sides were counted.
   is above 1); ``better`` the mirror image; else ``same``. A difference of the
   two sides' geometric-mean seconds under ``time_resolution`` is not judged,
   as in ``compare``.
+- Many metrics are judged at once (fit, predict and steps of every case): by
+  default the verdicts are Bonferroni-corrected, each of the ``m`` speed
+  metrics tested at ``alpha / m``, so that comparing a version with itself
+  flags one with probability at most ``alpha`` however many there are (on a
+  busy machine, where the gate alone does not keep noisy metrics out, each
+  metric tested at ``alpha`` would raise a false alarm with probability near
+  ``alpha / 2``). The intervals shown stay ``1 - alpha`` intervals.
 - Accuracy: the exact McNemar test on the paired predictions of the first
   round both sides completed, with a Wilson interval for each accuracy, as
   ``compare`` does.
@@ -37,7 +44,7 @@ import pandas as pd
 
 from ..results import ResultsSchemaError, row_labels
 from .counts import COUNT_METRICS, counted, counts_incomparable, time_note
-from .stats import mcnemar_exact, wilson_interval
+from .stats import log_ratio_interval, mcnemar_exact, wilson_interval
 
 __all__ = ["PairedComparison", "PairedRow", "compare_paired", "format_json", "format_markdown", "format_text"]
 
@@ -92,34 +99,18 @@ class PairedComparison:
         return 1 if self.regressions else 0
 
 
-def log_ratio_interval(ratios: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """The geometric mean of ``ratios`` and its t interval on the logs: ``(mean, low, high)``.
-
-    One ratio gives no interval (``nan`` bounds).
-
-    Examples
-    --------
-    >>> m, lo, hi = log_ratio_interval([1.5, 1.5, 1.5])
-    >>> round(m, 6), round(lo, 6), round(hi, 6)
-    (1.5, 1.5, 1.5)
-    >>> m, lo, hi = log_ratio_interval([0.9, 1.1, 1.0, 1.05])
-    >>> lo < 1 < hi
-    True
-    """
-    from scipy.stats import t
-
-    logs = np.log(np.asarray(ratios, dtype=float))
-    mean = float(logs.mean())
-    if logs.size < 2:
-        return math.exp(mean), math.nan, math.nan
-    half = float(t.ppf(0.5 + confidence / 2, logs.size - 1)) * float(logs.std(ddof=1)) / math.sqrt(logs.size)
-    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
-
-
 def judge_ratios(
-    base: Sequence[float], new: Sequence[float], gate: float, confidence: float, resolution: float = 0.0
+    base: Sequence[float],
+    new: Sequence[float],
+    gate: float,
+    confidence: float,
+    resolution: float = 0.0,
+    family: int = 1,
 ) -> dict[str, Any]:
     """The verdict on one metric from its paired values (one per round, both sides positive).
+
+    The interval returned is the ``confidence`` interval; the verdict's test is at
+    ``1 - (1 - confidence) / family`` (Bonferroni over ``family`` metrics judged together).
 
     Returns the fields ``rounds, base, new, ratio, ci, verdict, note, ratios`` of a :class:`PairedRow`.
 
@@ -133,6 +124,7 @@ def judge_ratios(
     b, n = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
     ratios = n / b
     mean, lo, hi = log_ratio_interval(ratios, confidence)
+    _, tlo, thi = log_ratio_interval(ratios, 1 - (1 - confidence) / max(family, 1))
     gb, gn = float(np.exp(np.log(b).mean())), float(np.exp(np.log(n).mean()))
     verdict, note = "same", ""
     if len(ratios) < 2:
@@ -141,12 +133,14 @@ def judge_ratios(
         note = "identical in every round"
     elif abs(gn - gb) < resolution:
         note = f"difference under the {resolution:g} s resolution"
-    elif mean > gate and lo > 1:
+    elif mean > gate and tlo > 1:
         verdict = "worse"
-    elif mean < 1 / gate and hi < 1:
+    elif mean < 1 / gate and thi < 1:
         verdict = "better"
     elif lo <= 1 <= hi:
         note = "not significant"
+    elif (mean > gate or mean < 1 / gate) and family > 1:
+        note = f"significant alone, not among {family} metrics (Bonferroni)"
     else:
         note = f"within the gate (x{gate:g})"
     return {
@@ -159,6 +153,33 @@ def judge_ratios(
         "note": note,
         "ratios": [float(x) for x in ratios],
     }
+
+
+@dataclass
+class _Speed:
+    """A speed metric of one case, judged once the number of metrics judged together is known."""
+
+    case: dict[str, Any]
+    metric: str
+    base: list[float]
+    new: list[float]
+    gate: float
+    resolution: float
+    why_not: str = ""  # set: shown, not judged (timed under valgrind, counts not comparable)
+    left_out: int = 0
+
+    @property
+    def judged(self) -> bool:
+        return not self.why_not and len(self.base) >= 2
+
+    def row(self, confidence: float, family: int) -> PairedRow:
+        fields = judge_ratios(self.base, self.new, self.gate, confidence, self.resolution, family)
+        row = PairedRow(**self.case, metric=self.metric, **fields)
+        if self.why_not:
+            row.verdict, row.note = "same", self.why_not
+        elif self.left_out and not row.note:
+            row.note = f"{self.left_out} round(s) without both sides ok left out"
+        return row
 
 
 def _pairs(frame: pd.DataFrame) -> dict[tuple[Any, ...], dict[int, dict[str, pd.Series]]]:
@@ -255,8 +276,9 @@ def _values(rounds: dict[int, dict[str, pd.Series]], metric: str) -> tuple[list[
     return base, new
 
 
-def _case_rows(case: dict[str, Any], rounds: dict[int, dict[str, pd.Series]], s: dict[str, Any]) -> list[PairedRow]:
-    confidence = 1 - s["alpha"]
+def _case_rows(
+    case: dict[str, Any], rounds: dict[int, dict[str, pd.Series]], s: dict[str, Any]
+) -> list[PairedRow | _Speed]:
     full = {k: v for k, v in rounds.items() if set(v) == {"base", "new"}}
     ok = {k: v for k, v in full.items() if v["base"]["status"] == "ok" and v["new"]["status"] == "ok"}
     if not ok:
@@ -269,7 +291,9 @@ def _case_rows(case: dict[str, Any], rounds: dict[int, dict[str, pd.Series]], s:
         note = f"base {','.join(statuses['base']) or 'none'}, new {','.join(statuses['new']) or 'none'}"
         return [PairedRow(**case, metric="status", verdict=verdict, note=note)]
     first = min(ok)
-    out = [_accuracy(case, first, ok[first]["base"], ok[first]["new"], s["alpha"], s["max_accuracy_drop"])]
+    out: list[PairedRow | _Speed] = [
+        _accuracy(case, first, ok[first]["base"], ok[first]["new"], s["alpha"], s["max_accuracy_drop"])
+    ]
     b_rows = pd.DataFrame([v["base"] for v in ok.values()])
     n_rows = pd.DataFrame([v["new"] for v in ok.values()])
     untimed = time_note(counted(b_rows), counted(n_rows))
@@ -277,26 +301,14 @@ def _case_rows(case: dict[str, Any], rounds: dict[int, dict[str, pd.Series]], s:
     left_out = len(rounds) - len(ok)
     for metric in ("fit_time_s", "predict_time_s", *steps):
         base, new = _values(ok, metric)
-        if not base:
-            continue
-        row = PairedRow(
-            **case, metric=metric, **judge_ratios(base, new, s["max_slowdown"], confidence, s["time_resolution"])
-        )
-        if untimed:
-            row.verdict, row.note = "same", untimed
-        elif left_out and not row.note:
-            row.note = f"{left_out} round(s) without both sides ok left out"
-        out.append(row)
+        if base:
+            out.append(_Speed(case, metric, base, new, s["max_slowdown"], s["time_resolution"], untimed, left_out))
     if counted(b_rows) and counted(n_rows):
         why = counts_incomparable(b_rows, n_rows)
         for metric in COUNT_METRICS:
             base, new = _values(ok, metric)
-            if not base:
-                continue
-            row = PairedRow(**case, metric=metric, **judge_ratios(base, new, s["max_instructions"], confidence))
-            if why:
-                row.verdict, row.note = "same", why
-            out.append(row)
+            if base:
+                out.append(_Speed(case, metric, base, new, s["max_instructions"], 0.0, why, left_out))
     return out
 
 
@@ -308,6 +320,7 @@ def compare_paired(
     alpha: float = 0.05,
     time_resolution: float = 0.05,
     max_instructions: float = 1.01,
+    correction: str = "bonferroni",
 ) -> PairedComparison:
     """Judge the rounds of an A/B run case by case (see the module's docstring).
 
@@ -325,6 +338,11 @@ def compare_paired(
         Seconds; a smaller difference of the two sides' geometric means is not judged.
     max_instructions : float, default=1.01
         The gate on instruction-count ratios where both sides were counted.
+    correction : {"bonferroni", "none"}, default="bonferroni"
+        ``bonferroni``: the speed verdicts test each of the ``m`` speed metrics
+        judged (times and counts of every case) at ``alpha / m``, so that an
+        A/A comparison flags any of them with probability at most ``alpha``;
+        the intervals shown stay ``1 - alpha`` intervals. ``none``: each at ``alpha``.
 
     Returns
     -------
@@ -341,6 +359,9 @@ def compare_paired(
     from .compare import validate_gate
 
     validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions)
+    if correction not in ("bonferroni", "none"):
+        msg = f"The 'correction' parameter must be one of bonferroni, none. Got {correction!r} instead."
+        raise ValueError(msg)
     settings = {
         "max_slowdown": max_slowdown,
         "max_accuracy_drop": max_accuracy_drop,
@@ -348,12 +369,16 @@ def compare_paired(
         "time_resolution": time_resolution,
         "max_instructions": max_instructions,
         "interval": f"{100 * (1 - alpha):g}% t interval on the log ratios of the rounds",
+        "correction": correction,
     }
-    out = PairedComparison(settings=settings)
+    items: list[PairedRow | _Speed] = []
     for key, rounds in sorted(_pairs(frame).items(), key=lambda kv: tuple(map(str, kv[0]))):
         case = {"dataset": str(key[0]), "pipeline": str(key[1]), "n_train": int(key[2]), "n_test": int(key[3])}
-        out.rows.extend(_case_rows(case, rounds, settings))
-    return out
+        items.extend(_case_rows(case, rounds, settings))
+    family = sum(1 for i in items if isinstance(i, _Speed) and i.judged) if correction == "bonferroni" else 1
+    settings["metrics_judged"] = family
+    rows = [i.row(1 - alpha, max(family, 1)) if isinstance(i, _Speed) else i for i in items]
+    return PairedComparison(rows=rows, settings=settings)
 
 
 _NAMES = {
@@ -384,8 +409,11 @@ def _fmt(r: PairedRow) -> list[str]:
 def _verdict_line(cmp: PairedComparison) -> str:
     worse = cmp.regressions
     cases = len({r.case for r in cmp.rows})
+    how = cmp.settings["interval"]
+    if cmp.settings.get("correction") == "bonferroni" and cmp.settings.get("metrics_judged", 1) > 1:
+        how += f"; speed verdicts Bonferroni-corrected over {cmp.settings['metrics_judged']} metrics"
     if not worse:
-        return f"no regression in {cases} paired case(s) ({cmp.settings['interval']})"
+        return f"no regression in {cases} paired case(s) ({how})"
     names = ", ".join(sorted({f"{r.case} ({_NAMES.get(r.metric, r.metric)})" for r in worse}))
     return f"REGRESSION in {len(worse)} metric(s): {names}"
 

@@ -92,6 +92,13 @@ def add_ab_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="RATIO",
         help="with --measure instructions: fail when a count ratio exceeds this, significantly (default 1.01)",
     )
+    gate.add_argument(
+        "--correction",
+        choices=("bonferroni", "none"),
+        default="bonferroni",
+        help="bonferroni (default): each of the m speed metrics judged is tested at alpha/m, so a version compared "
+        "with itself fails with probability at most alpha; none: each at alpha",
+    )
     p.add_argument("--format", choices=("text", "md", "json"), default="text", help="output format of the verdicts")
     return p
 
@@ -107,6 +114,7 @@ def _judge(args: argparse.Namespace, path: str) -> int:
         alpha=args.alpha,
         time_resolution=args.time_resolution,
         max_instructions=args.max_instructions,
+        correction=args.correction,
     )
     formatter = {"text": format_text, "md": format_markdown, "json": format_json}[args.format]
     sys.stdout.write(formatter(result))

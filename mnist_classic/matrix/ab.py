@@ -205,7 +205,11 @@ def _rounds(
             for side in r.order:
                 t0 = time.perf_counter()
                 proc = start_run(envs[side].python, _side_args(run_args, side, r.round), output)
-                r.exit_codes[side], lines[side] = collect_run(proc, echo(side), run_timeout)
+                try:
+                    r.exit_codes[side], lines[side] = collect_run(proc, echo(side), run_timeout)
+                except BaseException:  # Ctrl-C: stop the run too (its finished cases are written)
+                    _stop([proc])
+                    raise
                 r.seconds[side] = round(time.perf_counter() - t0, 3)
                 if r.exit_codes[side] in _INTERRUPTED:
                     raise KeyboardInterrupt  # Ctrl-C reached the run first
@@ -255,15 +259,21 @@ def _duet(
         for t in threads:
             t.join()
     except BaseException:  # Ctrl-C: stop both sides; the rows they wrote stay
-        for p in procs.values():
-            if p.poll() is None:
-                p.terminate()
-        for p in procs.values():
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop(list(procs.values()))
         raise
+
+
+def _stop(procs: list[subprocess.Popen[str]]) -> None:
+    """Terminate runs still going (killed if they do not end within 10 s)."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def run_ab(
