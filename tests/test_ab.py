@@ -95,14 +95,20 @@ def test_a_noisy_ratio_is_not_significant_and_one_round_is_not_judged(tmp_path, 
 def test_verdicts_are_corrected_for_the_number_of_metrics_judged(tmp_path, truth):
     """Ratios whose 95% interval clears 1 alone, but not the 97.5% one that two metrics call for."""
     ratios = [1.6, 1.05, 1.5, 1.02, 1.45, 1.15]
+    pred = predictions(truth)
     cases = [
-        {"pipeline": "svm", "base": lambda k: 2.0, "new": lambda k: 2.0 * ratios[k - 1], "pred": predictions(truth)}
+        {"pipeline": name, "base": lambda k: 2.0, "new": lambda k: 2.0 * ratios[k - 1], "pred": pred}
+        for name in ("svm", "knn")
     ]
     path = ab_rows(tmp_path / "ab.csv", truth, cases)
-    (row,) = [r for r in judge(path).rows if r.metric == "fit_time_s"]
-    assert row.ci[0] > 1 and row.ratio > 1.1
-    assert (row.verdict, row.note) == ("same", "significant alone, not among 2 metrics (Bonferroni)")
-    assert verdicts(judge(path, correction="none")) == {"svm": "worse"}
+    cmp = judge(path)
+    assert cmp.settings["metrics_judged"] == 2  # the predict times are the same on both sides: not tested
+    for row in (r for r in cmp.rows if r.metric == "fit_time_s"):
+        assert row.ci[0] > 1 and row.ratio > 1.1
+        assert (row.verdict, row.note) == ("same", "significant alone, not among 2 metrics (Bonferroni)")
+    assert verdicts(judge(path, correction="none")) == {"svm": "worse", "knn": "worse"}
+    one = ab_rows(tmp_path / "one.csv", truth, cases[:1])
+    assert verdicts(judge(one)) == {"svm": "worse"}  # alone, no correction is due
     with pytest.raises(ValueError, match="The 'correction' parameter must be one of bonferroni, none"):
         judge(path, correction="holm")
 
@@ -187,10 +193,8 @@ def test_the_results_option_judges_and_exits_like_compare(tmp_path, truth, capsy
     out = capsys.readouterr().out
     assert "x1.500 [1.500, 1.500]" in out and out.strip().endswith("REGRESSION in 1 metric(s): svm n_train=60000 (fit)")
     assert main(["ab", "--results", str(path), "--max-slowdown", "1.6", "--format", "md"]) == 0
-    how = "95% t interval on the log ratios of the rounds; speed verdicts Bonferroni-corrected over 2 metrics"
-    assert f"no regression in 1 paired case(s) ({how})" in capsys.readouterr().out
-    assert main(["ab", "--results", str(path), "--correction", "none", "--max-slowdown", "1.6"]) == 0
-    assert capsys.readouterr().out.strip().endswith("(95% t interval on the log ratios of the rounds)")
+    out = capsys.readouterr().out
+    assert out.strip().endswith("no regression in 1 paired case(s) (95% t interval on the log ratios of the rounds)**")
     assert main(["ab", "--results", str(path), "--base", "x", "--pipelines", "svm"]) == 2
     assert capsys.readouterr().err.startswith("mnist-classic ab: --results judges an earlier ab and runs nothing")
     assert main(["ab", "--results", str(tmp_path / "nope.csv")]) == 2
@@ -371,14 +375,19 @@ def test_an_edited_local_package_gets_a_new_environment(tmp_path):
 
 @pytest.fixture(scope="module")
 def user_packages(tmp_path_factory):
-    """Two versions of a user's package: ``slowfit``'s fit as is, and with 50% more work."""
+    """Two versions of a user's package: ``slowfit``'s fit as is, and with twice the work.
+
+    Twice, not +50%: on the loaded 2-core machine this test was written on, the rounds' ratios of
+    a true x1.5 ranged 0.93-1.60 (5 rounds, interval 0.97-1.72), too wide for a test that must not
+    flake; x2 clears it with room to spare.
+    """
     root = tmp_path_factory.mktemp("userpkg")
-    return write_user_package(root / "v1"), write_user_package(root / "v2", extra=0.5, version="2.0")
+    return write_user_package(root / "v1"), write_user_package(root / "v2", extra=1.0, version="2.0")
 
 
 @pytest.mark.slow
 def test_a_real_ab_between_two_versions_of_a_users_package(tmp_path, user_packages, capsys):
-    """A/A exits 0; A/B (+50% fit) exits 1 naming only slowfit. Two real environment builds (uv's cache serves them).
+    """A/A exits 0; A/B (x2 fit) exits 1 naming only slowfit. Two real environment builds (uv's cache serves them).
 
     The A/A is judged at alpha 0.01: by construction it then flags a fit in at most 0.5% of runs.
     """

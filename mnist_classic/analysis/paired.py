@@ -170,7 +170,11 @@ class _Speed:
 
     @property
     def judged(self) -> bool:
-        return not self.why_not and len(self.base) >= 2
+        """Whether its verdict is a test: not shown only, two rounds or more, a difference beyond the resolution."""
+        if self.why_not or len(self.base) < 2:
+            return False
+        gb, gn = float(np.exp(np.log(self.base).mean())), float(np.exp(np.log(self.new).mean()))
+        return abs(gn - gb) >= self.resolution and self.base != self.new
 
     def row(self, confidence: float, family: int) -> PairedRow:
         fields = judge_ratios(self.base, self.new, self.gate, confidence, self.resolution, family)
@@ -340,9 +344,11 @@ def compare_paired(
         The gate on instruction-count ratios where both sides were counted.
     correction : {"bonferroni", "none"}, default="bonferroni"
         ``bonferroni``: the speed verdicts test each of the ``m`` speed metrics
-        judged (times and counts of every case) at ``alpha / m``, so that an
-        A/A comparison flags any of them with probability at most ``alpha``;
-        the intervals shown stay ``1 - alpha`` intervals. ``none``: each at ``alpha``.
+        tested (times and counts of every case, save those shown only, of one
+        round, or whose sides differ by less than the resolution) at
+        ``alpha / m``, so that an A/A comparison flags any of them with
+        probability at most about ``alpha``; the intervals shown stay
+        ``1 - alpha`` intervals. ``none``: each at ``alpha``.
 
     Returns
     -------
@@ -381,12 +387,9 @@ def compare_paired(
     return PairedComparison(rows=rows, settings=settings)
 
 
-_NAMES = {
-    "fit_time_s": "fit",
-    "predict_time_s": "predict",
-    "fit_instructions": "fit instr",
-    "predict_instructions": "predict instr",
-}
+_NAMES = dict(
+    fit_time_s="fit", predict_time_s="predict", fit_instructions="fit instr", predict_instructions="predict instr"
+)
 _HEAD = ["case", "metric", "rounds", "base", "new", "new/base [interval]", "verdict"]
 
 

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .envs import Env, build_env
-from .run import append_log, collect_run, parse_env_spec, start_run
+from .run import append_log, collect_run, failure_cause, parse_env_spec, start_run
 
 __all__ = ["MODES", "ABResult", "ABRunError", "RoundOutcome", "ab_log_path", "round_plan", "run_ab"]
 
@@ -182,9 +182,6 @@ def _pin(proc: subprocess.Popen[str], core: int | None) -> None:
         logger.warning("Could not pin run %d to core %d: %s", proc.pid, core, exc)
 
 
-Runner = Callable[[Env, str, RoundOutcome], tuple[int, list[str]]]
-
-
 def _rounds(
     plan: list[RoundOutcome],
     envs: dict[str, Env],
@@ -213,16 +210,17 @@ def _rounds(
                 r.seconds[side] = round(time.perf_counter() - t0, 3)
                 if r.exit_codes[side] in _INTERRUPTED:
                     raise KeyboardInterrupt  # Ctrl-C reached the run first
+                if r.exit_codes[side] not in (0, 1):
+                    break  # the other side need not run: this round stops here
         else:
             _duet(r, envs, run_args, output, run_timeout, echo, lines)
         if any(r.exit_codes.get(s) in _INTERRUPTED for s in SIDES):
             raise KeyboardInterrupt  # Ctrl-C reached the runs first: the round is not complete
-        failed = [s for s in SIDES if r.exit_codes.get(s) not in (0, 1)]
+        failed = [s for s in SIDES if s in r.exit_codes and r.exit_codes[s] not in (0, 1)]
         if failed:
             side = failed[0]
-            stripped = [x.strip() for x in lines[side] if x.strip()]
-            cause = next((x for x in reversed(stripped) if "error" in x.lower()), stripped[-1] if stripped else "")
-            msg = f"the {side} side's run of round {r.round} exited with {r.exit_codes[side]}: {cause}"
+            msg = f"the {side} side's run of round {r.round} exited with {r.exit_codes[side]}: "
+            msg += failure_cause(lines[side])
             done.append(r)
             raise ABRunError(msg)
         done.append(r)

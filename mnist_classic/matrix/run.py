@@ -39,6 +39,7 @@ __all__ = [
     "MatrixResult",
     "append_log",
     "collect_run",
+    "failure_cause",
     "matrix_log_path",
     "parse_env_spec",
     "run_command",
@@ -148,7 +149,7 @@ def matrix_log_path(output: str | os.PathLike[str]) -> Path:
     return Path(output).with_suffix(".matrix.json")
 
 
-def _cause(lines: list[str]) -> str:
+def failure_cause(lines: Sequence[str]) -> str:
     """The line that says why a run failed: its last error line, else its last line."""
     stripped = [line.strip() for line in lines if line.strip()]
     errors = [line for line in stripped if "error" in line.lower() or "interrupted" in line.lower()]
@@ -305,7 +306,7 @@ def _run_each(
             outcome = EnvOutcome(
                 reqs,
                 status,
-                "" if code == 0 else _cause(lines),
+                "" if code == 0 else failure_cause(lines),
                 exit_code=code,
                 env=str(env.path),
                 versions=dict(env.versions),
