@@ -1,7 +1,8 @@
 """Analysis: what result CSVs say, after the fact; nothing is re-run.
 
 Holds the statistics (:mod:`.stats`), reading runs (:mod:`.runs`), the
-comparison of two runs (:mod:`.compare`), reports (:mod:`.report`, rendered
+comparison of two runs (:mod:`.compare`), the paired rounds of ``ab``
+(:mod:`.paired`), reports (:mod:`.report`, rendered
 by :mod:`.render`), figures (:mod:`.figures`, matplotlib), the published
 references (:mod:`.published`), a look at a dataset before any run
 (:mod:`.dataview`: samples, class balance, mean images, pixel intensities) and

@@ -1,4 +1,4 @@
-"""Statistics shared by compare and report: interval estimates and the exact McNemar test."""
+"""Statistics shared by compare, report and ab: interval estimates and the exact McNemar test."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["accuracy_interval", "mcnemar_exact", "wilson_interval"]
+__all__ = ["accuracy_interval", "log_ratio_interval", "mcnemar_exact", "wilson_interval"]
 
 
 def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -75,3 +75,27 @@ def accuracy_interval(accuracies: ArrayLike, n_test: int, confidence: float = 0.
 
     half = float(t.ppf(0.5 + confidence / 2, acc.size - 1)) * float(acc.std(ddof=1)) / math.sqrt(acc.size)
     return max(0.0, mean - half), min(1.0, mean + half), "t"
+
+
+def log_ratio_interval(ratios: ArrayLike, confidence: float = 0.95) -> tuple[float, float, float]:
+    """The geometric mean of ``ratios`` and its t interval on the logs: ``(mean, low, high)``.
+
+    One ratio gives no interval (``nan`` bounds).
+
+    Examples
+    --------
+    >>> m, lo, hi = log_ratio_interval([1.5, 1.5, 1.5])
+    >>> round(m, 6), round(lo, 6), round(hi, 6)
+    (1.5, 1.5, 1.5)
+    >>> m, lo, hi = log_ratio_interval([0.9, 1.1, 1.0, 1.05])
+    >>> lo < 1 < hi
+    True
+    """
+    from scipy.stats import t
+
+    logs = np.log(np.asarray(ratios, dtype=float))
+    mean = float(logs.mean())
+    if logs.size < 2:
+        return math.exp(mean), math.nan, math.nan
+    half = float(t.ppf(0.5 + confidence / 2, logs.size - 1)) * float(logs.std(ddof=1)) / math.sqrt(logs.size)
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)

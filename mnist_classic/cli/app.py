@@ -18,6 +18,7 @@ from ..data.fetch import FetchError
 from ..data.idx import IDXError
 from ..data.loader import DataIntegrityError
 from . import commands
+from .ab import add_ab_parser, cmd_ab
 from .errors import PROG, UsageError
 from .explore import add_explore_parser, cmd_explore
 from .history import add_export_parser, add_history_parser, cmd_export, cmd_history
@@ -277,17 +278,18 @@ def _build_parser() -> argparse.ArgumentParser:
     add_explore_parser(sub)
     add_history_parser(sub, gate_options=_add_gate_options)
     add_matrix_parser(sub)
+    add_ab_parser(sub)
     add_export_parser(sub)
     add_reproduce_parser(sub)
     return p
 
 
-def _matrix_run_args(parser: argparse.ArgumentParser, extra: list[str]) -> list[str]:
-    """The options of ``matrix`` that are ``run``'s, checked by the ``run`` parser before any environment is built."""
+def _matrix_run_args(parser: argparse.ArgumentParser, extra: list[str], command: str = "matrix") -> list[str]:
+    """The options of ``matrix`` (or ``ab``) that are ``run``'s, checked by the ``run`` parser before any build."""
     try:
         parser.parse_args(["run", *extra])
     except UsageError as exc:
-        raise UsageError(str(exc).replace(f"{PROG} run:", f"{PROG} matrix (run options):", 1)) from None
+        raise UsageError(str(exc).replace(f"{PROG} run:", f"{PROG} {command} (run options):", 1)) from None
     return extra
 
 
@@ -303,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
-        if extra and args.command != "matrix":
+        if extra and args.command not in ("matrix", "ab"):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         logging.basicConfig(
             level=logging.INFO if args.verbose else logging.WARNING,
@@ -341,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "matrix":
             run_args = _matrix_run_args(parser, extra)
             return cmd_matrix(args, run_args, argv)
+        if args.command == "ab":
+            return cmd_ab(args, _matrix_run_args(parser, extra, "ab"), argv)
         parser.print_help()
         return 2
     except UsageError as exc:

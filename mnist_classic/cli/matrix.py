@@ -14,7 +14,33 @@ from typing import Any
 
 from .errors import PROG
 
-__all__ = ["add_matrix_parser", "cmd_matrix"]
+__all__ = ["add_env_options", "add_matrix_parser", "cmd_matrix", "check_env_timeout"]
+
+
+def add_env_options(p: argparse.ArgumentParser) -> None:
+    """The options of the environments (``matrix`` and ``ab``): where they are cached, the installer, a time limit."""
+    p.add_argument(
+        "--envs-dir",
+        default=None,
+        metavar="DIR",
+        help="where environments are cached (default: $MNIST_CLASSIC_ENVS or the user cache dir)",
+    )
+    p.add_argument(
+        "--installer",
+        choices=("auto", "uv", "pip"),
+        default="auto",
+        help="uv (needs the [matrix] extra or uv on PATH) or venv + pip; auto picks uv when found",
+    )
+    p.add_argument(
+        "--env-timeout", type=float, default=None, metavar="SEC", help="limit on each environment's run (default none)"
+    )
+
+
+def check_env_timeout(value: float | None) -> None:
+    """Raise ValueError unless ``--env-timeout`` is None or a positive number of seconds."""
+    if value is not None and not value > 0:
+        msg = f"The '--env-timeout' option must be a positive number of seconds. Got {value!r} instead."
+        raise ValueError(msg)
 
 
 def add_matrix_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -42,21 +68,7 @@ def add_matrix_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="PATH",
         help="the CSV every environment appends to (default: mnist_classic_results.csv)",
     )
-    p.add_argument(
-        "--envs-dir",
-        default=None,
-        metavar="DIR",
-        help="where environments are cached (default: $MNIST_CLASSIC_ENVS or the user cache dir)",
-    )
-    p.add_argument(
-        "--installer",
-        choices=("auto", "uv", "pip"),
-        default="auto",
-        help="uv (needs the [matrix] extra or uv on PATH) or venv + pip; auto picks uv when found",
-    )
-    p.add_argument(
-        "--env-timeout", type=float, default=None, metavar="SEC", help="limit on each environment's run (default none)"
-    )
+    add_env_options(p)
     return p
 
 
@@ -64,9 +76,7 @@ def cmd_matrix(args: argparse.Namespace, run_args: Sequence[str], argv: Sequence
     """Run the matrix; print one line per environment as it ends, then the log's path; return 0 or 1."""
     from ..matrix.run import run_matrix
 
-    if args.env_timeout is not None and not args.env_timeout > 0:
-        msg = f"The '--env-timeout' option must be a positive number of seconds. Got {args.env_timeout!r} instead."
-        raise ValueError(msg)
+    check_env_timeout(args.env_timeout)
 
     def env_done(outcome: Any) -> None:
         print(outcome.line, flush=True)

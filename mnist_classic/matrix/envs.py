@@ -5,8 +5,9 @@ environment holding this project (installed from its source directory, not
 editable) and the requirements, resolved together so the pins and the
 project's own dependencies agree. Environments are cached under
 ``<cache>/<key>``, where the key hashes the Python version, the sorted
-requirements, the project's version and a digest of its source files, so an
-edited checkout gets a new environment rather than a stale one.
+requirements, the project's version and a digest of its source files (and of
+the files of any requirement that is a local folder), so an edited checkout or
+package gets a new environment rather than a stale one.
 
 A build happens in a temporary folder beside the cache entry and is renamed
 into place only once the install and an import check passed: a failed or
@@ -35,7 +36,16 @@ from typing import Any
 
 from .._version import __version__
 
-__all__ = ["Env", "EnvBuildError", "build_env", "default_cache_dir", "env_key", "find_uv", "project_root"]
+__all__ = [
+    "Env",
+    "EnvBuildError",
+    "build_env",
+    "default_cache_dir",
+    "env_key",
+    "find_uv",
+    "local_digest",
+    "project_root",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +128,32 @@ def _source_digest(root: Path) -> str:
         h.update(f.relative_to(root).as_posix().encode() + b"\0")
         h.update(f.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+#: Folders of a local package left out of its digest: version control, caches, build output.
+_NOT_SOURCE = {".git", ".hg", "__pycache__", "build", "dist", ".venv", ".tox", ".mypy_cache", ".pytest_cache"}
+
+
+def local_digest(requirements: Iterable[str]) -> str:
+    """SHA-256 over the files of the requirements that are local folders ("" when none is).
+
+    A package given by its path is installed as a copy, so the environment's key
+    must change when its files do: an edited package then gets a new environment
+    rather than the stale one.
+    """
+    h = hashlib.sha256()
+    found = False
+    for r in sorted(requirements):
+        root = Path(r)
+        if not root.is_dir():
+            continue
+        found = True
+        h.update(str(root.resolve()).encode() + b"\0")
+        for f in sorted(root.rglob("*")):
+            rel = f.relative_to(root)
+            if f.is_file() and not any(part in _NOT_SOURCE or part.endswith(".egg-info") for part in rel.parts):
+                h.update(rel.as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest() if found else ""
 
 
 def _normalize(requirements: Iterable[str]) -> tuple[str, ...]:
@@ -274,8 +310,13 @@ def build_env(
     if not (root / "pyproject.toml").is_file():
         msg = f"The 'project' parameter must be a source directory holding pyproject.toml. Got {str(root)!r}."
         raise ValueError(msg)
+    digest = _source_digest(root)
+    local = local_digest(reqs)  # a local package's files, so that an edit of it is not served a stale copy
     key = env_key(
-        reqs, python_version=_python_version(python), project_version=__version__, source_digest=_source_digest(root)
+        reqs,
+        python_version=_python_version(python),
+        project_version=__version__,
+        source_digest=f"{digest}:{local}" if local else digest,
     )
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     final = cache / key

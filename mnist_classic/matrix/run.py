@@ -34,7 +34,18 @@ from typing import Any
 from .._files import atomic_write
 from .envs import EnvBuildError, build_env
 
-__all__ = ["EnvOutcome", "MatrixResult", "matrix_log_path", "parse_env_spec", "run_matrix"]
+__all__ = [
+    "EnvOutcome",
+    "MatrixResult",
+    "append_log",
+    "collect_run",
+    "failure_cause",
+    "matrix_log_path",
+    "parse_env_spec",
+    "run_command",
+    "run_matrix",
+    "start_run",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -138,20 +149,33 @@ def matrix_log_path(output: str | os.PathLike[str]) -> Path:
     return Path(output).with_suffix(".matrix.json")
 
 
-def _cause(lines: list[str]) -> str:
+def failure_cause(lines: Sequence[str]) -> str:
     """The line that says why a run failed: its last error line, else its last line."""
     stripped = [line.strip() for line in lines if line.strip()]
     errors = [line for line in stripped if "error" in line.lower() or "interrupted" in line.lower()]
     return (errors or stripped or [""])[-1]
 
 
-def _run_in(
-    python: Path, run_args: Sequence[str], output: Path, on_output: Callable[[str], None] | None, timeout: float | None
-) -> tuple[int, list[str]]:
-    cmd = [str(python), "-I", "-m", "mnist_classic", "run", *run_args, "--output", str(output)]
+def run_command(python: Path, run_args: Sequence[str], output: Path) -> list[str]:
+    """The command line of one environment's run: ``PYTHON -I -m mnist_classic run ARGS --output OUTPUT``."""
+    return [str(python), "-I", "-m", "mnist_classic", "run", *run_args, "--output", str(output)]
+
+
+def start_run(
+    python: Path, run_args: Sequence[str], output: Path, *, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start one environment's run, its output (stdout and stderr) on one pipe; ``env``: its environment variables."""
+    cmd = run_command(python, run_args, output)
     logger.info("Running %s", shlex.join(cmd))
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
+
+
+def collect_run(
+    proc: subprocess.Popen[str], on_output: Callable[[str], None] | None, timeout: float | None
+) -> tuple[int, list[str]]:
+    """Read a started run's lines until it ends (killed past ``timeout`` seconds); return its exit status and lines."""
     lines: list[str] = []
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+    with proc:
         assert proc.stdout is not None
         deadline = None if timeout is None else time.monotonic() + timeout
         for line in proc.stdout:
@@ -166,14 +190,21 @@ def _run_in(
     return code, lines
 
 
-def _append_log(path: Path, entry: dict[str, Any]) -> None:
+def _run_in(
+    python: Path, run_args: Sequence[str], output: Path, on_output: Callable[[str], None] | None, timeout: float | None
+) -> tuple[int, list[str]]:
+    return collect_run(start_run(python, run_args, output), on_output, timeout)
+
+
+def append_log(path: Path, entry: dict[str, Any], key: str = "matrix_runs") -> None:
+    """Add ``entry`` to the list ``key`` of the JSON log at ``path`` (created if absent), atomically."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        runs = doc["matrix_runs"] if isinstance(doc, dict) and isinstance(doc.get("matrix_runs"), list) else []
+        runs = doc[key] if isinstance(doc, dict) and isinstance(doc.get(key), list) else []
     except (OSError, ValueError):
         runs = []
     runs.append(entry)
-    text = json.dumps({"matrix_runs": runs}, indent=2) + "\n"
+    text = json.dumps({key: runs}, indent=2) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
@@ -246,7 +277,7 @@ def run_matrix(
             "output": str(out),
             "envs": [asdict(o) for o in outcomes],
         }
-        _append_log(log, entry)
+        append_log(log, entry)
     return MatrixResult(outcomes, out, log)
 
 
@@ -275,7 +306,7 @@ def _run_each(
             outcome = EnvOutcome(
                 reqs,
                 status,
-                "" if code == 0 else _cause(lines),
+                "" if code == 0 else failure_cause(lines),
                 exit_code=code,
                 env=str(env.path),
                 versions=dict(env.versions),

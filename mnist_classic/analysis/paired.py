@@ -1,0 +1,447 @@
+"""Paired statistics on the rounds of ``mnist-classic ab``: one ratio per round, judged together.
+
+The rows of an A/B run carry a ``side`` (``base`` or ``new``) and an
+``ab_round``; both sides of a round ran the same case with the same seed, at
+nearly the same time (interleaved) or at the same time (duet), so whatever
+slowed the machine during that round slowed both. Each round gives one ratio
+NEW/BASE per case (dataset, pipeline, n_train, n_test) and metric: fit and
+predict seconds, each step's seconds for pipelines of several steps, and the
+instruction counts where both sides were counted.
+
+- The ratio shown is the geometric mean of the rounds' ratios, with a
+  ``1 - alpha`` confidence interval: a Student t interval on the log ratios,
+  mapped back with ``exp`` (the log makes a slowdown and the matching
+  speed-up symmetric, and ratios of times are closer to log-normal than to
+  normal). It needs two rounds; more make it narrower.
+- ``worse``: the ratio is beyond the gate (above ``max_slowdown``; for counts,
+  ``max_instructions``) and significantly above 1 (the interval's lower bound
+  is above 1); ``better`` the mirror image; else ``same``. A difference of the
+  two sides' geometric-mean seconds under ``time_resolution`` is not judged,
+  as in ``compare``.
+- Many metrics are judged at once (fit, predict and steps of every case): by
+  default the verdicts are Bonferroni-corrected, each of the ``m`` speed
+  metrics tested at ``alpha / m``, so that comparing a version with itself
+  flags one with probability at most ``alpha`` however many there are (on a
+  busy machine, where the gate alone does not keep noisy metrics out, each
+  metric tested at ``alpha`` would raise a false alarm with probability near
+  ``alpha / 2``). The intervals shown stay ``1 - alpha`` intervals.
+- Accuracy: the exact McNemar test on the paired predictions of the first
+  round both sides completed, with a Wilson interval for each accuracy, as
+  ``compare`` does.
+- Wall times of counted runs (timed under valgrind) are shown and not judged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..results import ResultsSchemaError, row_labels
+from .counts import COUNT_METRICS, counted, counts_incomparable, time_note
+from .stats import log_ratio_interval, mcnemar_exact, wilson_interval
+
+__all__ = ["PairedComparison", "PairedRow", "compare_paired", "format_json", "format_markdown", "format_text"]
+
+KEY = ("dataset", "pipeline", "n_train", "n_test")
+_SHA_COLUMNS = ("sha256_train_images", "sha256_train_labels", "sha256_test_images", "sha256_test_labels")
+
+
+@dataclass
+class PairedRow:
+    """One metric of one case over the paired rounds, and its verdict."""
+
+    dataset: str
+    pipeline: str
+    n_train: int
+    n_test: int
+    metric: str  # accuracy, status, fit_time_s, predict_time_s, fit/<step>, predict/<step>, *_instructions
+    rounds: int = 0
+    base: float | None = None  # geometric mean over rounds (accuracy: the fraction in the round paired)
+    new: float | None = None
+    ratio: float | None = None  # geometric mean of NEW/BASE over rounds; accuracy: the change in points
+    ci: tuple[float, float] | None = None
+    p_value: float | None = None
+    verdict: str = "same"
+    note: str = ""
+    changed_predictions: int | None = None
+    base_ci: tuple[float, float] | None = None  # accuracy: Wilson intervals
+    new_ci: tuple[float, float] | None = None
+    ratios: list[float] = field(default_factory=list)  # one per round
+
+    @property
+    def case(self) -> str:
+        """``pipeline n_train=N`` (plus the dataset when it is not MNIST)."""
+        prefix = "" if self.dataset == "mnist" else f"{self.dataset}: "
+        return f"{prefix}{self.pipeline} n_train={self.n_train}"
+
+
+@dataclass
+class PairedComparison:
+    """Every metric of every case, the settings, and the exit code."""
+
+    rows: list[PairedRow] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def regressions(self) -> list[PairedRow]:
+        """Rows whose verdict is ``worse``."""
+        return [r for r in self.rows if r.verdict == "worse"]
+
+    @property
+    def exit_code(self) -> int:
+        """1 when anything regressed, else 0."""
+        return 1 if self.regressions else 0
+
+
+def judge_ratios(
+    base: Sequence[float],
+    new: Sequence[float],
+    gate: float,
+    confidence: float,
+    resolution: float = 0.0,
+    family: int = 1,
+) -> dict[str, Any]:
+    """The verdict on one metric from its paired values (one per round, both sides positive).
+
+    The interval returned is the ``confidence`` interval; the verdict's test is at
+    ``1 - (1 - confidence) / family`` (Bonferroni over ``family`` metrics judged together).
+
+    Returns the fields ``rounds, base, new, ratio, ci, verdict, note, ratios`` of a :class:`PairedRow`.
+
+    Examples
+    --------
+    >>> judge_ratios([1.0, 1.2, 0.9], [1.5, 1.8, 1.35], gate=1.1, confidence=0.95)["verdict"]
+    'worse'
+    >>> judge_ratios([1.0, 1.2, 0.9], [1.5, 1.8, 1.35], gate=1.6, confidence=0.95)["verdict"]
+    'same'
+    """
+    b, n = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
+    ratios = n / b
+    mean, lo, hi = log_ratio_interval(ratios, confidence)
+    _, tlo, thi = log_ratio_interval(ratios, 1 - (1 - confidence) / max(family, 1))
+    gb, gn = float(np.exp(np.log(b).mean())), float(np.exp(np.log(n).mean()))
+    verdict, note = "same", ""
+    if len(ratios) < 2:
+        note = "needs 2 rounds or more"
+    elif bool(np.all(ratios == 1)):
+        note = "identical in every round"
+    elif abs(gn - gb) < resolution:
+        note = f"difference under the {resolution:g} s resolution"
+    elif mean > gate and tlo > 1:
+        verdict = "worse"
+    elif mean < 1 / gate and thi < 1:
+        verdict = "better"
+    elif lo <= 1 <= hi:
+        note = "not significant"
+    elif (mean > gate or mean < 1 / gate) and family > 1:
+        note = f"significant alone, not among {family} metrics (Bonferroni)"
+    else:
+        note = f"within the gate (x{gate:g})"
+    return {
+        "rounds": len(ratios),
+        "base": gb,
+        "new": gn,
+        "ratio": mean,
+        "ci": None if math.isnan(lo) else (lo, hi),
+        "verdict": verdict,
+        "note": note,
+        "ratios": [float(x) for x in ratios],
+    }
+
+
+@dataclass
+class _Speed:
+    """A speed metric of one case, judged once the number of metrics judged together is known."""
+
+    case: dict[str, Any]
+    metric: str
+    base: list[float]
+    new: list[float]
+    gate: float
+    resolution: float
+    why_not: str = ""  # set: shown, not judged (timed under valgrind, counts not comparable)
+    left_out: int = 0
+
+    @property
+    def judged(self) -> bool:
+        """Whether its verdict is a test: not shown only, two rounds or more, a difference beyond the resolution."""
+        if self.why_not or len(self.base) < 2:
+            return False
+        gb, gn = float(np.exp(np.log(self.base).mean())), float(np.exp(np.log(self.new).mean()))
+        return abs(gn - gb) >= self.resolution and self.base != self.new
+
+    def row(self, confidence: float, family: int) -> PairedRow:
+        fields = judge_ratios(self.base, self.new, self.gate, confidence, self.resolution, family)
+        row = PairedRow(**self.case, metric=self.metric, **fields)
+        if self.why_not:
+            row.verdict, row.note = "same", self.why_not
+        elif self.left_out and not row.note:
+            row.note = f"{self.left_out} round(s) without both sides ok left out"
+        return row
+
+
+def _pairs(frame: pd.DataFrame) -> dict[tuple[Any, ...], dict[int, dict[str, pd.Series]]]:
+    """case key -> round -> side -> row; checking that each (case, round, side) has one row."""
+    ab = frame[frame["side"].isin(["base", "new"]) & frame["ab_round"].notna()]
+    if ab.empty:
+        msg = "No rows of mnist-classic ab here (the side and ab_round columns are empty): run 'mnist-classic ab'"
+        raise ResultsSchemaError(msg)
+    for dataset, rows in ab.groupby("dataset"):
+        if len(rows[list(_SHA_COLUMNS)].drop_duplicates()) > 1:
+            msg = f"The rows of {dataset} used different dataset payloads (sha256 columns): not a pair of sides"
+            raise ResultsSchemaError(msg)
+    out: dict[tuple[Any, ...], dict[int, dict[str, pd.Series]]] = {}
+    for _, row in ab.iterrows():
+        key = tuple(row[k] for k in KEY)
+        k, side = int(row["ab_round"]), str(row["side"])
+        sides = out.setdefault(key, {}).setdefault(k, {})
+        if side in sides:
+            msg = (
+                f"Round {k} of {row['pipeline']} n_train={row['n_train']} has two {side} rows: "
+                "these rows come from more than one ab (give one ab's CSV)"
+            )
+            raise ResultsSchemaError(msg)
+        sides[side] = row
+    return out
+
+
+def _accuracy(case: dict[str, Any], k: int, rb: pd.Series, rn: pd.Series, alpha: float, max_drop: float) -> PairedRow:
+    if rb["truth_sha256"] != rn["truth_sha256"]:
+        msg = f"Refusing to pair {case['pipeline']}: the two sides used different test labels (truth_sha256)"
+        raise ResultsSchemaError(msg)
+    truth = row_labels(rb, "truth_sha256")
+    pb, pn = row_labels(rb, "predictions_sha256"), row_labels(rn, "predictions_sha256")
+    ok_b, ok_n = pb == truth, pn == truth
+    b, c = int(np.sum(ok_b & ~ok_n)), int(np.sum(~ok_b & ok_n))
+    p = mcnemar_exact(b, c)
+    diff = 100 * (float(ok_n.mean()) - float(ok_b.mean()))
+    changed = int(np.sum(pb != pn))
+    verdict, note = "same", f"round {k}"
+    if changed == 0:
+        note += ": identical predictions"
+    elif p < alpha and -diff > max_drop:
+        verdict = "worse"
+    elif p < alpha and diff > max_drop:
+        verdict = "better"
+    elif p >= alpha:
+        note += f": {b} right->wrong, {c} wrong->right, not significant"
+    n = len(truth)
+    return PairedRow(
+        **case,
+        metric="accuracy",
+        rounds=1,
+        base=float(ok_b.mean()),
+        new=float(ok_n.mean()),
+        ratio=diff,
+        ci=None,
+        p_value=p,
+        verdict=verdict,
+        note=note,
+        changed_predictions=changed,
+        base_ci=wilson_interval(int(ok_b.sum()), n),
+        new_ci=wilson_interval(int(ok_n.sum()), n),
+    )
+
+
+def _steps(row: pd.Series) -> dict[str, float]:
+    text = row.get("step_times")
+    try:
+        steps = json.loads(text) if isinstance(text, str) and text else {}
+    except ValueError:
+        return {}
+    out = {}
+    if isinstance(steps, dict) and len(steps) > 1:  # one step: the same figure as the total
+        for name, times in steps.items():
+            for phase in ("fit", "predict"):
+                value = times.get(phase) if isinstance(times, dict) else None
+                if isinstance(value, (int, float)):
+                    out[f"{phase}/{name}"] = float(value)
+    return out
+
+
+def _values(rounds: dict[int, dict[str, pd.Series]], metric: str) -> tuple[list[float], list[float]]:
+    """The paired positive values of ``metric`` over the rounds both sides completed."""
+    base, new = [], []
+    for k in sorted(rounds):
+        rb, rn = rounds[k]["base"], rounds[k]["new"]
+        if "/" not in metric:  # a column; fit/<step> and predict/<step> are in step_times
+            vb, vn = rb.get(metric), rn.get(metric)
+        else:
+            vb, vn = _steps(rb).get(metric), _steps(rn).get(metric)
+        if vb is not None and vn is not None and np.isfinite([vb, vn]).all() and vb > 0 and vn > 0:
+            base.append(float(vb))
+            new.append(float(vn))
+    return base, new
+
+
+def _case_rows(
+    case: dict[str, Any], rounds: dict[int, dict[str, pd.Series]], s: dict[str, Any]
+) -> list[PairedRow | _Speed]:
+    full = {k: v for k, v in rounds.items() if set(v) == {"base", "new"}}
+    ok = {k: v for k, v in full.items() if v["base"]["status"] == "ok" and v["new"]["status"] == "ok"}
+    if not ok:
+        b_ok = any(v["status"] == "ok" for r in rounds.values() for side, v in r.items() if side == "base")
+        n_ok = any(v["status"] == "ok" for r in rounds.values() for side, v in r.items() if side == "new")
+        statuses = {
+            side: sorted({str(r[side]["status"]) for r in rounds.values() if side in r}) for side in ("base", "new")
+        }
+        verdict = "worse" if b_ok and not n_ok else "better" if n_ok and not b_ok else "same"
+        note = f"base {','.join(statuses['base']) or 'none'}, new {','.join(statuses['new']) or 'none'}"
+        return [PairedRow(**case, metric="status", verdict=verdict, note=note)]
+    first = min(ok)
+    out: list[PairedRow | _Speed] = [
+        _accuracy(case, first, ok[first]["base"], ok[first]["new"], s["alpha"], s["max_accuracy_drop"])
+    ]
+    b_rows = pd.DataFrame([v["base"] for v in ok.values()])
+    n_rows = pd.DataFrame([v["new"] for v in ok.values()])
+    untimed = time_note(counted(b_rows), counted(n_rows))
+    steps = sorted(set(_steps(ok[first]["base"])) & set(_steps(ok[first]["new"])))
+    left_out = len(rounds) - len(ok)
+    for metric in ("fit_time_s", "predict_time_s", *steps):
+        base, new = _values(ok, metric)
+        if base:
+            out.append(_Speed(case, metric, base, new, s["max_slowdown"], s["time_resolution"], untimed, left_out))
+    if counted(b_rows) and counted(n_rows):
+        why = counts_incomparable(b_rows, n_rows)
+        for metric in COUNT_METRICS:
+            base, new = _values(ok, metric)
+            if base:
+                out.append(_Speed(case, metric, base, new, s["max_instructions"], 0.0, why, left_out))
+    return out
+
+
+def compare_paired(
+    frame: pd.DataFrame,
+    *,
+    max_slowdown: float = 1.10,
+    max_accuracy_drop: float = 0.1,
+    alpha: float = 0.05,
+    time_resolution: float = 0.05,
+    max_instructions: float = 1.01,
+    correction: str = "bonferroni",
+) -> PairedComparison:
+    """Judge the rounds of an A/B run case by case (see the module's docstring).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Rows of ``mnist-classic ab`` (from :func:`~.runs.load_runs`: with ``_source``).
+    max_slowdown : float, default=1.10
+        A geometric-mean time ratio NEW/BASE above this, whose interval lies above 1, is ``worse``.
+    max_accuracy_drop : float, default=0.1
+        Points of accuracy lost beyond which a significant McNemar test is ``worse``.
+    alpha : float, default=0.05
+        Significance level: the intervals are ``1 - alpha`` intervals.
+    time_resolution : float, default=0.05
+        Seconds; a smaller difference of the two sides' geometric means is not judged.
+    max_instructions : float, default=1.01
+        The gate on instruction-count ratios where both sides were counted.
+    correction : {"bonferroni", "none"}, default="bonferroni"
+        ``bonferroni``: the speed verdicts test each of the ``m`` speed metrics
+        tested (times and counts of every case, save those shown only, of one
+        round, or whose sides differ by less than the resolution) at
+        ``alpha / m``, so that an A/A comparison flags any of them with
+        probability at most about ``alpha``; the intervals shown stay
+        ``1 - alpha`` intervals. ``none``: each at ``alpha``.
+
+    Returns
+    -------
+    PairedComparison
+
+    Raises
+    ------
+    ResultsSchemaError
+        No A/B rows, two rows of one side in one round, different payloads or
+        test labels, missing predictions.
+    ValueError
+        A gate parameter out of range.
+    """
+    from .compare import validate_gate
+
+    validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions)
+    if correction not in ("bonferroni", "none"):
+        msg = f"The 'correction' parameter must be one of bonferroni, none. Got {correction!r} instead."
+        raise ValueError(msg)
+    settings = {
+        "max_slowdown": max_slowdown,
+        "max_accuracy_drop": max_accuracy_drop,
+        "alpha": alpha,
+        "time_resolution": time_resolution,
+        "max_instructions": max_instructions,
+        "interval": f"{100 * (1 - alpha):g}% t interval on the log ratios of the rounds",
+        "correction": correction,
+    }
+    items: list[PairedRow | _Speed] = []
+    for key, rounds in sorted(_pairs(frame).items(), key=lambda kv: tuple(map(str, kv[0]))):
+        case = {"dataset": str(key[0]), "pipeline": str(key[1]), "n_train": int(key[2]), "n_test": int(key[3])}
+        items.extend(_case_rows(case, rounds, settings))
+    family = sum(1 for i in items if isinstance(i, _Speed) and i.judged) if correction == "bonferroni" else 1
+    settings["metrics_judged"] = family
+    rows = [i.row(1 - alpha, max(family, 1)) if isinstance(i, _Speed) else i for i in items]
+    return PairedComparison(rows=rows, settings=settings)
+
+
+_NAMES = dict(
+    fit_time_s="fit", predict_time_s="predict", fit_instructions="fit instr", predict_instructions="predict instr"
+)
+_HEAD = ["case", "metric", "rounds", "base", "new", "new/base [interval]", "verdict"]
+
+
+def _fmt(r: PairedRow) -> list[str]:
+    metric = _NAMES.get(r.metric, r.metric)
+    verdict = r.verdict + (f" ({r.note})" if r.note else "")
+    if r.metric == "status":
+        return [r.case, metric, "", "", "", "", verdict]
+    if r.metric == "accuracy":
+        change = f"{r.ratio:+.2f} pt, {r.changed_predictions} changed, p={r.p_value:.2g}"
+        return [r.case, metric, "1", f"{100 * (r.base or 0):.2f}%", f"{100 * (r.new or 0):.2f}%", change, verdict]
+    ci = f" [{r.ci[0]:.3f}, {r.ci[1]:.3f}]" if r.ci else ""
+    if r.metric in COUNT_METRICS:
+        base, new = f"{(r.base or 0) / 1e6:,.2f} M", f"{(r.new or 0) / 1e6:,.2f} M"
+    else:
+        base, new = f"{r.base:.3f} s", f"{r.new:.3f} s"
+    return [r.case, metric, str(r.rounds), base, new, f"x{r.ratio:.3f}{ci}", verdict]
+
+
+def _verdict_line(cmp: PairedComparison) -> str:
+    worse = cmp.regressions
+    cases = len({r.case for r in cmp.rows})
+    how = cmp.settings["interval"]
+    if cmp.settings.get("correction") == "bonferroni" and cmp.settings.get("metrics_judged", 1) > 1:
+        how += f"; speed verdicts Bonferroni-corrected over {cmp.settings['metrics_judged']} metrics"
+    if not worse:
+        return f"no regression in {cases} paired case(s) ({how})"
+    names = ", ".join(sorted({f"{r.case} ({_NAMES.get(r.metric, r.metric)})" for r in worse}))
+    return f"REGRESSION in {len(worse)} metric(s): {names}"
+
+
+def format_text(cmp: PairedComparison) -> str:
+    """An aligned plain-text table, then a one-line verdict."""
+    table = [_HEAD, *(_fmt(r) for r in cmp.rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(_HEAD))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join([*lines, _verdict_line(cmp)]) + "\n"
+
+
+def format_markdown(cmp: PairedComparison) -> str:
+    """A GitHub-flavoured Markdown table (pipes escaped) and the verdict."""
+    lines = ["| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _fmt(r)) + " |" for r in cmp.rows]
+    return "\n".join([*lines, "", f"**{_verdict_line(cmp)}**"]) + "\n"
+
+
+def format_json(cmp: PairedComparison) -> str:
+    """Every figure, machine-readable."""
+    doc = {
+        "settings": cmp.settings,
+        "regressed": bool(cmp.regressions),
+        "rows": [{"case": r.case, **asdict(r)} for r in cmp.rows],
+    }
+    return json.dumps(doc, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o)) + "\n"

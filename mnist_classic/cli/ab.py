@@ -1,0 +1,183 @@
+"""``mnist-classic ab``: the same cases in two environments, round after round, judged by paired statistics.
+
+Every option that ``ab`` does not know is a ``run`` option, checked by the
+``run`` parser before any environment is built (as ``matrix`` does) and passed
+to both sides' runs. ``ab --results CSV`` judges the rows of an earlier ``ab``
+without running anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import PROG, UsageError
+from .matrix import add_env_options, check_env_timeout
+
+__all__ = ["add_ab_parser", "cmd_ab"]
+
+
+def add_ab_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``ab`` subcommand; its parser lets unknown options through (they are ``run``'s)."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "ab",
+        allow_abbrev=False,  # unknown options are run's: --ne... must not be taken for --new
+        help="A/B: the same run in two environments, round after round; paired ratios, exit 1 on a slowdown",
+        description="Build (or reuse) the environments of --base and --new as 'matrix' does, then run "
+        "'mnist-classic run' with the other options in both, once per round: one after the other in a random "
+        "order (interleave) or both at once, one core each (duet). Each round's ratio NEW/BASE is paired; the "
+        "geometric mean of the ratios is judged with its t interval on the logs. Exit 1 when a case is slower "
+        "beyond --max-slowdown and significantly; 2 on misuse. Any option of 'run' may be given "
+        "(--pipelines, --n-train, --n-test, --plugin, --measure, ...).",
+    )
+    p.add_argument("--base", metavar="REQS", help="the base side's requirements, as matrix --env takes them")
+    p.add_argument("--new", metavar="REQS", help="the new side's requirements")
+    p.add_argument(
+        "--results",
+        metavar="CSV",
+        default=None,
+        help="judge the rows of an earlier ab in this CSV, without running anything",
+    )
+    p.add_argument("--rounds", type=int, default=10, metavar="R", help="rounds, each running both sides (default 10)")
+    p.add_argument(
+        "--mode",
+        choices=("interleave", "duet"),
+        default="interleave",
+        help="interleave: one side after the other, in random order (default); duet: both at once, one core each",
+    )
+    p.add_argument(
+        "--order-seed", type=int, default=None, metavar="S", help="seed of the rounds' order (default: drawn, logged)"
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        default=None,
+        metavar="PATH",
+        help="a new CSV for both sides' rows (default: ab-<UTC time>.csv)",
+    )
+    add_env_options(p)
+    gate = p.add_argument_group("gate")
+    gate.add_argument(
+        "--max-slowdown",
+        type=float,
+        default=1.10,
+        metavar="RATIO",
+        help="fail when a paired time ratio NEW/BASE exceeds this and its interval lies above 1 (default 1.10)",
+    )
+    gate.add_argument(
+        "--alpha", type=float, default=0.05, help="significance: the intervals are 1-alpha intervals (default 0.05)"
+    )
+    gate.add_argument(
+        "--time-resolution",
+        type=float,
+        default=0.05,
+        metavar="SEC",
+        help="differences of the sides' mean seconds below this are not judged (default 0.05)",
+    )
+    gate.add_argument(
+        "--max-accuracy-drop",
+        type=float,
+        default=0.1,
+        metavar="POINTS",
+        help="fail when accuracy drops by more than this many points, significantly (McNemar; default 0.1)",
+    )
+    gate.add_argument(
+        "--max-instructions",
+        type=float,
+        default=1.01,
+        metavar="RATIO",
+        help="with --measure instructions: fail when a count ratio exceeds this, significantly (default 1.01)",
+    )
+    gate.add_argument(
+        "--correction",
+        choices=("bonferroni", "none"),
+        default="bonferroni",
+        help="bonferroni (default): each of the m speed metrics judged is tested at alpha/m, so a version compared "
+        "with itself fails with probability at most alpha; none: each at alpha",
+    )
+    p.add_argument("--format", choices=("text", "md", "json"), default="text", help="output format of the verdicts")
+    return p
+
+
+def _judge(args: argparse.Namespace, path: str) -> int:
+    from ..analysis.paired import compare_paired, format_json, format_markdown, format_text
+    from ..analysis.runs import load_runs
+
+    result = compare_paired(
+        load_runs([path]),
+        max_slowdown=args.max_slowdown,
+        max_accuracy_drop=args.max_accuracy_drop,
+        alpha=args.alpha,
+        time_resolution=args.time_resolution,
+        max_instructions=args.max_instructions,
+        correction=args.correction,
+    )
+    formatter = {"text": format_text, "md": format_markdown, "json": format_json}[args.format]
+    sys.stdout.write(formatter(result))
+    return result.exit_code
+
+
+def cmd_ab(args: argparse.Namespace, run_args: Sequence[str], argv: Sequence[str]) -> int:
+    """Run the rounds (unless ``--results``), print a line per round to stderr, then the verdicts; return 0, 1 or 2."""
+    from ..analysis.compare import validate_gate
+    from ..matrix.ab import ABRunError, run_ab
+    from ..matrix.envs import EnvBuildError
+
+    validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions)
+    if args.results is not None:
+        given = [o for o, v in (("--base", args.base), ("--new", args.new), ("--output", args.output)) if v]
+        if given or run_args:
+            what = " ".join([*given, *run_args])
+            raise UsageError(f"{PROG} ab: --results judges an earlier ab and runs nothing; drop {what}")
+        return _judge(args, args.results)
+    if not args.base or not args.new:
+        raise UsageError(f"{PROG} ab: give both --base REQS and --new REQS (or --results CSV to judge an earlier ab)")
+    check_env_timeout(args.env_timeout)
+    output = args.output or f"ab-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}.csv"
+    done: list[Any] = []
+
+    def round_done(r: Any) -> None:
+        done.append(r)
+        times = ", ".join(f"{side} {r.seconds[side]:.1f} s" for side in r.order)
+        where = f" (cores {r.cores['base']}, {r.cores['new']})" if r.cores else ""
+        print(f"round {r.round}/{args.rounds}: {times}{where}", file=sys.stderr, flush=True)
+
+    def output_line(side: str, line: str) -> None:
+        print(f"  {side} | {line}", file=sys.stderr, flush=True)
+
+    try:
+        result = run_ab(
+            args.base,
+            args.new,
+            run_args,
+            output,
+            rounds=args.rounds,
+            mode=args.mode,
+            order_seed=args.order_seed,
+            cache_dir=args.envs_dir,
+            installer=args.installer,
+            run_timeout=args.env_timeout,
+            command=shlex.join([PROG, *argv]),
+            on_round=round_done,
+            on_output=output_line if args.verbose else None,
+        )
+    except (EnvBuildError, ABRunError) as exc:
+        kept = f"; the rows of {len(done)} round(s) are in {output}" if done else ""
+        raise UsageError(f"{PROG} ab: error: {str(exc).splitlines()[0]}{kept}") from None
+    except KeyboardInterrupt:
+        if done:
+            print(
+                f"{PROG} ab: interrupted after {len(done)} round(s); judge them with '{PROG} ab --results {output}'",
+                file=sys.stderr,
+            )
+        raise
+    print(
+        f"{len(result.rounds)} rounds ({args.mode}, order seed {result.order_seed}) into {result.output}; "
+        f"log: {result.log}",
+        file=sys.stderr,
+    )
+    return _judge(args, str(result.output))
