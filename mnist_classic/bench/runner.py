@@ -32,7 +32,8 @@ from .engines import get_engine
 from .environment import collect_environment
 from .isolation import ChildRunner
 from .machine import free_cores
-from .parallel import PROBE_SIZE, DataRef, ProbeTimes, longest_first, probe_times, run_parallel, thread_budget
+from .order import PROBE_SIZE, ProbeTimes, longest_first, probe_times
+from .parallel import DataRef, run_parallel, thread_budget
 from .plan import RunConfig, check_free_space, finished_cases, prepare
 from .selectors import ConfiguredPipeline, effective_params
 
