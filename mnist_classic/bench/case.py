@@ -27,7 +27,7 @@ from .machine import MachineWatch, calibrate
 from .measure import PeakMemory, Region, timed_fit, timed_predict
 from .selectors import ConfiguredPipeline, effective_params
 
-__all__ = ["Case", "neural_fields", "plan_cases", "run_case"]
+__all__ = ["Case", "forget_warmups", "neural_fields", "plan_cases", "run_case"]
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +190,12 @@ def run_case(
 #: warmed at little cost), ``full`` runs the whole case once untimed (as pyperf's warm-up values).
 WARMUPS: tuple[str, ...] = ("small", "full", "none")
 WARMUP_TRAIN, WARMUP_TEST = 1000, 500
-_WARMED: set[tuple[str, int | None]] = set()  # (pipeline, n_train for "full") warmed in this process
+_WARMED: set[tuple[str, int | None]] = set()  # (pipeline, n_train for "full") warmed in this run (see forget_warmups)
+
+
+def forget_warmups() -> None:
+    """Start a run cold: its first case of each pipeline is warmed up again, whatever ran in this process before."""
+    _WARMED.clear()
 
 
 def _warm_up(

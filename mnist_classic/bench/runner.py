@@ -26,7 +26,7 @@ import numpy as np
 from .._files import atomic_write
 from ..data.loader import Dataset
 from ..results import ResultWriter, read_results, save_labels
-from .case import Case, plan_cases, run_case
+from .case import Case, forget_warmups, plan_cases, run_case
 from .counted import run_counted, run_counted_cases
 from .engines import get_engine
 from .environment import collect_environment
@@ -264,6 +264,7 @@ def _run_sequential(
     """One case at a time, in this process (or in a child process with a timeout)."""
     counting = config.measure == "instructions"
     spec = _counted_spec(name, data_dir, config) if counting else {}
+    forget_warmups()  # each run warms up its pipelines, whatever this process ran before
     child = ChildRunner(config.timeout) if config.timeout and not counting else None
     n_max = max(c.n_train for c in cases)
     # Materialize the data in memory once, outside every timed region.
