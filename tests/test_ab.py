@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -394,7 +393,6 @@ def test_a_real_ab_between_two_versions_of_a_users_package(tmp_path, user_packag
     v1, v2 = user_packages
     envs = str(tmp_path / "envs")
     run = ["--pipelines", "slowfit", "knn", "--n-train", "300", "--n-test", "200", "-q", "--envs-dir", envs]
-    t0 = time.perf_counter()
     aa = tmp_path / "aa.csv"
     code = main(["ab", "--base", str(v1), "--new", str(v1), "--rounds", "3", "--alpha", "0.01", "-o", str(aa), *run])
     out, err = capsys.readouterr()
@@ -410,6 +408,5 @@ def test_a_real_ab_between_two_versions_of_a_users_package(tmp_path, user_packag
     assert sorted(pairs.index) == [(s, k) for s in ("base", "new") for k in range(1, 6)]
     assert set(pairs) == {2}  # both pipelines in every round on both sides
     assert set(rows["seed"]) == {0}
-    assert time.perf_counter() - t0 < 300
     # judged again from the CSV alone: the same verdict
     assert main(["ab", "--results", str(ab)]) == 1
