@@ -36,9 +36,11 @@ __all__ = [
 #: The counted metrics, judged in place of the times when both sides have them.
 COUNT_METRICS: tuple[str, ...] = ("fit_instructions", "predict_instructions")
 
-#: The smallest relative difference in counts judged at all: benchmarks/instructions.py's A/A figure, rounded up
-#: (largest difference 0.0000% ... see the README's "Speed you can gate on").
-NOISE_FLOOR = 0.0005
+#: The smallest relative difference in counts judged at all: the largest difference between two counts of the
+#: same code that benchmarks/instructions.py measured (default grid and a plugin at n_train 1,000, n_test 2,000,
+#: counted twice, once beside a busy process: 0.41%, a 37-million-instruction predict; 19 of the 20 counts
+#: within 0.18%), rounded up.
+NOISE_FLOOR = 0.005
 
 
 def counted(rows: pd.DataFrame) -> bool:
