@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,8 @@ def main() -> int:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--out", default=None, help="keep the CSVs here (default: a temporary folder)")
     args = parser.parse_args()
+    # A TERM (kill, pkill) ends the script through its finally blocks, which end the busy neighbour it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     folder = Path(args.out or tempfile.mkdtemp(prefix="instructions-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     plugins = {}

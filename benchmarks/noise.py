@@ -23,6 +23,7 @@ quiet and busy), and the median seconds a comparison takes. Run it alone.
 from __future__ import annotations
 
 import argparse
+import signal
 import statistics
 import subprocess
 import sys
@@ -131,6 +132,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
+    # A TERM (kill, pkill) ends the script through its finally blocks, which end the busy neighbour it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     folder = Path(args.out or tempfile.mkdtemp(prefix="noise-"))
     folder.mkdir(parents=True, exist_ok=True)
     versions = make_versions(folder)
