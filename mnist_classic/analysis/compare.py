@@ -35,7 +35,7 @@ import pandas as pd
 from ..results import ResultsSchemaError, row_labels
 from .counts import COUNT_METRICS, counted, counts_incomparable, judge_counts, time_note
 from .machine import machine_note, threads_note
-from .stats import mcnemar_exact, wilson_interval
+from .stats import mcnemar_exact, relative_spread, wilson_interval
 
 __all__ = [
     "CaseComparison",
@@ -164,10 +164,6 @@ def _accuracy(case: dict[str, Any], b_ok: pd.DataFrame, n_ok: pd.DataFrame, alph
     )
 
 
-def _spread(x: np.ndarray) -> float:
-    return float((x.max() - x.min()) / np.median(x)) if len(x) >= 2 and np.median(x) > 0 else 0.0
-
-
 def _time(
     case: dict[str, Any],
     metric: str,
@@ -185,7 +181,7 @@ def _time(
     ratio = mn / mb if mb > 0 else math.inf if mn > 0 else 1.0
     # Repeats of every run on a side are pooled: with a folder of baseline runs, the drift between
     # runs (which the repeats within one run do not show) is part of the noise floor.
-    noise = max(_spread(tb), _spread(tn))
+    noise = max(relative_spread(tb), relative_spread(tn))
     p = None
     reachable = False
     if len(tb) >= 3 and len(tn) >= 3:

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .stats import relative_spread
+
 __all__ = [
     "COUNT_METRICS",
     "NOISE_FLOOR",
@@ -87,12 +89,7 @@ def time_note(base_counted: bool, new_counted: bool) -> str:
 
 
 def _seed_spread(rows: pd.DataFrame, metric: str) -> float:
-    worst = 0.0
-    for _, group in rows.groupby("seed"):
-        values = group[metric].to_numpy(dtype=float)
-        if len(values) >= 2 and np.median(values) > 0:
-            worst = max(worst, float((values.max() - values.min()) / np.median(values)))
-    return worst
+    return max((relative_spread(group[metric]) for _, group in rows.groupby("seed")), default=0.0)
 
 
 def judge_counts(b_ok: pd.DataFrame, n_ok: pd.DataFrame, metric: str, max_ratio: float) -> dict[str, Any]:

@@ -27,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .stats import relative_spread
+
 __all__ = ["BUSY_CORES", "SPEED", "STEAL", "machine_note", "threads_note"]
 
 #: Cores other processes may use, on average during a case, before its time is not judged.
@@ -43,12 +45,6 @@ def _median(rows: pd.DataFrame, column: str) -> float | None:
     x = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
     x = x[np.isfinite(x)]
     return float(np.median(x)) if x.size else None
-
-
-def _spread(rows: pd.DataFrame, column: str) -> float:
-    x = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
-    x = x[np.isfinite(x)]
-    return float((x.max() - x.min()) / np.median(x)) if x.size >= 2 and np.median(x) > 0 else 0.0
 
 
 def threads_note(base: pd.DataFrame, new: pd.DataFrame, phase: str) -> str:
@@ -74,7 +70,9 @@ def machine_note(base: pd.DataFrame, new: pd.DataFrame) -> str:
     cb, cn = _median(base, "calibration_s"), _median(new, "calibration_s")
     if cb and cn:
         ratio = cn / cb
-        explained = max(SPEED, _spread(base, "calibration_s"), _spread(new, "calibration_s"))
+        explained = max(
+            SPEED, *(relative_spread(pd.to_numeric(r["calibration_s"], errors="coerce")) for r in (base, new))
+        )
         if abs(ratio - 1) > explained:
             reasons.append(f"the machine's speed index differs (x{ratio:.2f})")
     return "not judged: " + "; ".join(reasons) if reasons else ""

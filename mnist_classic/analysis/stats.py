@@ -7,7 +7,22 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["accuracy_interval", "log_ratio_interval", "mcnemar_exact", "wilson_interval"]
+__all__ = ["accuracy_interval", "log_ratio_interval", "mcnemar_exact", "relative_spread", "wilson_interval"]
+
+
+def relative_spread(x: ArrayLike) -> float:
+    """(max - min) / median of the finite values of ``x``; 0 with fewer than two or a median <= 0.
+
+    Examples
+    --------
+    >>> relative_spread([9.0, 10.0, 11.0])
+    0.2
+    """
+    a = np.asarray(x, dtype=float)
+    a = a[np.isfinite(a)]
+    if a.size < 2 or not np.median(a) > 0:
+        return 0.0
+    return float((a.max() - a.min()) / np.median(a))
 
 
 def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
