@@ -1,7 +1,8 @@
 """The evidence for wall-time verdicts on a shared machine: false alarms, detection, and time to a verdict.
 
     python benchmarks/noise.py [--methods sequential,interleave,duet,instructions] [--comparisons 20]
-                               [--trials 5] [--n-train 5000] [--n-test 2000] [--rounds 10] [--out DIR]
+                               [--trials 5] [--n-train 5000] [--n-test 2000] [--rounds 10]
+                               [--units 1000] [--max-slowdown 1.03] [--out DIR]
 
 Each method compares a baseline and a new version of one pipeline, ``work``
 (a user's package: a fixed number of units of deterministic one-thread work in
@@ -17,12 +18,16 @@ more units, or the same):
 Per method it prints: false alarms over ``--comparisons`` A/A comparisons
 (half of them beside a process that keeps one core busy, started and ended by
 this script), how often a 5% and a 15% slowdown are found (``--trials`` each,
-quiet and busy), and the median seconds a comparison takes. Run it alone.
+quiet and busy), and the median seconds a comparison takes. Every comparison,
+A/A included, is judged at one gate, ``--max-slowdown`` (default 1.03: the
+default gate, 1.10, is above a 5% slowdown, which could then never be found).
+Each comparison's exit code is also appended to ``DIR/outcomes.csv``. Run it alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import statistics
 import subprocess
@@ -49,23 +54,26 @@ work = "noise_work:register"
 """
 
 
-def make_versions(folder: Path) -> dict[str, dict[str, Path]]:
+def make_versions(folder: Path, units: int) -> dict[str, dict[str, Path]]:
     """For each size (0, 0.05, 0.15): a plugin file and an installable package of ``work``."""
     out: dict[str, dict[str, Path]] = {}
     for label, extra in (("0", 0.0), ("5", 0.05), ("15", 0.15)):
         root = folder / f"work{label}"
         (root / "noise_work").mkdir(parents=True, exist_ok=True)
-        (root / "noise_work" / "__init__.py").write_text(package_source(extra))
+        (root / "noise_work" / "__init__.py").write_text(package_source(extra, units))
         (root / "pyproject.toml").write_text(PYPROJECT.format(version=f"1.0.{label}"))
         plugin = folder / f"plugin{label}" / "work_plugin.py"
         plugin.parent.mkdir(exist_ok=True)
-        plugin.write_text(plugin_source(extra))
+        plugin.write_text(plugin_source(extra, units))
         out[label] = {"package": root, "plugin": plugin}
     return out
 
 
 def cli(*argv: str) -> int:
-    return subprocess.run([sys.executable, "-m", "mnist_classic", *argv], capture_output=True, check=False).returncode
+    done = subprocess.run([sys.executable, "-m", "mnist_classic", *argv], capture_output=True, text=True, check=False)
+    if done.returncode not in (0, 1):  # a misuse or a crash is not a verdict: say what it was
+        print(f"exit {done.returncode} from {argv[0]}: {done.stderr.strip().splitlines()[-1:]}", flush=True)
+    return done.returncode
 
 
 def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Path]], folder: Path) -> Callable:
@@ -77,11 +85,12 @@ def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Pa
         for label, out in ((base, a), (new, b)):
             plugin = str(versions[label]["plugin"])
             cli("run", "--pipelines", "work", "--plugin", plugin, "--repeats", "3", *size, *extra, "-o", str(out))
-        return cli("compare", str(a), str(b))
+        return cli("compare", str(a), str(b), "--max-slowdown", str(args.max_slowdown))
 
     def ab(base: str, new: str, tag: str, mode: str) -> int:
         reqs = [str(versions[base]["package"]), str(versions[new]["package"])]
         argv = ["ab", "--base", reqs[0], "--new", reqs[1], "--mode", mode, "--rounds", str(args.rounds)]
+        argv += ["--max-slowdown", str(args.max_slowdown)]
         return cli(*argv, "--pipelines", "work", *size, "--output", str(folder / f"{tag}.csv"))
 
     return {
@@ -92,7 +101,7 @@ def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Pa
     }[name]
 
 
-def evaluate(name: str, compare_once: Callable, args: argparse.Namespace) -> str:
+def evaluate(name: str, compare_once: Callable, args: argparse.Namespace, log: Path) -> str:
     """Run one method's comparisons (A/A, then +15% and +5%, quiet and busy); return its table row."""
     seconds: list[float] = []
     results: dict[tuple[str, bool], list[int]] = {}
@@ -108,6 +117,9 @@ def evaluate(name: str, compare_once: Callable, args: argparse.Namespace) -> str
                 neighbour.kill()
                 neighbour.wait()
         results.setdefault((new, busy), []).append(code)
+        with log.open("a") as f:
+            condition = "busy" if busy else "quiet"
+            f.write(f"{name},{new},{condition},{i},{code},{seconds[-1]:.1f},{os.getloadavg()[0]:.2f}\n")
         print(f"{name}: +{new}% {'busy' if busy else 'quiet'} #{i}: exit {code}", flush=True)
 
     for i in range(args.comparisons):
@@ -130,14 +142,19 @@ def main() -> int:
     parser.add_argument("--n-train", type=int, default=5000)
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--units", type=int, default=1000, help="units of work in fit (1000: ~2 s at 5,000 images)")
+    parser.add_argument("--max-slowdown", type=float, default=1.03, help="the gate of every comparison")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     # A TERM (kill, pkill) ends the script through its finally blocks, which end the busy neighbour it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     folder = Path(args.out or tempfile.mkdtemp(prefix="noise-"))
     folder.mkdir(parents=True, exist_ok=True)
-    versions = make_versions(folder)
-    table = [evaluate(name, method(name, args, versions, folder), args) for name in args.methods.split(",")]
+    versions = make_versions(folder, args.units)
+    log = folder / "outcomes.csv"
+    if not log.exists():
+        log.write_text("method,slowdown_pct,condition,trial,exit,seconds,load_avg\n")
+    table = [evaluate(name, method(name, args, versions, folder), args, log) for name in args.methods.split(",")]
     print("\n| method | A/A false alarms | 15% found, quiet | 15% found, busy | 5% found, quiet | 5% found, busy |"
           " time per comparison |")  # fmt: skip
     print("|---|---|---|---|---|---|---:|")
