@@ -18,6 +18,7 @@ import pytest
 from synthetic import predictions, write_run
 
 from mnist_classic.analysis.compare import compare_runs
+from mnist_classic.analysis.machine import speed_note, threads_note
 from mnist_classic.analysis.runs import load_runs
 from mnist_classic.bench.case import Case, forget_warmups, run_case
 from mnist_classic.bench.machine import MachineWatch, calibrate, free_cores
@@ -82,6 +83,31 @@ def test_a_slower_machine_by_its_speed_index_is_not_judged(tmp_path, truth):
     assert fit.verdict == "same" and "speed index differs (x1.35)" in fit.note
 
 
+# The speed index of one quiet run on the reference VM (ms, one value per case and repeat): two groups.
+_FAST_RUN = [6.42, 4.90, 6.71, 4.87, 6.74, 4.69, 4.76, 6.29, 6.58, 6.23, 4.61, 4.63, 4.87, 4.58, 6.64, 4.97, 6.38, 4.66]
+_SLOW_RUN = [6.56, 5.17, 6.74, 6.77, 6.87, 6.81, 5.44, 5.74, 5.14, 5.08, 6.60, 6.58, 6.54, 6.68, 6.73, 6.34, 4.80, 6.52]
+
+
+def _index(ms):
+    return pd.DataFrame({"calibration_s": np.asarray(ms) / 1000})
+
+
+def test_the_speed_index_is_judged_over_whole_runs():
+    # Two real runs a minute apart, both quiet: the first one's machine was faster (its pca_svm, rf times too).
+    assert speed_note(_index(_FAST_RUN), _index(_SLOW_RUN)) == "not judged: the machine's speed index differs (x1.33)"
+    # The same values in another order: one run's index against itself never differs, though its spread is ~45%.
+    assert speed_note(_index(_SLOW_RUN), _index(_SLOW_RUN[::-1])) == ""
+    # Medians apart by x1.36 only because two groups swapped majorities (10:8, then 8:10): the test does not find it.
+    fast = [4.60, 4.65, 4.70, 4.75, 4.80, 4.85, 4.90, 4.95, 5.00, 5.05]
+    slow = [6.40, 6.45, 6.50, 6.55, 6.60, 6.65, 6.70, 6.75]
+    assert speed_note(_index(fast + slow), _index(fast[:8] + slow + [6.8, 6.85])) == ""
+    # The whole set 11% slower is found.
+    assert speed_note(_index(_SLOW_RUN), _index(np.asarray(_SLOW_RUN) * 1.11)).endswith("(x1.11)")
+    # Too few values to test (older files, one case): the difference must exceed either side's spread.
+    assert speed_note(_index([10.0, 10.1, 10.0]), _index([13.5, 13.5, 13.4])).endswith("(x1.35)")
+    assert speed_note(_index([6.4, 4.9, 6.7]), _index([6.5, 6.6, 6.8])) == ""
+
+
 def test_fewer_threads_are_not_a_code_change(tmp_path, truth):
     base = _side(tmp_path, truth, "base", [10.0, 10.3, 10.1], QUIET)
     # one thread on the new side; and its predictions moved a lot (as thread-dependent pipelines' do, a little)
@@ -94,6 +120,14 @@ def test_fewer_threads_are_not_a_code_change(tmp_path, truth):
     acc = next(r for r in cmp.rows if r.metric == "accuracy")
     assert acc.verdict == "same" and "predictions move with the thread count; not judged" in acc.note
     assert cmp.exit_code() == 0
+
+
+def test_one_repeat_on_fewer_threads_does_not_make_a_side_differ():
+    # A quiet run whose free-core sample saw a brief neighbour before one repeat: the median is every core.
+    quiet = pd.DataFrame({"fit_threads": [np.nan, np.nan, 1.0]})
+    assert threads_note(quiet, pd.DataFrame({"fit_threads": [np.nan] * 3}), "fit") == ""
+    assert threads_note(pd.DataFrame({"x": [1]}), quiet, "fit") == ""  # older rows: no column, every core
+    assert threads_note(pd.DataFrame({"fit_threads": [1.0, 1, np.nan]}), quiet, "fit") == "threads differ (1 vs all)"
 
 
 def test_rows_without_machine_columns_are_judged_as_before(tmp_path, truth):

@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..results import ResultsSchemaError, row_labels
 from .counts import COUNT_METRICS, counted, counts_incomparable, judge_counts, time_note
-from .machine import machine_note, threads_note
+from .machine import machine_note, speed_note, threads_note
 from .stats import mcnemar_exact, relative_spread, wilson_interval
 
 __all__ = [
@@ -292,6 +292,8 @@ def compare_runs(
     keys_n = {k for k, _ in new.groupby(list(KEY), sort=True)}
     out.only_baseline = sorted(keys_b - keys_n)
     out.only_new = sorted(keys_n - keys_b)
+    # The speed index is judged over whole runs (every case of each side), the rest case by case.
+    speed = speed_note(baseline[baseline["status"] == "ok"], new[new["status"] == "ok"])
     gb = dict(iter(baseline.groupby(list(KEY), sort=True)))
     gn = dict(iter(new.groupby(list(KEY), sort=True)))
     for key in sorted(keys_b & keys_n):
@@ -316,15 +318,20 @@ def compare_runs(
             )
             acc.verdict = "same"
         out.rows.append(acc)
-        out.rows.extend(_speed(case, b_ok, n_ok, settings))
+        out.rows.extend(_speed(case, b_ok, n_ok, settings, speed))
     return out
 
 
-def _speed(case: dict[str, Any], b_ok: pd.DataFrame, n_ok: pd.DataFrame, s: dict[str, Any]) -> list[CaseComparison]:
-    """The time rows, judged unless either side was timed under valgrind; then the counts, if both were counted."""
+def _speed(
+    case: dict[str, Any], b_ok: pd.DataFrame, n_ok: pd.DataFrame, s: dict[str, Any], speed: str
+) -> list[CaseComparison]:
+    """The time rows, judged unless either side was timed under valgrind; then the counts, if both were counted.
+
+    ``speed`` is :func:`.machine.speed_note` of the whole runs ("" when their speed indexes agree).
+    """
     b_counted, n_counted = counted(b_ok), counted(n_ok)
     untimed = time_note(b_counted, n_counted)
-    machine = "" if untimed else machine_note(b_ok, n_ok)
+    machine = "" if untimed else machine_note(b_ok, n_ok) or speed
     rows = []
     for metric in ("fit_time_s", "predict_time_s"):
         row = _time(case, metric, b_ok, n_ok, s["alpha"], s["max_slowdown"], s["time_resolution"])
