@@ -143,7 +143,7 @@ def main() -> int:
     parser.add_argument("--n-train", type=int, default=5000)
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--units", type=int, default=1000, help="units of work in fit (1000: ~2 s at 5,000 images)")
+    parser.add_argument("--units", type=int, default=1000, help="units of work in fit (1000: 2-4 s at 5,000 images)")
     parser.add_argument("--sizes", default="15,5", help="the slowdowns to detect, in percent: 15, 5 or both")
     parser.add_argument("--max-slowdown", type=float, default=1.03, help="the gate of every comparison")
     parser.add_argument("--out", default=None)
