@@ -107,10 +107,11 @@ def evaluate(name: str, compare_once: Callable, args: argparse.Namespace, log: P
     results: dict[tuple[str, bool], list[int]] = {}
 
     def once(new: str, busy: bool, i: int) -> None:
+        condition = "busy" if busy else "quiet"
         neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
         try:
             t0 = time.perf_counter()
-            code = compare_once("0", new, f"{name}-{new}-{'busy' if busy else 'quiet'}-{i}")
+            code = compare_once("0", new, f"{name}-{new}-{condition}-{i}")
             seconds.append(time.perf_counter() - t0)
         finally:
             if neighbour is not None:
@@ -118,9 +119,8 @@ def evaluate(name: str, compare_once: Callable, args: argparse.Namespace, log: P
                 neighbour.wait()
         results.setdefault((new, busy), []).append(code)
         with log.open("a") as f:
-            condition = "busy" if busy else "quiet"
             f.write(f"{name},{new},{condition},{i},{code},{seconds[-1]:.1f},{os.getloadavg()[0]:.2f}\n")
-        print(f"{name}: +{new}% {'busy' if busy else 'quiet'} #{i}: exit {code}", flush=True)
+        print(f"{name}: +{new}% {condition} #{i}: exit {code}", flush=True)
 
     for i in range(args.comparisons):
         once("0", i % 2 == 1, i)

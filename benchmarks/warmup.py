@@ -31,8 +31,10 @@ def first_over_rest(path: Path) -> dict[tuple[str, str], float]:
         g = g.sort_values("repeat")
         for phase in ("fit", "predict"):
             t = g[f"{phase}_time_s"].to_numpy(dtype=float)
+            if len(t) < 2:
+                continue
             rest = float(pd.Series(t[1:]).median())
-            if len(t) >= 2 and rest >= 0.05:
+            if rest >= 0.05:
                 out[(str(pipeline), phase)] = float(t[0] / rest)
     return out
 

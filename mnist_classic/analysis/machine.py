@@ -45,11 +45,16 @@ INDEX_VALUES = 6
 INDEX_ALPHA = 0.05
 
 
-def _median(rows: pd.DataFrame, column: str) -> float | None:
+def _numbers(rows: pd.DataFrame, column: str) -> np.ndarray:
+    """The finite values of ``column`` (none when the rows, older ones, have no such column)."""
     if column not in rows:
-        return None
+        return np.empty(0)
     x = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
-    x = x[np.isfinite(x)]
+    return x[np.isfinite(x)]
+
+
+def _median(rows: pd.DataFrame, column: str) -> float | None:
+    x = _numbers(rows, column)
     return float(np.median(x)) if x.size else None
 
 
@@ -111,7 +116,7 @@ def speed_note(base: pd.DataFrame, new: pd.DataFrame) -> str:
     difference at :data:`INDEX_ALPHA`; with fewer, by more than :data:`SPEED`
     and more than either side's own spread.
     """
-    b, n = _values(base, "calibration_s"), _values(new, "calibration_s")
+    b, n = (x[x > 0] for x in (_numbers(base, "calibration_s"), _numbers(new, "calibration_s")))
     if not (b.size and n.size):
         return ""
     ratio = float(np.median(n) / np.median(b))
@@ -124,10 +129,3 @@ def speed_note(base: pd.DataFrame, new: pd.DataFrame) -> str:
     else:
         differs = abs(ratio - 1) > max(relative_spread(b), relative_spread(n))
     return f"not judged: the machine's speed index differs (x{ratio:.2f})" if differs else ""
-
-
-def _values(rows: pd.DataFrame, column: str) -> np.ndarray:
-    if column not in rows:
-        return np.empty(0)
-    x = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
-    return x[np.isfinite(x) & (x > 0)]
