@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 
-from mnist_classic.analysis import changepoint
-from mnist_classic.analysis.changepoint import detect_steps
+from mnist_classic.analysis.history import changepoint
+from mnist_classic.analysis.history.changepoint import detect_steps
 
 
 def series(rng: np.random.Generator, ratio: float | None, outlier: bool = False) -> tuple[np.ndarray, int | None]:

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the te
 
 from browser import OpenedPage, biggest_error_cell, chromium
 
-from mnist_classic.analysis.explore import explore
+from mnist_classic.analysis.explore.explorer import explore
 from mnist_classic.cli import main as cli
 
 TEN = "knn[n_neighbors=[1,3,5,7,9],weights=[uniform,distance]]"

@@ -36,7 +36,7 @@ from threadpoolctl import threadpool_limits
 
 import mnist_classic.bench.runner as runner_module
 from mnist_classic import DEFAULT_PIPELINES, load_dataset, parse_selector, read_results
-from mnist_classic.bench.parallel import PROBE_SIZE, PROBE_SIZES, estimate_cost, longest_first, probe_times
+from mnist_classic.bench.parallel.backends import PROBE_SIZE, PROBE_SIZES, estimate_cost, longest_first, probe_times
 from mnist_classic.bench.runner import RunConfig, run_benchmark
 from mnist_classic.results import labels_sha256
 

@@ -39,18 +39,18 @@ from .results import COLUMNS, ResultsSchemaError, ResultWriter, load_labels, rea
 # Public names served lazily (module attribute -> submodule), see __getattr__:
 # they import scikit-learn or matplotlib.
 _LAZY: dict[str, str] = {
-    "DEFAULT_PIPELINES": "bench.pipelines",
-    "PIPELINES": "bench.pipelines",
-    "register_pipeline": "bench.pipelines",
-    "SUITES": "bench.pipelines",
-    "register_suite": "bench.pipelines",
-    "suite_pipelines": "bench.pipelines",
-    "ConfiguredPipeline": "bench.selectors",
-    "parse_selector": "bench.selectors",
-    "RunConfig": "bench.runner",
+    "DEFAULT_PIPELINES": "spec.pipelines",
+    "PIPELINES": "spec.pipelines",
+    "register_pipeline": "spec.pipelines",
+    "SUITES": "spec.pipelines",
+    "register_suite": "spec.pipelines",
+    "suite_pipelines": "spec.pipelines",
+    "ConfiguredPipeline": "spec.selectors",
+    "parse_selector": "spec.selectors",
+    "RunConfig": "spec.runconfig",
     "RunResult": "bench.runner",
     "run_benchmark": "bench.runner",
-    "collect_environment": "bench.environment",
+    "collect_environment": "measure.environment",
     "reproduce_rows": "bench.reproduce",
     "Reproduction": "bench.reproduce",
     "Deskew": "estimators.deskew",
@@ -58,16 +58,23 @@ _LAZY: dict[str, str] = {
     "ResNetClassifier": "estimators.resnet",
     "MobileNetClassifier": "estimators.mobilenet",
     "ViTClassifier": "estimators.vit",
-    "DatasetPreview": "analysis.dataview",
-    "show_dataset": "analysis.dataview",
-    "explore": "analysis.explore",
+    "DatasetPreview": "analysis.explore.dataview",
+    "show_dataset": "analysis.explore.dataview",
+    "explore": "analysis.explore.explorer",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .analysis.dataview import DatasetPreview, show_dataset
-    from .analysis.explore import explore
-    from .bench.environment import collect_environment
-    from .bench.pipelines import (
+    from .analysis.explore.dataview import DatasetPreview, show_dataset
+    from .analysis.explore.explorer import explore
+    from .bench.reproduce import Reproduction, reproduce_rows
+    from .bench.runner import RunResult, run_benchmark
+    from .estimators.deskew import Deskew
+    from .estimators.lenet import LeNet5Classifier
+    from .estimators.mobilenet import MobileNetClassifier
+    from .estimators.resnet import ResNetClassifier
+    from .estimators.vit import ViTClassifier
+    from .measure.environment import collect_environment
+    from .spec.pipelines import (
         DEFAULT_PIPELINES,
         PIPELINES,
         SUITES,
@@ -75,14 +82,8 @@ if TYPE_CHECKING:  # pragma: no cover
         register_suite,
         suite_pipelines,
     )
-    from .bench.reproduce import Reproduction, reproduce_rows
-    from .bench.runner import RunConfig, RunResult, run_benchmark
-    from .bench.selectors import ConfiguredPipeline, parse_selector
-    from .estimators.deskew import Deskew
-    from .estimators.lenet import LeNet5Classifier
-    from .estimators.mobilenet import MobileNetClassifier
-    from .estimators.resnet import ResNetClassifier
-    from .estimators.vit import ViTClassifier
+    from .spec.runconfig import RunConfig
+    from .spec.selectors import ConfiguredPipeline, parse_selector
 
 __all__ = [
     "DATASETS",

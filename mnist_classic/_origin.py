@@ -1,6 +1,6 @@
 """Where a registry entry comes from: built in, a plugin named on the command line, or an entry point.
 
-The plugin loader (:mod:`mnist_classic.bench.plugins`) sets the origin while it
+The plugin loader (:mod:`mnist_classic.spec.plugins`) sets the origin while it
 imports a plugin; the registries read it when an entry is added, so that
 ``mnist-classic list`` can say where each entry comes from.
 """
@@ -21,7 +21,7 @@ def current_origin(module: str = "") -> str:
 
     Examples
     --------
-    >>> current_origin("mnist_classic.bench.pipelines")
+    >>> current_origin("mnist_classic.spec.pipelines")
     'built-in'
     >>> current_origin("my_script")
     'python: my_script'

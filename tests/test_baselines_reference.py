@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mnist_classic import read_results
-from mnist_classic.analysis.published import published_reference
-from mnist_classic.bench.pipelines import SUITES
+from mnist_classic.analysis.report.published import published_reference
+from mnist_classic.spec.pipelines import SUITES
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 #: Pipelines whose reference run falls short of its published figure by more than 0.3 points, and why.

@@ -17,14 +17,14 @@ from sklearn.tree import DecisionTreeClassifier
 from synthetic import toy_arrays, write_toy_dir
 
 from mnist_classic import read_results
-from mnist_classic.bench import plugins
 from mnist_classic.bench.contract import ContractError, contract_sample
-from mnist_classic.bench.pipelines import PIPELINES
 from mnist_classic.bench.runner import RunConfig, run_benchmark
-from mnist_classic.bench.selectors import expand_selector, parse_selector
 from mnist_classic.cli import main
 from mnist_classic.data.datasets import DATASET_ORIGINS, DATASETS
 from mnist_classic.results import ResultsSchemaError, ResultWriter
+from mnist_classic.spec import plugins
+from mnist_classic.spec.pipelines import PIPELINES
+from mnist_classic.spec.selectors import expand_selector, parse_selector
 
 SMALL = {"n_train": [300], "n_test": 100}
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from mnist_classic.analysis.changepoint import Step, detect_steps, noise_scale
+from mnist_classic.analysis.history.changepoint import Step, detect_steps, noise_scale
 
 
 def noisy(levels, sizes, noise, seed):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from synthetic import SHA, predictions, write_run
 
-from mnist_classic.analysis.compare import compare_runs
 from mnist_classic.analysis.runs import load_runs
 from mnist_classic.analysis.stats import mcnemar_exact, wilson_interval
+from mnist_classic.analysis.verdicts.compare import compare_runs
 from mnist_classic.bench.runner import RunConfig, run_benchmark
 from mnist_classic.cli import main
 

@@ -15,8 +15,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from mnist_classic.bench import engines
-from mnist_classic.bench.engines import ENGINES, Engine, Trace, get_engine, list_engines, register_engine
+from mnist_classic.spec import engines
+from mnist_classic.spec.engines import ENGINES, Engine, Trace, get_engine, list_engines, register_engine
 
 HAS_SKLEARNEX = importlib.util.find_spec("sklearnex") is not None
 needs_sklearnex = pytest.mark.skipif(not HAS_SKLEARNEX, reason="scikit-learn-intelex is not installed")
@@ -111,7 +111,7 @@ def test_entry_point_engine_is_loaded(tmp_path, monkeypatch):
     (tmp_path / "fake_engine_plugin.py").write_text(
         textwrap.dedent(
             """
-            from mnist_classic.bench.engines import Engine
+            from mnist_classic.spec.engines import Engine
             ENGINE = Engine("fake", "a plugin engine", available=lambda: True, version=lambda: "0.0")
             """
         )
@@ -161,7 +161,7 @@ def fake_engine(monkeypatch):
     """An engine that 'accelerates' every step (it only records the calls), registered for one test."""
     from contextlib import contextmanager
 
-    from mnist_classic.bench.engines import Call
+    from mnist_classic.spec.engines import Call
 
     @contextmanager
     def activate():
@@ -182,7 +182,7 @@ def fake_engine(monkeypatch):
 
 
 def test_the_engine_is_part_of_the_name():
-    from mnist_classic.bench.selectors import parse_selector
+    from mnist_classic.spec.selectors import parse_selector
 
     p = parse_selector("svm[C=10]")
     assert p.name == "svm[C=10]"

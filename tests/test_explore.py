@@ -13,8 +13,8 @@ import pytest
 from synthetic import predictions, report_cli, write_mnist_run, write_run
 
 import mnist_classic
-from mnist_classic.analysis import explore as explore_module
-from mnist_classic.analysis.explore import EXPLORE_FILE, explore, explore_payload, select_cases
+from mnist_classic.analysis.explore import explorer as explore_module
+from mnist_classic.analysis.explore.explorer import EXPLORE_FILE, explore, explore_payload, select_cases
 from mnist_classic.analysis.runs import load_runs
 from mnist_classic.analysis.stats import mcnemar_exact
 from mnist_classic.cli import main

@@ -16,7 +16,7 @@ import pytest
 from browser import OpenedPage, biggest_error_cell, chromium, screenshots
 
 import mnist_classic
-from mnist_classic.analysis.explore import explore_payload
+from mnist_classic.analysis.explore.explorer import explore_payload
 from mnist_classic.analysis.runs import load_runs
 from mnist_classic.analysis.stats import mcnemar_exact
 from mnist_classic.cli import main
@@ -152,8 +152,8 @@ def test_hardest_first_and_a_class_opens_its_images(opened, bar):
 
 
 def test_class_names_of_fashion_mnist_are_shown(browser, bar, tmp_path, monkeypatch):
-    from mnist_classic.analysis import explore as explore_module
-    from mnist_classic.analysis.explore_page import render_explorer
+    from mnist_classic.analysis.explore import explorer as explore_module
+    from mnist_classic.analysis.explore.page import render_explorer
 
     fashion = mnist_classic.DATASETS["fashion-mnist"].class_names
     payload = explore_payload(load_runs([bar["csv"]]))

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_classic.analysis.export import (
+from mnist_classic.analysis.report.export import (
     benchmark_stats,
     to_github_benchmark,
     to_pytest_benchmark,

@@ -17,14 +17,14 @@ from synthetic import report_cli
 
 import mnist_classic
 from mnist_classic import load_dataset
-from mnist_classic.analysis.figures import (
+from mnist_classic.analysis.report.figures import (
     new_figure,
     pareto_front,
     scaling_exponent,
     time_scaling_figure,
     write_figures,
 )
-from mnist_classic.analysis.report import summarize
+from mnist_classic.analysis.report.summary import summarize
 from mnist_classic.analysis.runs import load_runs
 from mnist_classic.data import DataIntegrityError
 from mnist_classic.results import ResultWriter, save_labels
@@ -141,7 +141,7 @@ def test_images_of_another_payload_are_refused(tmp_path, mnist):
 
 def test_unregistered_dataset_skips_the_gallery_with_a_warning(tmp_path, mnist, caplog):
     df = load_runs([write_sweep(tmp_path / "s.csv", mnist, dataset="mydigits")])
-    with caplog.at_level(logging.WARNING, logger="mnist_classic.analysis.figures"):
+    with caplog.at_level(logging.WARNING, logger="mnist_classic.analysis.report.figures"):
         figs = write_figures(df, summarize(df), tmp_path / "f", formats=("svg",))
     assert [f.name for f in figs] == ["pareto-mydigits", "learning-mydigits", "scaling-mydigits", "confusion-mydigits"]
     assert "mydigits is not a registered dataset: pass --data-dir" in caplog.text
@@ -161,7 +161,7 @@ def test_missing_matplotlib_names_the_extra(monkeypatch, sweep, tmp_path):
 
 
 def test_import_does_not_need_matplotlib():
-    modules = "mnist_classic.analysis.report, mnist_classic.analysis.figures"
+    modules = "mnist_classic.analysis.report.summary, mnist_classic.analysis.report.figures"
     code = f"import sys, {modules}; print('matplotlib' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "False"

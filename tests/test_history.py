@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from synthetic import predictions, write_run
 
-from mnist_classic.analysis import history as hist
-from mnist_classic.analysis.history import HistoryPoint, build_history
+from mnist_classic.analysis.history import series as hist
+from mnist_classic.analysis.history.series import HistoryPoint, build_history
 from mnist_classic.analysis.runs import load_runs
 from mnist_classic.cli import main
 

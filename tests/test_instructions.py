@@ -18,12 +18,12 @@ import pandas as pd
 import pytest
 from synthetic import predictions, write_run
 
-from mnist_classic.analysis.compare import compare_runs
-from mnist_classic.analysis.counts import NOISE_FLOOR
 from mnist_classic.analysis.runs import load_runs
-from mnist_classic.bench import callgrind
+from mnist_classic.analysis.verdicts.compare import compare_runs
+from mnist_classic.analysis.verdicts.counts import NOISE_FLOOR
 from mnist_classic.bench.counted import counted_values
 from mnist_classic.cli import main
+from mnist_classic.measure import callgrind
 
 N = 2_000
 BASIS = json.dumps({"cpu_model": "Test CPU", "cpu_flags_sha256": "abc", "blas_kernels": "openblas:Haswell"})

@@ -62,12 +62,50 @@ def test_layers_contract_is_kept():
     assert "0 broken" in done.stdout
 
 
-def test_an_upward_import_breaks_the_contract(tmp_path):
+# One upward import planted per contract, each into a copy of the package: (file, import line, message).
+PLANTED = [
+    ("data/loader.py", "from ..bench import case", "mnist_classic.data is not allowed to import mnist_classic.bench"),
+    (
+        "spec/selectors.py",
+        "from ..bench import runner",
+        "spec is not allowed to import mnist_classic.bench",
+    ),
+    (
+        "measure/timing.py",
+        "from ..spec import pipelines",
+        "measure is not allowed to import mnist_classic.spec",
+    ),
+    (
+        "bench/case.py",
+        "from . import runner",
+        "bench.case is not allowed to import mnist_classic.bench.runner",
+    ),
+    (
+        "bench/parallel/order.py",
+        "from .. import plan",
+        "mnist_classic.bench.parallel is not allowed to import mnist_classic.bench.plan",
+    ),
+    (
+        "analysis/verdicts/compare.py",
+        "from ..history import series",
+        "mnist_classic.analysis.verdicts is not allowed to import mnist_classic.analysis.history",
+    ),
+    (
+        "analysis/explore/explorer.py",
+        "from ..verdicts import compare",
+        "mnist_classic.analysis.explore is not allowed to import mnist_classic.analysis.verdicts",
+    ),
+    ("analysis/stats.py", "from .report import summary", "mnist_classic.analysis.stats is not allowed to import"),
+]
+
+
+@pytest.mark.parametrize(("module", "line", "message"), PLANTED, ids=[p[0] for p in PLANTED])
+def test_an_upward_import_breaks_the_contract(tmp_path, module, line, message):
     tree = tmp_path / "tree"
     shutil.copytree(ROOT / "mnist_classic", tree / "mnist_classic", ignore=shutil.ignore_patterns("_data"))
     shutil.copy(ROOT / "pyproject.toml", tree)
-    with (tree / "mnist_classic" / "data" / "loader.py").open("a") as f:
-        f.write("\nfrom ..bench import case  # noqa: F401  (upward)\n")
+    with (tree / "mnist_classic" / module).open("a") as f:
+        f.write(f"\n{line}  # noqa: F401  (upward)\n")
     done = _lint_imports(tree)
     assert done.returncode == 1
-    assert "mnist_classic.data is not allowed to import mnist_classic.bench" in done.stdout
+    assert message in " ".join(done.stdout.split()), done.stdout

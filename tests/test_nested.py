@@ -10,10 +10,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC, LinearSVC
 
 from mnist_classic import read_results
-from mnist_classic.bench.config import read_run_file, table_to_selector
-from mnist_classic.bench.selectors import expand_selector, parse_selector
-from mnist_classic.bench.steps import slot_kind
 from mnist_classic.cli import main
+from mnist_classic.spec.runfile import read_run_file, table_to_selector
+from mnist_classic.spec.selectors import expand_selector, parse_selector
+from mnist_classic.spec.steps import slot_kind
 
 OVR = "sklearn.multiclass:OneVsRestClassifier"
 LR = "sklearn.linear_model:LogisticRegression"

@@ -13,9 +13,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from mnist_classic.bench.case import neural_fields
-from mnist_classic.bench.pipelines import PIPELINES, SUITES
 from mnist_classic.cli import main
 from mnist_classic.estimators import LeNet5Classifier, MobileNetClassifier, ResNetClassifier, ViTClassifier
+from mnist_classic.spec.pipelines import PIPELINES, SUITES
 
 MODELS = [LeNet5Classifier, ResNetClassifier, MobileNetClassifier, ViTClassifier]
 NEW = [ResNetClassifier, MobileNetClassifier, ViTClassifier]
@@ -25,7 +25,7 @@ def test_package_imports_without_torch() -> None:
     code = (
         "import sys, mnist_classic.estimators as e; "
         "[getattr(e, n) for n in ('ResNetClassifier', 'MobileNetClassifier', 'ViTClassifier')]; "
-        "import mnist_classic.bench.pipelines; "
+        "import mnist_classic.spec.pipelines; "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

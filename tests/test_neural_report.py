@@ -10,8 +10,8 @@ import pytest
 from synthetic import predictions, write_run
 
 from mnist_classic import read_results
-from mnist_classic.analysis.neural import neural_cases
-from mnist_classic.analysis.report import build_report, write_report
+from mnist_classic.analysis.report.neural import neural_cases
+from mnist_classic.analysis.report.summary import build_report, write_report
 from mnist_classic.analysis.runs import load_runs
 
 N = 10_000

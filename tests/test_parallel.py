@@ -16,11 +16,11 @@ from threadpoolctl import threadpool_info
 
 from mnist_classic import read_results
 from mnist_classic.bench.case import Case, plan_cases, run_case
-from mnist_classic.bench.ledger import CoreLedger, LedgerState, claim, release
-from mnist_classic.bench.parallel import ProbeTimes, estimate_cost, longest_first, probe_times, thread_budget
-from mnist_classic.bench.pipelines import PIPELINES, register_pipeline
+from mnist_classic.bench.parallel.backends import ProbeTimes, estimate_cost, longest_first, probe_times, thread_budget
+from mnist_classic.bench.parallel.ledger import CoreLedger, LedgerState, claim, release
 from mnist_classic.bench.runner import RunConfig, run_benchmark
-from mnist_classic.bench.selectors import parse_selector
+from mnist_classic.spec.pipelines import PIPELINES, register_pipeline
+from mnist_classic.spec.selectors import parse_selector
 
 GRID = {"pipelines": ["dummy", "rf[n_estimators=20]", "pca_svm", "logreg"], "n_train": [1000, 2000], "n_test": 500}
 
@@ -41,7 +41,7 @@ def sequential(tmp_path_factory):
 
 def test_loky_gives_the_sequential_predictions(sequential, tmp_path, caplog):
     out = tmp_path / "par.csv"
-    with caplog.at_level("INFO", logger="mnist_classic.bench.parallel"):
+    with caplog.at_level("INFO", logger="mnist_classic.bench.parallel.backends"):
         result = run_benchmark(RunConfig(**GRID, output=out, n_jobs=2))
     assert result.exit_code == 0
     assert _hashes(out) == _hashes(sequential)
@@ -65,7 +65,7 @@ def test_loky_gives_the_sequential_predictions(sequential, tmp_path, caplog):
 
 def test_more_jobs_than_cores_is_a_warning(tmp_path, caplog):
     jobs = len(os.sched_getaffinity(0)) + 1
-    with caplog.at_level("WARNING", logger="mnist_classic.bench.parallel"):
+    with caplog.at_level("WARNING", logger="mnist_classic.bench.parallel.backends"):
         result = run_benchmark(
             RunConfig(pipelines=["dummy"], n_train=[200], n_test=100, output=tmp_path / "r.csv", n_jobs=jobs)
         )

@@ -16,8 +16,8 @@ import textwrap
 
 import pytest
 
-from mnist_classic.bench.environment import cpu_model
-from mnist_classic.bench.measure import PeakMemory
+from mnist_classic.measure.environment import cpu_model
+from mnist_classic.measure.timing import PeakMemory
 from mnist_classic.results import ResultWriter, read_results
 from mnist_classic.results import writer as writer_module
 
@@ -51,8 +51,8 @@ SCENARIO = textwrap.dedent(
 
     import filelock
     import mnist_classic
-    from mnist_classic.bench.environment import cpu_model
-    from mnist_classic.bench.measure import PeakMemory
+    from mnist_classic.measure.environment import cpu_model
+    from mnist_classic.measure.timing import PeakMemory
     from mnist_classic.cli import main
 
     assert sys.modules["resource"] is None and sys.modules["fcntl"] is None

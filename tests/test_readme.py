@@ -82,7 +82,7 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
 def test_readme_run_file_is_a_valid_run_file(tmp_path):
     import textwrap
 
-    from mnist_classic.bench.config import read_run_file
+    from mnist_classic.spec.runfile import read_run_file
 
     (block,) = _blocks("toml")
     path = tmp_path / "bench.toml"

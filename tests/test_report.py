@@ -12,9 +12,9 @@ import pytest
 from scipy import stats
 from synthetic import SHA, predictions, report_cli, write_run
 
-from mnist_classic.analysis.published import load_published, pipeline_family, published_reference
-from mnist_classic.analysis.render import latex_escape
-from mnist_classic.analysis.report import build_report
+from mnist_classic.analysis.report.published import load_published, pipeline_family, published_reference
+from mnist_classic.analysis.report.render import latex_escape
+from mnist_classic.analysis.report.summary import build_report
 from mnist_classic.analysis.runs import load_runs
 from mnist_classic.analysis.stats import accuracy_interval
 from mnist_classic.results import ResultsSchemaError

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mnist_classic.bench import plugins
-from mnist_classic.bench.pipelines import PIPELINES
 from mnist_classic.bench.reproduce import ImportRefusedError, named_modules, reproduce_rows
 from mnist_classic.cli import main
+from mnist_classic.spec import plugins
+from mnist_classic.spec.pipelines import PIPELINES
 
 RUN = ["--n-train", "200", "--n-test", "100", "-q"]
 
@@ -153,7 +153,7 @@ def test_output_keeps_the_new_rows(builtin_run, tmp_path):
 def test_the_blas_recorded_does_not_depend_on_import_order(monkeypatch):
     import threadpoolctl
 
-    from mnist_classic.bench import environment
+    from mnist_classic.measure import environment
 
     numpy_blas = {"user_api": "blas", "internal_api": "openblas", "version": "0.3.31", "num_threads": 2}
     numpy_blas["filepath"] = "/site-packages/numpy.libs/libscipy_openblas64_.so"

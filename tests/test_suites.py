@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mnist_classic import read_results
-from mnist_classic.bench.pipelines import PIPELINES, SUITES, suite_pipelines
 from mnist_classic.cli import main
+from mnist_classic.spec.pipelines import PIPELINES, SUITES, suite_pipelines
 
 
 def test_every_suite_names_registered_pipelines():

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .engines import get_engine
-from .machine import MachineWatch, calibrate
-from .measure import PeakMemory, Region, timed_fit, timed_predict
-from .selectors import ConfiguredPipeline, effective_params
+from ..measure.machine import MachineWatch, calibrate
+from ..measure.timing import PeakMemory, Region, timed_fit, timed_predict
+from ..spec.engines import get_engine
+from ..spec.selectors import ConfiguredPipeline, effective_params
 
 __all__ = ["Case", "forget_warmups", "neural_fields", "plan_cases", "run_case"]
 
@@ -104,7 +104,7 @@ def run_case(
         ``--measure instructions`` (:mod:`.callgrind`).
     warmup : {"none", "small", "full"}, default="none"
         An untimed fit and predict before the first case of this pipeline in
-        this process (see :data:`WARMUPS`); the row's ``warmup`` says what
+        this process (see :data:`~mnist_classic.spec.runconfig.WARMUPS`); the row's ``warmup`` says what
         preceded it (``warm`` when an earlier case of the pipeline had).
     machine : bool, default=False
         Record the machine's state around the case and a calibration before
@@ -187,8 +187,8 @@ def run_case(
 
 #: Warm-ups before the first timed case of a pipeline in a process: ``small`` fits on the first
 #: :data:`WARMUP_TRAIN` images and predicts :data:`WARMUP_TEST` (imports, first calls and code paths
-#: warmed at little cost), ``full`` runs the whole case once untimed (as pyperf's warm-up values).
-WARMUPS: tuple[str, ...] = ("small", "full", "none")
+#: warmed at little cost), ``full`` runs the whole case once untimed (as pyperf's warm-up values);
+#: the names are :data:`~mnist_classic.spec.runconfig.WARMUPS`.
 WARMUP_TRAIN, WARMUP_TEST = 1000, 500
 _WARMED: set[tuple[str, int | None]] = set()  # (pipeline, n_train for "full") warmed in this run (see forget_warmups)
 

@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from .plugins import load_entry_points, load_plugins
-from .selectors import ConfiguredPipeline
-from .steps import ContractError
+from ..spec.plugins import load_entry_points, load_plugins
+from ..spec.selectors import ConfiguredPipeline
+from ..spec.steps import ContractError
 
 __all__ = ["DEFAULT_CONTRACT_TIMEOUT", "ContractError", "check_contract", "contract_sample"]
 

@@ -27,7 +27,7 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .callgrind import callgrind_command, counted_environment, read_counts, valgrind_version
+from ..measure.callgrind import callgrind_command, counted_environment, read_counts, valgrind_version
 from .case import Case
 
 __all__ = ["counted_values", "main", "run_counted", "run_counted_cases"]
@@ -112,9 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from threadpoolctl import threadpool_limits
 
     from ..data.loader import load_dataset
-    from .callgrind import client_requests, count_basis
+    from ..measure.callgrind import client_requests, count_basis
+    from ..spec.plugins import load_entry_points, load_plugins
     from .case import run_case
-    from .plugins import load_entry_points, load_plugins
 
     spec_path, out_path = argv if argv is not None else sys.argv[1:]
     spec = pickle.loads(Path(spec_path).read_bytes())  # noqa: S301 - written by the parent, see run_counted

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..data.loader import load_dataset
+from ..spec.plugins import load_entry_points, load_plugins
 from .case import Case, run_case
-from .plugins import load_entry_points, load_plugins
 
 __all__ = ["ChildRunner"]
 

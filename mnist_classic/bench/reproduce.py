@@ -30,11 +30,11 @@ from typing import Any
 from ..data.datasets import DATASETS
 from ..data.loader import load_dataset
 from ..results import read_results
-from .plan import RunConfig
-from .plugins import load_entry_points, load_plugins
+from ..spec.plugins import load_entry_points, load_plugins
+from ..spec.runconfig import RunConfig
+from ..spec.selectors import ConfiguredPipeline, parse_selector
+from ..spec.targets import allowed_imports
 from .runner import run_benchmark
-from .selectors import ConfiguredPipeline, parse_selector
-from .targets import allowed_imports
 
 __all__ = ["ENVIRONMENT_COLUMNS", "ImportRefusedError", "Reproduction", "named_modules", "reproduce_rows"]
 __all__ += ["select_rows"]

@@ -25,19 +25,20 @@ import numpy as np
 
 from .._files import atomic_write
 from ..data.loader import Dataset
+from ..measure.environment import collect_environment
+from ..measure.machine import free_cores
 from ..results import ResultWriter, read_results, save_labels
+from ..spec.engines import get_engine
+from ..spec.runconfig import RunConfig
+from ..spec.selectors import ConfiguredPipeline, effective_params
 from .case import Case, forget_warmups, plan_cases, run_case
 from .counted import run_counted, run_counted_cases
-from .engines import get_engine
-from .environment import collect_environment
 from .isolation import ChildRunner
-from .machine import free_cores
-from .order import PROBE_SIZE, ProbeTimes, longest_first, probe_times
-from .parallel import DataRef, run_parallel, thread_budget
-from .plan import RunConfig, check_free_space, finished_cases, prepare
-from .selectors import ConfiguredPipeline, effective_params
+from .parallel.backends import DataRef, run_parallel, thread_budget
+from .parallel.order import PROBE_SIZE, ProbeTimes, longest_first, probe_times
+from .plan import check_free_space, finished_cases, prepare
 
-__all__ = ["RunConfig", "RunResult", "run_benchmark"]  # RunConfig lives in .plan
+__all__ = ["RunConfig", "RunResult", "run_benchmark"]  # RunConfig lives in spec.runconfig
 
 logger = logging.getLogger(__name__)
 

@@ -104,8 +104,8 @@ def add_ab_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _judge(args: argparse.Namespace, path: str) -> int:
-    from ..analysis.paired import compare_paired, format_json, format_markdown, format_text
     from ..analysis.runs import load_runs
+    from ..analysis.verdicts.paired import compare_paired, format_json, format_markdown, format_text
 
     result = compare_paired(
         load_runs([path]),
@@ -123,7 +123,7 @@ def _judge(args: argparse.Namespace, path: str) -> int:
 
 def cmd_ab(args: argparse.Namespace, run_args: Sequence[str], argv: Sequence[str]) -> int:
     """Run the rounds (unless ``--results``), print a line per round to stderr, then the verdicts; return 0, 1 or 2."""
-    from ..analysis.compare import validate_gate
+    from ..analysis.verdicts.compare import validate_gate
     from ..matrix.ab import ABRunError, run_ab
     from ..matrix.envs import EnvBuildError
 

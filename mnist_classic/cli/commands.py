@@ -75,7 +75,7 @@ def cmd_data_info(args: argparse.Namespace) -> int:
 
 
 def cmd_data_show(args: argparse.Namespace) -> int:
-    from ..analysis.dataview import show_dataset
+    from ..analysis.explore.dataview import show_dataset
 
     if args.name is None and args.data_dir is not None:  # any directory, named by its hashes if registered
         dataset, data_dir = args.data_dir, None
@@ -123,12 +123,12 @@ def cmd_data_download(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from ..bench.plugins import load_entry_points, load_plugins
+    from ..spec.plugins import load_entry_points, load_plugins
 
     load_entry_points()
     load_plugins(args.plugin or ())
     if args.what in (None, "pipelines"):
-        from ..bench.pipelines import DEFAULT_PIPELINES, PIPELINES
+        from ..spec.pipelines import DEFAULT_PIPELINES, PIPELINES
 
         print("pipelines (* = run by default; any estimator as package.module:Name works too):")
         for name, spec in PIPELINES.items():
@@ -137,7 +137,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f" {mark} {name:<9} {spec.description}{where}")
             print(f"   {'':<9} {' '.join(repr(spec.factory()).split())}")
     if args.what in (None, "suites"):
-        from ..bench.pipelines import SUITES
+        from ..spec.pipelines import SUITES
 
         if args.what is None:
             print()
@@ -160,8 +160,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from ..analysis.compare import compare_runs, format_json, format_markdown, format_text, validate_gate
     from ..analysis.runs import load_runs
+    from ..analysis.verdicts.compare import compare_runs, format_json, format_markdown, format_text, validate_gate
 
     validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions)
     result = compare_runs(
@@ -180,8 +180,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from ..analysis.runs import load_runs
-    from ..bench.pipelines import suite_pipelines
     from ..bench.progress import summary_table
+    from ..spec.pipelines import suite_pipelines
 
     df = load_runs(args.results)
     if args.run_id is not None:
@@ -224,8 +224,8 @@ _RUN_OVERRIDES = (
 
 def run_config(args: argparse.Namespace, argv: Sequence[str]) -> Any:
     """The RunConfig of a ``run`` command line: the run file's values, then the options given."""
-    from ..bench.config import read_run_file
     from ..bench.runner import RunConfig
+    from ..spec.runfile import read_run_file
 
     values: dict[str, Any] = {}
     text = None
@@ -240,8 +240,8 @@ def run_config(args: argparse.Namespace, argv: Sequence[str]) -> Any:
     suites = args.suite if args.suite is not None else values.pop("suites", None)
     values.pop("suites", None)
     if suites:
-        from ..bench.pipelines import suite_pipelines
-        from ..bench.plugins import load_entry_points, load_plugins
+        from ..spec.pipelines import suite_pipelines
+        from ..spec.plugins import load_entry_points, load_plugins
 
         load_entry_points()
         load_plugins(values.get("plugins", ()))  # a plugin may add suites or their members

@@ -1,4 +1,4 @@
-"""``mnist-classic explore``: its options, and a thin call of :func:`~mnist_classic.analysis.explore.explore`."""
+"""``mnist-classic explore``: its options, and a thin call of :func:`mnist_classic.explore`."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def add_explore_parser(subparsers: Any) -> None:
 
 def cmd_explore(args: argparse.Namespace) -> int:
     """Write the page and print its path and size; return 0."""
-    from ..analysis.explore import explore
+    from ..analysis.explore.explorer import explore
 
     path = explore(args.results, out=args.out, cases=args.cases, data_dir=args.data_dir, data_home=args.data_home)
     print(path)

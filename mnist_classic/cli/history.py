@@ -34,9 +34,9 @@ def add_history_parser(subparsers: Any, *, gate_options: Callable[[argparse.Argu
 
 def cmd_history(args: argparse.Namespace) -> int:
     """Write the dashboard and the summary; print their paths and the verdict; return the gate's exit code."""
-    from ..analysis.compare import validate_gate
-    from ..analysis.history import build_history, validate_axis, write_history
+    from ..analysis.history.series import build_history, validate_axis, write_history
     from ..analysis.runs import load_runs
+    from ..analysis.verdicts.compare import validate_gate
 
     validate_axis(args.axis)
     validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions)
@@ -78,7 +78,7 @@ def add_export_parser(subparsers: Any) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write (or print) the export; return 0."""
-    from ..analysis import export
+    from ..analysis.report import export
 
     if args.output is None:
         doc: Any = (

@@ -1,4 +1,4 @@
-"""``mnist-classic report``: its options, and a thin call of :func:`~mnist_classic.analysis.report.write_report`."""
+"""``mnist-classic report``: its options, and a thin call of the report room's ``write_report``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from ..analysis.report import FORMATS
+from ..analysis.report.summary import FORMATS
 
 __all__ = ["add_report_parser", "cmd_report"]
 
@@ -53,7 +53,7 @@ def add_report_parser(subparsers: Any) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report files (and figures) into ``args.out`` and print their paths; return 0."""
-    from ..analysis.report import write_report
+    from ..analysis.report.summary import write_report
     from ..analysis.runs import load_runs
 
     df = load_runs(args.results)

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from .figures import FigureFile, _colors, _save, _slug, new_figure
+from ..plotting import FigureFile, new_figure, palette, save_figure, slug
 from .tables import ReportTable
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def inference_figure(cases: pd.DataFrame, title: str = "") -> Any:
     """Test accuracy against inference milliseconds per 1,000 images (log axis); marker area grows with parameters."""
     fig = new_figure(6.5, 4.2)
     ax = fig.add_subplot()
-    colors = _colors(list(cases["pipeline"]))
+    colors = palette(list(cases["pipeline"]))
     size = cases["n_params"].astype(float).fillna(1e4)
     for (_, r), s in zip(cases.iterrows(), size, strict=True):
         ms = 1000 * 1000 / r["images_per_s"]
@@ -163,7 +163,7 @@ def accuracy_by_year_figure(cases: pd.DataFrame, title: str = "") -> Any:
     fig = new_figure(6.5, 4.2)
     ax = fig.add_subplot()
     dated = cases[cases["year"].notna()].sort_values("year", kind="stable")
-    colors = _colors(list(dated["pipeline"]))
+    colors = palette(list(dated["pipeline"]))
     for _, r in dated.iterrows():
         err = 100 * (1 - r["accuracy"])
         ax.scatter(r["year"], err, s=50, color=colors[r["pipeline"]])
@@ -181,7 +181,7 @@ def training_curves_figure(cases: pd.DataFrame, title: str = "") -> Any:
     """Per epoch: mean training loss (log axis) and accuracy on the training batches, one line per case."""
     fig = new_figure(9.5, 3.8)
     loss_ax, acc_ax = fig.subplots(1, 2)
-    colors = _colors(list(cases["pipeline"]))
+    colors = palette(list(cases["pipeline"]))
     for _, r in cases.iterrows():
         c = r["curves"]
         label = f"{r['pipeline']} (n_train={r['n_train']:,})"
@@ -217,17 +217,17 @@ def neural_figures(df: pd.DataFrame, folder: str | Path, formats: Sequence[str] 
     keys: Any
     for keys, g in cases.groupby(["dataset", "n_test"], sort=False):
         dataset, n_test = str(keys[0]), int(keys[1])
-        stem = _slug(dataset) + (f"-test{n_test}" if n_tests[dataset] > 1 else "")
+        stem = slug(dataset) + (f"-test{n_test}" if n_tests[dataset] > 1 else "")
         where = f"{dataset}, {n_test:,} test images"
         cap = "Each network's test accuracy against its predict time per 1,000 images; larger markers, more parameters."
         fig = inference_figure(g, where)
-        out.append(_save(fig, folder, f"neural-inference-{stem}", formats, "Accuracy versus inference cost", cap))
+        out.append(save_figure(fig, folder, f"neural-inference-{stem}", formats, "Accuracy versus inference cost", cap))
         if g["year"].notna().any():
             cap = "Test error of each registered architecture, placed at the year of its paper (1998 to 2020)."
             fig = accuracy_by_year_figure(g, where)
-            out.append(_save(fig, folder, f"neural-years-{stem}", formats, "Error by architecture year", cap))
+            out.append(save_figure(fig, folder, f"neural-years-{stem}", formats, "Error by architecture year", cap))
         if any(c.get("loss") for c in g["curves"]):
             cap = "Mean training loss and accuracy on the training batches per epoch (no test data during training)."
             fig = training_curves_figure(g, where)
-            out.append(_save(fig, folder, f"neural-curves-{stem}", formats, "Neural learning curves", cap))
+            out.append(save_figure(fig, folder, f"neural-curves-{stem}", formats, "Neural learning curves", cap))
     return out

@@ -42,9 +42,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..results import ResultsSchemaError, row_labels
+from ...results import ResultsSchemaError, row_labels
+from ..stats import log_ratio_interval, mcnemar_exact, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, time_note
-from .stats import log_ratio_interval, mcnemar_exact, wilson_interval
 
 __all__ = ["PairedComparison", "PairedRow", "compare_paired", "format_json", "format_markdown", "format_text"]
 

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from .._files import atomic_write
-from ..data.datasets import digit_names
-from ..data.loader import Dataset, load_dataset
-from .figures import new_figure
+from ..._files import atomic_write
+from ...data.datasets import digit_names
+from ...data.loader import Dataset, load_dataset
+from ..plotting import new_figure
 
 __all__ = ["FORMATS", "DatasetPreview", "show_dataset"]
 

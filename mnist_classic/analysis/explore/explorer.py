@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._files import atomic_write
-from .._version import __version__
-from ..results import ResultsSchemaError, row_labels
-from .explore_page import render_explorer
-from .stats import mcnemar_exact
+from ..._files import atomic_write
+from ..._version import __version__
+from ...results import ResultsSchemaError, row_labels
+from ..stats import mcnemar_exact
+from .page import render_explorer
 from .testset import IMAGE_SET_COLUMNS, image_set_key, load_image_set
 
 if TYPE_CHECKING:
@@ -275,7 +275,7 @@ def explore(
     if isinstance(results, (str, os.PathLike)):
         results = [results]
     if not hasattr(results, "columns"):
-        from .runs import load_runs
+        from ..runs import load_runs
 
         results = load_runs(results)
     payload = explore_payload(results, cases=cases, data_dir=data_dir, data_home=data_home)  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .stats import relative_spread
+from ..stats import relative_spread
 
 __all__ = [
     "COUNT_METRICS",

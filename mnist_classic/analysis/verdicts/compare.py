@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..results import ResultsSchemaError, row_labels
+from ...results import ResultsSchemaError, row_labels
+from ..stats import mcnemar_exact, relative_spread, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, judge_counts, time_note
 from .machine import machine_note, speed_note, threads_note
-from .stats import mcnemar_exact, relative_spread, wilson_interval
 
 __all__ = [
     "CaseComparison",

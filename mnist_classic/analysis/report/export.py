@@ -26,7 +26,7 @@ from bisect import bisect_left, bisect_right
 from pathlib import Path
 from typing import Any
 
-from ..results import read_results
+from ...results import read_results
 
 __all__ = [
     "PYTEST_BENCHMARK_FORMAT_VERSION",

@@ -1,9 +1,9 @@
 """Reports of result CSVs: a table per dataset, as Markdown, LaTeX (booktabs) or one HTML file.
 
 A row is a case summarized over its repeats: accuracy with a 95% CI, error rate, fit and predict
-times, peak memory, the closest published figure (:mod:`mnist_classic.analysis.published`) and, against a
+times, peak memory, the closest published figure (:mod:`mnist_classic.analysis.report.published`) and, against a
 reference pipeline, an exact McNemar test on paired predictions. Rows of neural networks also get a table of
-their own (:mod:`mnist_classic.analysis.neural`). Nothing is re-run.
+their own (:mod:`mnist_classic.analysis.report.neural`). Nothing is re-run.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from .._files import atomic_write
-from ..results import ResultsSchemaError, row_labels
+from ..._files import atomic_write
+from ...results import ResultsSchemaError, row_labels
+from ..stats import accuracy_interval, mcnemar_exact
 from .published import published_reference
 from .render import _EN, _NONE, Report, render_html, render_latex, render_markdown
-from .stats import accuracy_interval, mcnemar_exact
 from .tables import ReportTable
 
 if TYPE_CHECKING:  # pandas (and compare, which needs it) load on first use: the CLI's parser stays light
@@ -116,7 +116,7 @@ def _environment(df: pd.DataFrame) -> list[str]:
 
 
 def build_report(df: pd.DataFrame, *, reference: str | None = None, alpha: float = 0.05) -> Report:
-    """Summarize result rows (from :func:`~mnist_classic.analysis.compare.load_runs`) into report tables.
+    """Summarize result rows (from :func:`~mnist_classic.analysis.verdicts.compare.load_runs`) into report tables.
 
     Parameters
     ----------
@@ -270,7 +270,7 @@ def write_report(
     report = build_report(df, reference=reference, alpha=alpha)
     pages: list[Any] = []  # (file name, payload) of each explorer page, built (and checked) before writing
     if explore:
-        from .explore import explore_pages
+        from ..explore.explorer import explore_pages
 
         pages = explore_pages(df, data_dir=data_dir, data_home=data_home)
     figs: list[Any] = []  # FigureFile
@@ -287,7 +287,7 @@ def write_report(
             raise ValueError(f"{exc}, or pass --no-figures") from None
     written = [p for f in figs for p in f.paths]
     if pages:
-        from .explore import write_pages
+        from ..explore.explorer import write_pages
 
         written = write_pages(pages, out) + written
     out.mkdir(parents=True, exist_ok=True)

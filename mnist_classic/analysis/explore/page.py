@@ -350,7 +350,7 @@ def _json(payload: dict[str, Any]) -> str:
 
 
 def render_explorer(payload: dict[str, Any]) -> str:
-    """The page for a payload of :func:`~mnist_classic.analysis.explore.explore_payload`."""
+    """The page for a payload of :func:`~mnist_classic.analysis.explore.explorer.explore_payload`."""
     title = f"mnist-classic explorer: {payload['dataset']}, {payload['n_test']:,} test images"
     return "\n".join(
         [

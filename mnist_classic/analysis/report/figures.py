@@ -17,9 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +25,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from ..data.datasets import DATASETS
-from ..results import ResultsSchemaError, row_labels
-from .testset import load_image_set
+from ...data.datasets import DATASETS
+from ...results import ResultsSchemaError, row_labels
+from ..explore.testset import load_image_set
+from ..plotting import FigureFile, new_figure, palette, save_figure, slug
 
 __all__ = [
     "FigureFile",
@@ -44,37 +43,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def new_figure(width: float, height: float) -> Any:
-    """A matplotlib Figure (constrained layout), or ImportError naming the extra to install."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        msg = 'Figures need matplotlib: pip install "mnist-classic[report]"'
-        raise ImportError(msg) from None
-    return Figure(figsize=(width, height), layout="constrained")
-
-
-def _colors(names: Sequence[Any]) -> dict[Any, Any]:
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10"]
-    return {n: cmap(i % 10) for i, n in enumerate(names)}
-
-
-@dataclass(frozen=True)
-class FigureFile:
-    """A figure written to disk: its file stem, title, caption and one path per format."""
-
-    name: str
-    title: str
-    caption: str
-    paths: tuple[Path, ...]
-
-    def path(self, ext: str) -> Path | None:
-        """The file of format ``ext`` (``png`` or ``svg``), or None if not written."""
-        return next((p for p in self.paths if p.suffix == f".{ext}"), None)
 
 
 def pareto_front(cost: ArrayLike, value: ArrayLike) -> np.ndarray:
@@ -120,7 +88,7 @@ def pareto_figure(summary: pd.DataFrame, title: str = "") -> Any:
     s = summary[(summary["k"] > 0) & (summary["fit_median"] > 0)]
     fig = new_figure(8.5, 4.8)
     ax = fig.add_subplot()
-    colors = _colors(list(dict.fromkeys(s["pipeline"])))
+    colors = palette(list(dict.fromkeys(s["pipeline"])))
     sizes = sorted(set(s["n_train"]))
     for name, g in s.groupby("pipeline", sort=False):
         x, y = g["fit_median"].to_numpy(), 100 * g["accuracy"].to_numpy()
@@ -151,7 +119,7 @@ def learning_curve_figure(summary: pd.DataFrame, title: str = "") -> Any:
     s = summary[summary["k"] > 0]
     fig = new_figure(7.5, 4.8)
     ax = fig.add_subplot()
-    colors = _colors(list(dict.fromkeys(s["pipeline"])))
+    colors = palette(list(dict.fromkeys(s["pipeline"])))
     for name, g in s.groupby("pipeline", sort=False):
         g = g.sort_values("n_train")
         ax.plot(g["n_train"], 100 * g["accuracy"], "o-", color=colors[name], label=str(name))
@@ -167,7 +135,7 @@ def time_scaling_figure(summary: pd.DataFrame, title: str = "") -> Any:
     """Fit and predict time versus n_train, log-log; each legend entry gives the fitted exponent b of t ~ n^b."""
     s = summary[summary["k"] > 0]
     fig = new_figure(11, 5.4)
-    colors = _colors(list(dict.fromkeys(s["pipeline"])))
+    colors = palette(list(dict.fromkeys(s["pipeline"])))
     for i, (what, label) in enumerate((("fit", "fit time"), ("predict", "predict time"))):
         ax = fig.add_subplot(1, 2, i + 1)
         for name, g in s.groupby("pipeline", sort=False):
@@ -242,23 +210,6 @@ def misclassified_figure(
     return fig
 
 
-def _save(fig: Any, folder: Path, name: str, formats: Sequence[str], title: str, caption: str) -> FigureFile:
-    from matplotlib import rc_context
-
-    paths = []
-    with rc_context({"svg.hashsalt": "mnist-classic", "svg.fonttype": "path"}):
-        for ext in formats:
-            path = folder / f"{name}.{ext}"
-            meta = {"Date": None} if ext == "svg" else {"Software": None}
-            fig.savefig(path, format=ext, dpi=100, metadata=meta)
-            paths.append(path)
-    return FigureFile(name, title, caption, tuple(paths))
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "dataset"
-
-
 def _test_images(row: pd.Series, data_dir: str | None, data_home: str | None) -> np.ndarray | None:
     """The run's test images, after checking the payloads against the row's hashes; None (logged) if unavailable."""
     dataset = str(row["dataset"])
@@ -291,9 +242,9 @@ def write_figures(
     Parameters
     ----------
     df : pandas.DataFrame
-        Result rows with ``_source`` (see :func:`~mnist_classic.analysis.compare.load_runs`).
+        Result rows with ``_source`` (see :func:`~mnist_classic.analysis.verdicts.compare.load_runs`).
     summary : pandas.DataFrame
-        The same rows summarized by :func:`~mnist_classic.analysis.report.summarize`.
+        The same rows summarized by :func:`~mnist_classic.analysis.report.summary.summarize`.
     folder : str or os.PathLike
         Created if absent; files are named ``<figure>-<dataset>.<ext>``.
     formats : sequence of {"png", "svg"}, default=("png", "svg")
@@ -316,20 +267,22 @@ def write_figures(
     keys: Any
     for keys, s in summary.groupby(["dataset", "n_test"], sort=False):
         dataset, n_test = str(keys[0]), int(keys[1])
-        stem = _slug(str(dataset)) + (f"-test{n_test}" if n_tests[dataset] > 1 else "")
+        stem = slug(str(dataset)) + (f"-test{n_test}" if n_tests[dataset] > 1 else "")
         where = f"{dataset}, {n_test:,} test images"
         if (s["k"] > 0).sum() == 0:
             continue
         cap = "Circled points, joined by the dashed step line, are the Pareto front: no other case fits faster "
         cap += "and is more accurate."
-        out.append(_save(pareto_figure(s, where), folder, f"pareto-{stem}", formats, "Accuracy versus fit time", cap))
+        out.append(
+            save_figure(pareto_figure(s, where), folder, f"pareto-{stem}", formats, "Accuracy versus fit time", cap)
+        )
         if (s[s["k"] > 0].groupby("pipeline")["n_train"].nunique() >= 2).any():
             cap = "Mean test accuracy per training size; the band is the 95% CI."
             fig = learning_curve_figure(s, where)
-            out.append(_save(fig, folder, f"learning-{stem}", formats, "Learning curves", cap))
+            out.append(save_figure(fig, folder, f"learning-{stem}", formats, "Learning curves", cap))
             cap = "Median times, log-log; b is the least-squares slope of log(time) on log(n_train)."
             fig = time_scaling_figure(s, where)
-            out.append(_save(fig, folder, f"scaling-{stem}", formats, "Time scaling", cap))
+            out.append(save_figure(fig, folder, f"scaling-{stem}", formats, "Time scaling", cap))
         ok = df[(df["dataset"] == dataset) & (df["n_test"] == n_test) & (df["status"] == "ok")]
         best = ok.sort_values(["n_train", "seed"], ascending=[False, True]).drop_duplicates("pipeline")
         best = best.set_index("pipeline").loc[list(dict.fromkeys(ok["pipeline"]))].reset_index()
@@ -345,12 +298,12 @@ def write_figures(
         cap = "Counts; rows are true labels, columns predicted; off-diagonal cells coloured by share of the true "
         cap += "class (scale per panel)."
         fig = confusion_figure(truth, preds, where)
-        out.append(_save(fig, folder, f"confusion-{stem}", formats, "Confusion matrices", cap))
+        out.append(save_figure(fig, folder, f"confusion-{stem}", formats, "Confusion matrices", cap))
         images = _test_images(best.iloc[0], data_dir, data_home)
         if images is not None:
             cap = (
                 f"The first {gallery_size} misclassified test images of each pipeline, in test order: true → predicted."
             )
             fig = misclassified_figure(images, truth, preds, gallery_size, where)
-            out.append(_save(fig, folder, f"misclassified-{stem}", formats, "Misclassified test images", cap))
+            out.append(save_figure(fig, folder, f"misclassified-{stem}", formats, "Misclassified test images", cap))
     return out

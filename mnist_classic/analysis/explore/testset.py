@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..data.datasets import DATASETS
-from ..data.loader import DataIntegrityError, load_dataset
-from ..results import labels_sha256
+from ...data.datasets import DATASETS
+from ...data.loader import DataIntegrityError, load_dataset
+from ...results import labels_sha256
 
 __all__ = ["IMAGE_SET_COLUMNS", "ImageSet", "image_set_key", "load_image_set"]
 

@@ -2,7 +2,7 @@
 
 A time verdict is only as good as the machine it was measured on. Before
 ``compare`` calls a case slower or faster, it checks what the rows recorded
-(:mod:`mnist_classic.bench.machine`), each side's median over its repeats:
+(:mod:`mnist_classic.measure.machine`), each side's median over its repeats:
 
 - other processes' load during the case (``others_cores``): above
   :data:`BUSY_CORES` on either side, the seconds measure the neighbours as
@@ -29,7 +29,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .stats import relative_spread
+from ..stats import relative_spread
 
 __all__ = ["BUSY_CORES", "INDEX_ALPHA", "INDEX_VALUES", "SPEED", "STEAL", "machine_note", "speed_note", "threads_note"]
 

@@ -55,7 +55,6 @@ from functools import cache
 from pathlib import Path
 
 __all__ = [
-    "MEASURES",
     "InstructionsUnavailableError",
     "callgrind_command",
     "client_requests",
@@ -65,9 +64,6 @@ __all__ = [
     "require_instructions",
     "valgrind_version",
 ]
-
-#: What ``run --measure`` accepts: seconds (the default) or instructions under callgrind.
-MEASURES: tuple[str, ...] = ("time", "instructions")
 
 _GET_VALGRIND = (
     "install valgrind (Debian/Ubuntu: apt-get install valgrind; Fedora: dnf install valgrind); "

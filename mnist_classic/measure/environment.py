@@ -53,7 +53,7 @@ def git_commit() -> str:
     Known when the package runs from a git checkout (an editable install or
     the source tree); a wheel installed into site-packages has no commit.
     """
-    here = Path(__file__).resolve().parents[1]  # the package: mnist_classic/bench/environment.py
+    here = Path(__file__).resolve().parents[1]  # the package: mnist_classic/measure/environment.py
     try:
         top = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"], cwd=here, capture_output=True, text=True, timeout=10, check=True

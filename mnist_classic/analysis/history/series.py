@@ -11,7 +11,7 @@ every run there.
 Steps:
 
 - fit and predict time: change points of the per-point medians, found by
-  :func:`~mnist_classic.analysis.changepoint.detect_steps` (penalized
+  :func:`~mnist_classic.analysis.history.changepoint.detect_steps` (penalized
   piecewise-constant L1 fit). Its penalty scales with the noise, estimated
   from the differences of the medians; on a short history (4-12 points) that
   estimate is often near zero by chance, and alone it gives 3-10% false alarms
@@ -27,7 +27,7 @@ Steps:
   the paired per-image predictions (lowest common seed), as ``compare`` does.
 
 Each point is also judged against the one before it with
-:func:`~mnist_classic.analysis.compare.compare_runs`, the gate of ``compare``
+:func:`~mnist_classic.analysis.verdicts.compare.compare_runs`, the gate of ``compare``
 (threshold, noise of the repeats, Mann-Whitney where the repeats allow, time
 resolution, McNemar). The history regressed when the latest point of a series
 is ``worse`` than the point before it: that is the exit status CI reads.
@@ -44,10 +44,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..results import COLUMNS
+from ...results import COLUMNS
+from ..verdicts.compare import KEY, CaseComparison, compare_runs, validate_gate
+from ..verdicts.counts import COUNT_METRICS
 from .changepoint import BETA, detect_steps, noise_scale
-from .compare import KEY, CaseComparison, compare_runs, validate_gate
-from .counts import COUNT_METRICS
 
 __all__ = [
     "AXES",
@@ -284,7 +284,7 @@ def build_history(
     axis : str, default="sklearn_version"
         ``git_commit``, ``started_at`` or a column ending in ``_version``.
     max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions
-        The gate, as in :func:`~mnist_classic.analysis.compare.compare_runs`.
+        The gate, as in :func:`~mnist_classic.analysis.verdicts.compare.compare_runs`.
 
     Returns
     -------
@@ -426,7 +426,7 @@ def format_markdown(history: History) -> str:
 
 def write_history(history: History, out: str | os.PathLike[str]) -> list[Path]:
     """Write ``history.html`` (the dashboard) and ``history.md`` (the summary) into ``out``; return their paths."""
-    from .._files import atomic_write
+    from ..._files import atomic_write
     from .dashboard import render_dashboard
 
     folder = Path(out)

@@ -30,15 +30,15 @@ from typing import Any
 
 import numpy as np
 
-from ..data.loader import load_dataset
-from .case import Case, run_case
+from ...data.loader import load_dataset
+from ...spec.plugins import load_entry_points, load_plugins
+from ...spec.runconfig import BACKENDS
+from ...spec.selectors import ConfiguredPipeline
+from ..case import Case, run_case
 from .ledger import CoreLedger
 from .order import PROBE_SIZE, PROBE_SIZES, ProbeTimes, estimate_cost, longest_first, probe_times
-from .plugins import load_entry_points, load_plugins
-from .selectors import ConfiguredPipeline
 
 __all__ = [
-    "BACKENDS",
     "PROBE_SIZE",
     "PROBE_SIZES",
     "DataRef",
@@ -52,8 +52,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Engines that ``--backend`` accepts.
-BACKENDS: tuple[str, ...] = ("loky", "dask")
 _RETRIES = 2  # a case whose worker died is retried this many times, then recorded as an error
 
 
