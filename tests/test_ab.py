@@ -245,6 +245,7 @@ def _records(result_lines):
     return [json.loads(line) for line in result_lines if line.startswith("{")]
 
 
+@pytest.mark.slow
 def test_interleave_runs_the_sides_one_after_the_other_in_the_drawn_order(tmp_path, fake_envs):
     lines = []
     result = run_ab(
@@ -261,6 +262,7 @@ def test_interleave_runs_the_sides_one_after_the_other_in_the_drawn_order(tmp_pa
     assert log["sides"]["new"]["requirements"] == ["a==2"]
 
 
+@pytest.mark.slow
 def test_duet_runs_both_at_once_one_core_and_one_thread_each(tmp_path, fake_envs, monkeypatch):
     monkeypatch.setenv("AB_TEST_SLEEP", "1.0")
     lines = []

@@ -192,6 +192,7 @@ def test_bad_selectors_are_one_line_and_exit_2(selector, match, tmp_path, capsys
 # --- the contract check ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "match"),
     [
@@ -215,6 +216,7 @@ def test_a_broken_estimator_stops_the_run_before_any_row(usermod, tmp_path, caps
     assert not out.exists() and not out.with_suffix(".predictions").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "match"),
     [
@@ -236,6 +238,7 @@ def test_an_estimator_that_raises_anywhere_or_never_returns_is_one_line_and_exit
     assert not out.exists() and not out.with_suffix(".predictions").exists()
 
 
+@pytest.mark.slow
 def test_the_check_has_a_default_limit_and_says_it_is_running(usermod, tmp_path, capsys, monkeypatch):
     from mnist_classic.bench import contract
 
@@ -317,6 +320,7 @@ def test_contract_sample_takes_every_class():
 # --- Python API ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_estimator_objects_and_pairs_are_cloned_for_every_case(usermod, tmp_path):
     import usermod as um
 
@@ -360,6 +364,7 @@ def test_a_plugin_file_adds_entries_that_list_shows_with_their_origin(tmp_path, 
     assert PIPELINES["svm"].origin == "built-in"
 
 
+@pytest.mark.slow
 def test_a_plugin_runs_in_parallel_workers_too(tmp_path, clean_registries):
     plugin = tmp_path / "my_models.py"
     plugin.write_text(PLUGIN)
@@ -392,6 +397,7 @@ def _toy(folder: Path, seed: int) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_a_run_file_with_several_datasets_grids_and_repeats(tmp_path, capsys):
     _toy(tmp_path / "toyset", seed=1)
     run_file = tmp_path / "bench.toml"

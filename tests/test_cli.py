@@ -135,6 +135,7 @@ def _cli(*args, **kw):
     return subprocess.run([sys.executable, "-m", "mnist_classic", *args], capture_output=True, text=True, **kw)
 
 
+@pytest.mark.slow
 def test_run_as_subprocess_and_console_script(tmp_path):
     out = tmp_path / "r.csv"
     proc = _cli("run", "--pipelines", "dummy", "--n-train", "100", "--n-test", "100", "-o", str(out))
@@ -167,6 +168,7 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_interrupted_run_keeps_every_finished_row(tmp_path, sig):
     out = tmp_path / "r.csv"

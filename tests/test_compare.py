@@ -212,6 +212,7 @@ def test_wilson_and_mcnemar_known_values():
     assert mcnemar_exact(10, 10) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_two_real_runs_compare_clean_and_determinism(tmp_path, capsys):
     paths = []
     for name in ("a", "b"):

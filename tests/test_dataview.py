@@ -30,6 +30,7 @@ def test_class_names_must_match_n_classes():
         DatasetSpec(name="x", description="", license="", files=files, class_names=("a", "b"))
 
 
+@pytest.mark.slow
 def test_writes_every_figure_in_every_format(tmp_path):
     toy = tmp_path / "toy"
     write_toy_dir(toy)

@@ -126,6 +126,7 @@ def test_env_that_does_not_import_is_refused(tmp_path, monkeypatch, fake):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]
 
 
+@pytest.mark.slow
 def test_junk_in_the_cache_is_not_taken_for_an_env(tmp_path, fake):
     key_env = build_env([], cache_dir=tmp_path / "a", installer="pip")
     junk = tmp_path / "b" / key_env.key

@@ -35,6 +35,7 @@ def _run(command: str, placeholders: dict[str, str], capsys) -> tuple[int, str, 
     return code, out, err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("row", _rows(), ids=lambda r: r["case"])
 def test_documented_error(row, placeholders, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a run that wrongly went ahead would write here

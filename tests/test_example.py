@@ -37,6 +37,7 @@ def installed(tmp_path_factory):
     return target
 
 
+@pytest.mark.slow
 def test_the_walkthrough_runs_against_the_baselines(installed, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed), os.environ.get("PYTHONPATH", "")])}
     outputs = []

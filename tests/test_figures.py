@@ -96,6 +96,7 @@ def test_legend_gives_the_fitted_exponent(sweep):
     assert fig.axes[0].get_xscale() == fig.axes[0].get_yscale() == "log"
 
 
+@pytest.mark.slow
 def test_report_with_figures_in_every_format(tmp_path, sweep, capsys):
     out = tmp_path / "rep"
     assert report_cli(sweep, "--out", out, "--reference", "fast") == 0
@@ -139,6 +140,7 @@ def test_images_of_another_payload_are_refused(tmp_path, mnist):
         write_figures(df, summarize(df), tmp_path / "f", formats=("png",))
 
 
+@pytest.mark.slow
 def test_unregistered_dataset_skips_the_gallery_with_a_warning(tmp_path, mnist, caplog):
     df = load_runs([write_sweep(tmp_path / "s.csv", mnist, dataset="mydigits")])
     with caplog.at_level(logging.WARNING, logger="mnist_classic.analysis.report.figures"):

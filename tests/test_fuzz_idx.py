@@ -7,6 +7,8 @@ ValueError) naming the source; and the memory used is bounded by the bytes reall
 
 from __future__ import annotations
 
+import pytest
+
 import gzip
 import struct
 import tracemalloc
@@ -69,12 +71,14 @@ headers = st.builds(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.binary(max_size=512), st.booleans())
 def test_random_bytes(data, compress):
     _parse(gzip.compress(data, mtime=0) if compress else data)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(headers, st.binary(max_size=256), st.booleans())
 def test_lying_headers(header, body, compress):
@@ -91,6 +95,7 @@ arrays = st.builds(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(arrays, st.data(), st.booleans())
 def test_truncations_and_bit_flips(arr, data, compress):
@@ -105,6 +110,7 @@ def test_truncations_and_bit_flips(arr, data, compress):
     _parse(bytes(mutated))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.sampled_from(sorted(IDX_DTYPES)), st.integers(1, 4), st.integers(1, 1 << 16), st.integers(0, 4096))
 def test_gzip_bombs(code, ndim, claim, extra):

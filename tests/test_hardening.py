@@ -49,6 +49,7 @@ def _check_csv(out: Path) -> object:
     return df
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_completes_the_grid(tmp_path):
     out = tmp_path / "r.csv"
     rng = random.Random(20261124)
@@ -69,6 +70,7 @@ def test_sigkill_at_random_moments_then_resume_completes_the_grid(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_two_runs_appending_to_one_csv_at_once(tmp_path):
     out = tmp_path / "shared.csv"
     procs = [_run_cli(out), _run_cli(out)]
@@ -226,6 +228,7 @@ def test_decoded_cache_is_loaded_without_pickle(tmp_path):
     assert ds.X_train.shape == (10, 784)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM])
 def test_sigterm_keeps_finished_rows(tmp_path, sig):
     out = tmp_path / "r.csv"

@@ -188,6 +188,7 @@ def test_counted_environment_is_one_thread_and_fixed():
     assert env["PYTHONHASHSEED"] == "0" and "mmap_threshold" in env["GLIBC_TUNABLES"] and env["HOME"] == "/h"
 
 
+@pytest.mark.slow
 def test_missing_valgrind_is_one_line_and_exit_2(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path)}  # no valgrind on this PATH
     proc = subprocess.run(

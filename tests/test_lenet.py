@@ -12,6 +12,7 @@ from sklearn.base import clone
 from mnist_classic.estimators import LeNet5Classifier
 
 
+@pytest.mark.slow
 def test_package_imports_without_torch() -> None:
     code = (
         "import sys, mnist_classic.estimators as e; "

@@ -61,7 +61,7 @@ def test_grids_inside_nested_values_expand_in_order():
 
 def test_a_string_stays_a_string_where_the_parameter_takes_one():
     # "linear" is a registered pipeline's name too: SVC's kernel defaults to a string, so it is one
-    assert "linear" in __import__("mnist_classic").bench.pipelines.PIPELINES
+    assert "linear" in __import__("mnist_classic").PIPELINES
     est = parse_selector("sklearn.svm:SVC[kernel=linear]").build()
     assert isinstance(est, SVC) and est.kernel == "linear"
     assert parse_selector("svm[kernel=linear]").build().kernel == "linear"
@@ -111,6 +111,7 @@ def test_run_file_tables_and_named_lists_become_the_same_selectors():
     assert table_to_selector(steps) == "sklearn.ensemble:BaggingClassifier[estimator=knn]"
 
 
+@pytest.mark.slow
 def test_a_run_file_with_nested_tables_and_a_named_list_runs(tmp_path, capsys):
     run_file = tmp_path / "nested.toml"
     bagging = (

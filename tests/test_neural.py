@@ -21,6 +21,7 @@ MODELS = [LeNet5Classifier, ResNetClassifier, MobileNetClassifier, ViTClassifier
 NEW = [ResNetClassifier, MobileNetClassifier, ViTClassifier]
 
 
+@pytest.mark.slow
 def test_package_imports_without_torch() -> None:
     code = (
         "import sys, mnist_classic.estimators as e; "
@@ -76,6 +77,7 @@ def small_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return ds.X_train[:300], ds.y_train[:300], ds.X_test[:200], ds.y_test[:200]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", MODELS)
 def test_one_epoch_fit_predict_and_fitted_attributes(torch, small_mnist, cls) -> None:
     X, y, X_test, _ = small_mnist
@@ -94,6 +96,7 @@ def test_one_epoch_fit_predict_and_fitted_attributes(torch, small_mnist, cls) ->
     assert torch.utils.deterministic.fill_uninitialized_memory
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", NEW)
 def test_same_seed_same_predictions(torch, small_mnist, cls) -> None:
     X, y, X_test, _ = small_mnist
@@ -167,6 +170,7 @@ def test_suite_cnn_holds_the_four_networks(capsys) -> None:
     assert lines[at + 1].split() == ["lenet5", "resnet", "mobilenet", "vit"]  # the members, under the description
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet", "mobilenet", "vit"])
 def test_one_epoch_run_writes_the_neural_columns(torch, tmp_path, name) -> None:
     from mnist_classic import read_results

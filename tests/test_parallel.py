@@ -39,6 +39,7 @@ def sequential(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_loky_gives_the_sequential_predictions(sequential, tmp_path, caplog):
     out = tmp_path / "par.csv"
     with caplog.at_level("INFO", logger="mnist_classic.bench.parallel.backends"):
@@ -63,6 +64,7 @@ def test_loky_gives_the_sequential_predictions(sequential, tmp_path, caplog):
     assert seq["fit_threads"].isna().all() and seq["predict_threads"].isna().all()
 
 
+@pytest.mark.slow
 def test_more_jobs_than_cores_is_a_warning(tmp_path, caplog):
     jobs = len(os.sched_getaffinity(0)) + 1
     with caplog.at_level("WARNING", logger="mnist_classic.bench.parallel.backends"):
@@ -73,6 +75,7 @@ def test_more_jobs_than_cores_is_a_warning(tmp_path, caplog):
     assert any(f"--n-jobs {jobs} is more than the {jobs - 1} cores" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_sequential_predictions(sequential, tmp_path):
     pytest.importorskip("distributed")
     out = tmp_path / "dask.csv"
@@ -306,6 +309,7 @@ def _worker_pids() -> list[int]:
     return pids
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_run_loses_no_case(tmp_path):
     out = tmp_path / "r.csv"
     config = RunConfig(
@@ -354,6 +358,7 @@ def test_bad_parallel_options(tmp_path, kwargs, match):
         run_benchmark(RunConfig(pipelines=["dummy"], n_train=[100], n_test=100, output=tmp_path / "r.csv", **kwargs))
 
 
+@pytest.mark.slow
 def test_dask_with_a_running_scheduler(sequential, tmp_path):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(

@@ -73,6 +73,7 @@ SCENARIO = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_run_compare_report_without_resource_fcntl_pread_and_proc(tmp_path):
     script = tmp_path / "scenario.py"
     script.write_text(PRELUDE + SCENARIO)

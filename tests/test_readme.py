@@ -69,6 +69,7 @@ def _blocks(language: str) -> list[str]:
     return re.findall(rf"^ *```{language}\n(.*?)^ *```", readme, re.S | re.M)
 
 
+@pytest.mark.slow
 def test_readme_python_examples_run(tmp_path, monkeypatch):
     import textwrap
 

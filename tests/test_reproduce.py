@@ -61,6 +61,7 @@ def _edit(src: Path, dst: Path, **changes: dict[str, str]) -> Path:
     return dst
 
 
+@pytest.mark.slow
 def test_a_fresh_run_of_builtin_pipelines_reproduces(builtin_run, capsys):
     assert main(["reproduce", str(builtin_run)]) == 0
     out = capsys.readouterr().out
@@ -91,6 +92,7 @@ def test_a_row_that_does_not_reproduce_exits_1_and_says_what_differs(builtin_run
     assert "1 of 2 rows reproduced" in out
 
 
+@pytest.mark.slow
 def test_rows_naming_modules_are_refused_in_one_line_unless_allowed(tmp_path, monkeypatch, capsys):
     (tmp_path / "usermod_r.py").write_text(USERMOD)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -124,6 +126,7 @@ def test_the_module_scan_sees_every_depth_quoted_or_not():
     assert named_modules("svm[C=1e-3,gamma=scale]") == []
 
 
+@pytest.mark.slow
 def test_a_plugin_pipeline_needs_its_plugin(tmp_path, capsys, clean_registry):
     plugin = tmp_path / "plug_r.py"
     plugin.write_text(PLUGIN)

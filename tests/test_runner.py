@@ -36,6 +36,7 @@ def small_run(tmp_path_factory):
     return run_benchmark(config), out
 
 
+@pytest.mark.slow
 def test_rows_record_the_checkouts_commit(small_run):
     import subprocess
     from pathlib import Path
@@ -130,6 +131,7 @@ def test_failing_case_is_recorded_and_run_goes_on(tmp_path):
     assert np.isnan(df["accuracy"].iloc[0])
 
 
+@pytest.mark.slow
 def test_timeout_is_recorded(tmp_path):
     out = tmp_path / "r.csv"
     config = RunConfig(pipelines=["dummy", "rf[n_estimators=20000]"], n_train=[2000], n_test=100, timeout=4, output=out)

@@ -19,6 +19,7 @@ def test_every_suite_names_registered_pipelines():
     assert suite_pipelines(["default", "neural"])[:5] == list(SUITES["default"].pipelines)
 
 
+@pytest.mark.slow
 def test_run_with_a_suite_and_more_pipelines(tmp_path, capsys):
     out = tmp_path / "r.csv"
     argv = ["run", "--suite", "default", "--pipelines", "dummy", "--n-train", "100", "--n-test", "50", "-o", str(out)]
