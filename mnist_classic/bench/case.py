@@ -101,14 +101,14 @@ def run_case(
     region : callable or None, default=None
         Entered around each measured call with its name (``fit/svc``), as
         :func:`~.measure.timed_fit` does: the instruction counts of
-        ``--measure instructions`` (:mod:`.callgrind`).
+        ``--measure instructions`` (:mod:`mnist_classic.measure.callgrind`).
     warmup : {"none", "small", "full"}, default="none"
         An untimed fit and predict before the first case of this pipeline in
         this process (see :data:`~mnist_classic.spec.runconfig.WARMUPS`); the row's ``warmup`` says what
         preceded it (``warm`` when an earlier case of the pipeline had).
     machine : bool, default=False
         Record the machine's state around the case and a calibration before
-        it (:mod:`.machine`).
+        it (:mod:`mnist_classic.measure.machine`).
 
     Returns
     -------

@@ -2,7 +2,7 @@
 
 The parent (:func:`run_counted`) writes what the child needs into a private
 temporary folder, runs ``valgrind --tool=callgrind ... python -m
-mnist_classic.bench.counted SPEC OUT`` there (:mod:`.callgrind`), and reads
+mnist_classic.bench.counted SPEC OUT`` there (:mod:`mnist_classic.measure.callgrind`), and reads
 back the child's row values (``OUT``) and callgrind's dumps. The child
 (:func:`main`) loads the plugins and the data with instrumentation off, then
 runs the case through :func:`~.case.run_case` exactly as a timed run does,

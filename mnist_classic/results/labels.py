@@ -71,7 +71,7 @@ def load_labels(folder: str | os.PathLike[str], sha: str) -> np.ndarray:
 def row_labels(row: Any, column: str) -> np.ndarray:
     """The labels a result row points to (``predictions_sha256`` or ``truth_sha256``).
 
-    ``row`` comes from :func:`mnist_classic.analysis.verdicts.compare.load_runs`: its ``_source``
+    ``row`` comes from :func:`mnist_classic.analysis.runs.load_runs`: its ``_source``
     column names the CSV, whose sidecar folder holds the labels.
 
     Raises

@@ -90,7 +90,7 @@ class RunConfig:
         every row, so that the run can be repeated exactly.
     check_contract : bool, default=True
         Try every estimator that is not a built-in pipeline on ~50 images
-        before the first case (see :mod:`.contract`).
+        before the first case (see :mod:`mnist_classic.bench.contract`).
     engine : str, default="sklearn"
         What runs the estimators (see :mod:`.engines`): ``sklearn`` (stock)
         or ``sklearnex`` (Intel Extension for Scikit-learn). Another engine
@@ -99,13 +99,13 @@ class RunConfig:
         ``time`` measures seconds in this process (or its ``--timeout``
         child); ``instructions`` counts each case's fit and predict (and each
         step) under valgrind's callgrind, in a child process per case, on one
-        thread (:mod:`.counted`): counts that no other process on the machine
+        thread (:mod:`mnist_classic.bench.counted`): counts that no other process on the machine
         can move. Cases may then run ``n_jobs`` at a time.
     warmup : {"small", "full", "none"}, default="small"
         Timed runs one case at a time: an untimed warm-up before the first
         case of each pipeline (``small``: fit on 1,000 images and predict
         500; ``full``: the whole case once), so that the first repeat is not
-        a cold one (:func:`~.case.run_case`).
+        a cold one (:func:`~mnist_classic.bench.case.run_case`).
     threads : {"free", "all"}, default="free"
         Timed runs one case at a time: ``free`` gives a case no more
         BLAS/OpenMP threads than the cores other processes leave free

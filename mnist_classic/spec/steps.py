@@ -71,7 +71,7 @@ _REQUIRED = inspect.Parameter.empty
 
 
 class ContractError(ValueError):
-    """An estimator that does not behave as a scikit-learn classifier (see :mod:`.contract`)."""
+    """An estimator that does not behave as a scikit-learn classifier (see :mod:`mnist_classic.bench.contract`)."""
 
 
 def _is_estimator(value: Any) -> bool:

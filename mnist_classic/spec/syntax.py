@@ -1,7 +1,7 @@
 """The text of a selector: splitting, and values as written and as read.
 
 Pure string handling, shared by the selector parser (:mod:`.selectors`), estimator
-objects' names (:mod:`.objects`) and run files (:mod:`.config`).
+objects' names (:mod:`.objects`) and run files (:mod:`.runfile`).
 """
 
 from __future__ import annotations

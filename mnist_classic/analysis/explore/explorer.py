@@ -6,7 +6,7 @@ sidecar (checked against their SHA-256) and the test images from the dataset
 the rows name (checked against the rows' payload hashes), and writes
 ``explore.html``: the images and the labels packed once (zlib, base64) with the
 exact McNemar test of every pair of cases, drawn by the page's own script
-(:mod:`.explore_page`). Nothing is fetched: the page opens from disk.
+(:mod:`.page`). Nothing is fetched: the page opens from disk.
 """
 
 from __future__ import annotations

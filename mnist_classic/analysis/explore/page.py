@@ -1,4 +1,4 @@
-"""The explorer's page: HTML, CSS and the script that draws it, around the payload of :mod:`.explore`.
+"""The explorer's page: HTML, CSS and the script that draws it, around the payload of :mod:`.explorer`.
 
 The page is one file: inline CSS, one inline script written here (no library,
 nothing fetched; a Content-Security-Policy forbids every request), and the

@@ -242,7 +242,7 @@ def write_figures(
     Parameters
     ----------
     df : pandas.DataFrame
-        Result rows with ``_source`` (see :func:`~mnist_classic.analysis.verdicts.compare.load_runs`).
+        Result rows with ``_source`` (see :func:`~mnist_classic.analysis.runs.load_runs`).
     summary : pandas.DataFrame
         The same rows summarized by :func:`~mnist_classic.analysis.report.summary.summarize`.
     folder : str or os.PathLike

@@ -2,7 +2,7 @@
 
 Cells arrive as plain text (Unicode dashes); each renderer escapes for its format. What is
 rendered, :class:`Report` (defined here) and its :class:`~.tables.ReportTable` s, is built by
-:mod:`.report`, which imports this module (never the other way round).
+:mod:`.summary`, which imports this module (never the other way round).
 """
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ def _environment(df: pd.DataFrame) -> list[str]:
 
 
 def build_report(df: pd.DataFrame, *, reference: str | None = None, alpha: float = 0.05) -> Report:
-    """Summarize result rows (from :func:`~mnist_classic.analysis.verdicts.compare.load_runs`) into report tables.
+    """Summarize result rows (from :func:`~mnist_classic.analysis.runs.load_runs`) into report tables.
 
     Parameters
     ----------

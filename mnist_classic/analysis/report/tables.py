@@ -1,6 +1,6 @@
 """A report table: title, summary rows, and the same as text cells with notes, ready to render.
 
-Its own module so that :mod:`.report` and :mod:`.neural` both build tables without importing each other.
+Its own module so that :mod:`.summary` and :mod:`.neural` both build tables without importing each other.
 """
 
 from __future__ import annotations

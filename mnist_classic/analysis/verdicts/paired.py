@@ -331,7 +331,7 @@ def compare_paired(
     Parameters
     ----------
     frame : pandas.DataFrame
-        Rows of ``mnist-classic ab`` (from :func:`~.runs.load_runs`: with ``_source``).
+        Rows of ``mnist-classic ab`` (from :func:`~mnist_classic.analysis.runs.load_runs`: with ``_source``).
     max_slowdown : float, default=1.10
         A geometric-mean time ratio NEW/BASE above this, whose interval lies above 1, is ``worse``.
     max_accuracy_drop : float, default=0.1
