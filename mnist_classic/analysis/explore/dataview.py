@@ -10,7 +10,7 @@ files), draws four figures and writes them as PNG and SVG:
 - ``pixels-<name>``: the histogram of pixel intensities, train and test.
 
 matplotlib is imported inside the functions, through its object-oriented API
-only (``matplotlib.figure.Figure``, no pyplot), as in :mod:`..plotting`.
+only (``matplotlib.figure.Figure``, no pyplot), as in :mod:`mnist_classic.analysis.plotting`.
 """
 
 from __future__ import annotations
