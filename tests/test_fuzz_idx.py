@@ -7,14 +7,13 @@ ValueError) naming the source; and the memory used is bounded by the bytes reall
 
 from __future__ import annotations
 
-import pytest
-
 import gzip
 import struct
 import tracemalloc
 import zlib
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
