@@ -140,7 +140,11 @@ def resolve_files(
     else:
         paths = {f.role: folder / f.filename for f in spec.files}
         if not all(p.exists() for p in paths.values()):
-            msg = f"{spec.name} is not downloaded to {folder}: run 'mnist-classic data download {spec.name}'"
+            # Both ways, since a dataset is often on disk elsewhere already (Debian's /usr/share/datasets/...).
+            msg = (
+                f"{spec.name} is not downloaded to {folder}: pass the folder of its IDX files "
+                f"(--data-dir DIR, data_dir=DIR in Python), or run 'mnist-classic data download {spec.name}'"
+            )
             raise FileNotFoundError(msg)
     return spec, paths, {**_read_pins(folder), **pins}, folder
 
@@ -155,8 +159,13 @@ def write_pins(folder: Path, hashes: dict[str, str]) -> None:
 
 
 def identify_spec(hashes: dict[str, str]) -> DatasetSpec | None:
-    """The registered dataset whose published payload hashes are exactly ``hashes``, else None."""
-    return next((spec for spec in DATASETS.values() if spec.pinned == hashes), None)
+    """The registered dataset whose published payload hash of every role in ``hashes`` is the one given, else None.
+
+    ``hashes`` may name all four roles (a whole dataset) or some (one split).
+    """
+    if not hashes:
+        return None
+    return next((s for s in DATASETS.values() if all(s.pinned.get(r) == h for r, h in hashes.items())), None)
 
 
 def identify(hashes: dict[str, str], directory: Path) -> str:
