@@ -45,13 +45,13 @@ def _require_torch() -> None:
         raise ImportError(_NO_TORCH)
 
 
-def _pillow_image() -> Any:
-    """PIL's ``Image`` module, or None where Pillow is not installed."""
+def _has_pillow() -> bool:
+    """Pillow is installed (then items are PIL images, as torchvision's are)."""
     try:
-        from PIL import Image
+        from PIL import Image  # noqa: F401
     except ImportError:
-        return None
-    return Image
+        return False
+    return True
 
 
 def to_tensor(image: Any) -> torch.Tensor:
@@ -166,7 +166,7 @@ class MNIST(_TorchDataset):
         self.data = torch.from_numpy(split.images)
         self.targets = torch.from_numpy(split.labels.astype(np.int64))
         self.classes = list(split.class_names)
-        self._image = _pillow_image()  # decided once: the same type for every item
+        self._pil = _has_pillow()  # decided once: the same type for every item (a bool: the dataset pickles)
 
     @property
     def class_to_idx(self) -> dict[str, int]:
@@ -179,7 +179,12 @@ class MNIST(_TorchDataset):
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         """``(image, label)``, each through its transform."""
         pixels, target = self.data[index], int(self.targets[index])
-        image: Any = self._image.fromarray(pixels.numpy()) if self._image is not None else to_tensor(pixels)
+        if self._pil:
+            from PIL import Image
+
+            image: Any = Image.fromarray(pixels.numpy())
+        else:
+            image = to_tensor(pixels)
         if self.transform is not None:
             image = self.transform(image)
         label: Any = target if self.target_transform is None else self.target_transform(target)

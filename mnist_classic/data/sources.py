@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .._files import atomic_write
 from .datasets import DATASETS, ROLES, DatasetSpec, get_dataset_spec
-from .fetch import fetch_dataset, get_data_home
+from .fetch import FetchError, fetch_dataset, get_data_home
 
 __all__ = ["find_idx_files", "identify", "identify_spec", "resolve_files", "write_pins"]
 
@@ -136,7 +136,11 @@ def resolve_files(
         return spec, find_idx_files(bundled_dir(spec.name)), pins, None
     folder = get_data_home(data_home) / spec.name
     if download:
-        paths = fetch_dataset(spec, data_home=data_home)
+        try:
+            paths = fetch_dataset(spec, data_home=data_home)
+        except FetchError as exc:  # offline, say: the other way in, as when not downloaded
+            msg = f"{exc}; a copy of {spec.name} already on disk reads with --data-dir DIR (data_dir=DIR in Python)"
+            raise FetchError(msg) from None
     else:
         paths = {f.role: folder / f.filename for f in spec.files}
         if not all(p.exists() for p in paths.values()):
