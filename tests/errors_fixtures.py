@@ -55,6 +55,9 @@ def build(tmp: Path) -> dict[str, str]:
     paths["lonely_csv"] = lonely
     paths["run_20"] = write_run(tmp / "run-20.csv", truth, [{"pipeline": "knn", "pred": truth}])
     paths["run_10"] = write_run(tmp / "run-10.csv", truth[:10], [{"pipeline": "rf", "pred": truth[:10]}])
+    # A run on Fashion-MNIST read from a directory (Debian's, say): explore finds no download of it.
+    fashion = [{"pipeline": "svm", "pred": truth}]
+    paths["fashion_run"] = write_run(tmp / "fashion.csv", truth, fashion, dataset="fashion-mnist")
     crafted = tmp / "crafted.csv"  # a results CSV from elsewhere whose row names a callable with arguments
     row = dict.fromkeys(COLUMNS, "") | {"run_id": "x", "dataset": "mnist", "status": "ok", "n_train": "100"}
     row |= {"pipeline": "os:system[command='touch pwned']", "n_test": "100", "seed": "0"}

@@ -96,6 +96,10 @@ PLANTED = [
         "mnist_classic.analysis.explore is not allowed to import mnist_classic.analysis.verdicts",
     ),
     ("analysis/stats.py", "from .report import summary", "mnist_classic.analysis.stats is not allowed to import"),
+    # The framework adapters stand on data alone, side by side.
+    ("torch.py", "from .spec import pipelines", "mnist_classic.torch is not allowed to import mnist_classic.spec"),
+    ("keras.py", "from . import torch", "mnist_classic.keras is not allowed to import mnist_classic.torch"),
+    ("data/raw.py", "from .. import keras", "mnist_classic.data is not allowed to import mnist_classic.keras"),
 ]
 
 

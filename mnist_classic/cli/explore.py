@@ -27,7 +27,12 @@ def add_explore_parser(subparsers: Any) -> None:
         metavar="NAME",
         help="the cases to show, by name or pipeline (default: every ok case); they must share one test set",
     )
-    p.add_argument("--data-dir", default=None, metavar="DIR", help="the dataset's IDX files (if not registered)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help="the dataset's IDX files (a dataset not registered here, or not downloaded)",
+    )
     p.add_argument("--data-home", default=None, metavar="DIR", help="downloads and decoded cache")
 
 

@@ -2,10 +2,11 @@
 
 Holds the IDX codec (:mod:`.idx`), the dataset registry (:mod:`.datasets`),
 where a dataset's files are and their pinned hashes (:mod:`.sources`),
-downloads (:mod:`.fetch`), the decoded cache (:mod:`.decoded`) and the loader
-(:mod:`.loader`), in that order of the flow.
+downloads (:mod:`.fetch`), the decoded cache (:mod:`.decoded`), the loader
+(:mod:`.loader`) and one split as its uint8 payloads (:mod:`.raw`), in that order of the flow.
 
-May import: the standard library, numpy, platformdirs, ``mnist_classic._files``.
+May import: the standard library, numpy, platformdirs, ``mnist_classic._files``; torch and
+tensorflow only inside ``Dataset.to_torch``/``to_tf``.
 Never imports scikit-learn, ``results``, ``bench``, ``analysis`` or ``cli``.
 """
 
@@ -14,6 +15,7 @@ from .decoded import DataIntegrityError
 from .fetch import FetchError, fetch_dataset, get_data_home
 from .idx import IDXError, decode_idx, encode_idx, read_idx, write_idx
 from .loader import Dataset, FileCheck, load_dataset, verify_dataset
+from .raw import Split, load_split
 from .sources import find_idx_files
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "FileCheck",
     "FileSpec",
     "IDXError",
+    "Split",
     "decode_idx",
     "encode_idx",
     "fetch_dataset",
@@ -34,6 +37,7 @@ __all__ = [
     "get_data_home",
     "get_dataset_spec",
     "load_dataset",
+    "load_split",
     "read_idx",
     "register_dataset",
     "verify_dataset",

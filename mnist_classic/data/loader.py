@@ -51,6 +51,9 @@ class Dataset:
         The name of each label, label 0 first: the registered dataset's
         (:attr:`DatasetSpec.class_names`), also for a directory whose payload
         hashes identify it as one; ``"0"``, ``"1"``, ... for any other.
+    image_shape : tuple of int
+        (height, width) of an image, upright: a row of ``X_train`` is such an
+        image flattened row by row.
     """
 
     name: str
@@ -61,6 +64,7 @@ class Dataset:
     files: tuple[IDXFileInfo, ...]
     subset: str = "first"
     class_names: tuple[str, ...] = ()
+    image_shape: tuple[int, ...] = ()
 
     @property
     def sha256(self) -> dict[str, str]:
@@ -82,6 +86,81 @@ class Dataset:
             "subset": self.subset,
             "class_names": list(self.class_names),
         }
+
+    def _images(self, split: str, method: str) -> tuple[np.ndarray, np.ndarray]:
+        if split not in ("train", "test"):
+            msg = f"The 'split' parameter of Dataset.{method} must be 'train' or 'test'. Got {split!r} instead."
+            raise ValueError(msg)
+        X, y = (self.X_train, self.y_train) if split == "train" else (self.X_test, self.y_test)
+        height, width = self.image_shape or next(f.shape[1:] for f in self.files if f.role == "train_images")
+        # A copy: X may be a read-only memory map of the decoded cache, which torch refuses to share.
+        return np.array(X, dtype=np.float32).reshape(len(X), height, width), np.array(y, dtype=np.int64)
+
+    def to_torch(self, split: str = "train") -> Any:
+        """The images and labels of ``split`` as a PyTorch ``TensorDataset``.
+
+        Parameters
+        ----------
+        split : {"train", "test"}, default="train"
+
+        Returns
+        -------
+        torch.utils.data.TensorDataset
+            float32 images of shape (n, 1, height, width) in [0, 1] (channels
+            first, as ``torch.nn.Conv2d`` takes them) and int64 labels.
+
+        Raises
+        ------
+        ImportError
+            PyTorch is not installed (the message names the extra).
+        ValueError
+            ``split`` is neither ``"train"`` nor ``"test"``.
+
+        Examples
+        --------
+        >>> ds = load_dataset("mnist", n_train=100, n_test=10)
+        >>> images, label = ds.to_torch()[0]  # doctest: +SKIP
+        >>> tuple(images.shape), images.dtype, int(label)  # doctest: +SKIP
+        ((1, 28, 28), torch.float32, 5)
+        """
+        X, y = self._images(split, "to_torch")
+        try:
+            import torch
+        except ImportError:
+            msg = "Dataset.to_torch needs PyTorch, which is not installed: pip install 'mnist-classic[cnn]'"
+            raise ImportError(msg) from None
+        from torch.utils.data import TensorDataset
+
+        return TensorDataset(torch.from_numpy(X[:, None]), torch.from_numpy(y))
+
+    def to_tf(self, split: str = "train") -> Any:
+        """The images and labels of ``split`` as a TensorFlow ``tf.data.Dataset``.
+
+        Parameters
+        ----------
+        split : {"train", "test"}, default="train"
+
+        Returns
+        -------
+        tf.data.Dataset
+            One element per image: float32 images of shape (height, width, 1)
+            in [0, 1] (channels last, TensorFlow's and Keras's default layout)
+            and int64 labels; ``.batch(n)`` makes batches.
+
+        Raises
+        ------
+        ImportError
+            TensorFlow is not installed (the message names the extra).
+        ValueError
+            ``split`` is neither ``"train"`` nor ``"test"``.
+        """
+        X, y = self._images(split, "to_tf")
+        try:
+            import tensorflow as tf
+        except ImportError:
+            msg = "Dataset.to_tf needs TensorFlow, which is not installed: pip install 'mnist-classic[tensorflow]'"
+            raise ImportError(msg) from None
+        return tf.data.Dataset.from_tensor_slices((X[..., None], y))
 
 
 @dataclass(frozen=True)
@@ -213,7 +292,9 @@ def load_dataset(
     X_train, y_train = _subset(arrays["train_images"], arrays["train_labels"], n_train, seed)
     X_test, y_test = _subset(arrays["test_images"], arrays["test_labels"], n_test, seed)
     subset = "first" if seed is None else f"stratified(seed={seed})"
-    return Dataset(name, X_train, y_train, X_test, y_test, tuple(infos), subset, class_names)
+    rows, cols = next(i.shape[1:] for i in infos if i.role == "train_images")
+    image_shape = (cols, rows) if transpose else (rows, cols)
+    return Dataset(name, X_train, y_train, X_test, y_test, tuple(infos), subset, class_names, image_shape)
 
 
 def _check_consistent(arrays: dict[str, np.ndarray], infos: list[IDXFileInfo], spec: DatasetSpec | None) -> None:

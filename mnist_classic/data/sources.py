@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .._files import atomic_write
 from .datasets import DATASETS, ROLES, DatasetSpec, get_dataset_spec
-from .fetch import fetch_dataset, get_data_home
+from .fetch import FetchError, fetch_dataset, get_data_home
 
 __all__ = ["find_idx_files", "identify", "identify_spec", "resolve_files", "write_pins"]
 
@@ -136,11 +136,19 @@ def resolve_files(
         return spec, find_idx_files(bundled_dir(spec.name)), pins, None
     folder = get_data_home(data_home) / spec.name
     if download:
-        paths = fetch_dataset(spec, data_home=data_home)
+        try:
+            paths = fetch_dataset(spec, data_home=data_home)
+        except FetchError as exc:  # offline, say: the other way in, as when not downloaded
+            msg = f"{exc}; a copy of {spec.name} already on disk reads with --data-dir DIR (data_dir=DIR in Python)"
+            raise FetchError(msg) from None
     else:
         paths = {f.role: folder / f.filename for f in spec.files}
         if not all(p.exists() for p in paths.values()):
-            msg = f"{spec.name} is not downloaded to {folder}: run 'mnist-classic data download {spec.name}'"
+            # Both ways, since a dataset is often on disk elsewhere already (Debian's /usr/share/datasets/...).
+            msg = (
+                f"{spec.name} is not downloaded to {folder}: pass the folder of its IDX files "
+                f"(--data-dir DIR, data_dir=DIR in Python), or run 'mnist-classic data download {spec.name}'"
+            )
             raise FileNotFoundError(msg)
     return spec, paths, {**_read_pins(folder), **pins}, folder
 
@@ -155,8 +163,13 @@ def write_pins(folder: Path, hashes: dict[str, str]) -> None:
 
 
 def identify_spec(hashes: dict[str, str]) -> DatasetSpec | None:
-    """The registered dataset whose published payload hashes are exactly ``hashes``, else None."""
-    return next((spec for spec in DATASETS.values() if spec.pinned == hashes), None)
+    """The registered dataset whose published payload hash of every role in ``hashes`` is the one given, else None.
+
+    ``hashes`` may name all four roles (a whole dataset) or some (one split).
+    """
+    if not hashes:
+        return None
+    return next((s for s in DATASETS.values() if all(s.pinned.get(r) == h for r, h in hashes.items())), None)
 
 
 def identify(hashes: dict[str, str], directory: Path) -> str:
