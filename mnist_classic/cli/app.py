@@ -23,6 +23,7 @@ from .errors import PROG, UsageError
 from .explore import add_explore_parser, cmd_explore
 from .history import add_export_parser, add_history_parser, cmd_export, cmd_history
 from .matrix import add_matrix_parser, cmd_matrix
+from .rank import add_rank_parser, cmd_rank
 from .report import add_report_parser, cmd_report
 from .reproduce import add_reproduce_parser, cmd_reproduce
 
@@ -275,6 +276,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--plugin", action="append", default=None, metavar="MODULE|FILE.py", help="also list what a plugin adds"
     )
     add_report_parser(sub)
+    add_rank_parser(sub)
     add_explore_parser(sub)
     add_history_parser(sub, gate_options=_add_gate_options)
     add_matrix_parser(sub)
@@ -332,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.cmd_compare(args)
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "rank":
+            return cmd_rank(args)
         if args.command == "explore":
             return cmd_explore(args)
         if args.command == "history":
