@@ -220,6 +220,14 @@ def _build_parser() -> argparse.ArgumentParser:
         help="free (default): a case gets no more BLAS/OpenMP threads than the cores other processes leave free; "
         "all: the libraries' defaults",
     )
+    run.add_argument(
+        "--splits",
+        default=None,
+        metavar="5x2|K",
+        help="resampled splits instead of the canonical one: 5x2 (five stratified 2-fold splits of the training "
+        "images) or K (K stratified resplits of all images at --n-train/--n-test); one row per split, labelled in "
+        "the split column, for rank's 5x2cv and corrected resampled t tests",
+    )
     # Set by 'mnist-classic ab' on each run it starts (recorded in the side and ab_round columns).
     run.add_argument("--side", default=None, help=argparse.SUPPRESS)
     run.add_argument("--ab-round", type=int, default=None, help=argparse.SUPPRESS)

@@ -6,8 +6,16 @@ May import ``analysis.runs``, ``analysis.stats``, ``analysis.plotting`` and ``re
 from .datasets import CORRECTIONS, DatasetsResult, average_ranks, compare_datasets, nemenyi_cd, nemenyi_q
 from .diagram import FIGURE_FORMATS, cd_figure, write_cd_diagram
 from .onetest import OneTestSetResult, compare_one_test_set
-from .ranking import RankResult, SplitsResult, compare_splits, rank_rows, rank_table, read_score_table
-from .render import FORMATS, format_rank, rank_sections
+from .ranking import (
+    RankResult,
+    SplitsResult,
+    compare_splits,
+    rank_rows,
+    rank_table,
+    read_score_table,
+    split_regressions,
+)
+from .render import FORMATS, format_rank, format_splits, rank_sections
 from .resampled import corrected_resampled_t, five_by_two_f, five_by_two_t, probability_better, splits_needed
 
 __all__ = [
@@ -27,6 +35,7 @@ __all__ = [
     "five_by_two_f",
     "five_by_two_t",
     "format_rank",
+    "format_splits",
     "nemenyi_cd",
     "nemenyi_q",
     "probability_better",
@@ -34,6 +43,7 @@ __all__ = [
     "rank_sections",
     "rank_table",
     "read_score_table",
+    "split_regressions",
     "splits_needed",
     "write_cd_diagram",
 ]

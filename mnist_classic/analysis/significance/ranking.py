@@ -33,6 +33,7 @@ __all__ = [
     "rank_rows",
     "rank_table",
     "read_score_table",
+    "split_regressions",
 ]
 
 
@@ -376,3 +377,13 @@ def compare_splits(
         res = _splits(named, str(dataset), str(scheme), metric, alpha, f"{pipeline} (baseline)", correction, power)
         out.append(res)
     return out
+
+
+def split_regressions(results: list[SplitsResult]) -> list[str]:
+    """The cases of :func:`compare_splits` whose new side is significantly worse than their baseline."""
+    worse = []
+    for res in results:
+        for p in res.pairs:
+            if p["significant"] and p["mean_difference"] > 0:  # baseline - new, on a higher-is-better metric
+                worse.append(f"{p['a'].removesuffix(' (baseline)')} ({res.dataset}, {res.scheme})")
+    return worse

@@ -9,7 +9,7 @@ from .datasets import DatasetsResult
 from .onetest import OneTestSetResult
 from .ranking import RankResult, SplitsResult
 
-__all__ = ["FORMATS", "format_rank", "rank_sections"]
+__all__ = ["FORMATS", "format_rank", "format_splits", "rank_sections"]
 
 #: What ``rank --format`` accepts.
 FORMATS: tuple[str, ...] = ("text", "md", "json")
@@ -146,6 +146,11 @@ def _text_table(head: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return [fmt.format(*head).rstrip(), *(fmt.format(*r).rstrip() for r in rows)]
+
+
+def format_splits(splits: list[SplitsResult], fmt: str = "text") -> str:
+    """``compare``'s section on rows of resampled splits, as ``text`` or ``md``."""
+    return format_rank(RankResult("accuracy", splits=splits), fmt)
 
 
 def format_rank(result: RankResult, fmt: str = "text") -> str:
