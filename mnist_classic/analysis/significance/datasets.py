@@ -189,6 +189,7 @@ class DatasetsResult:
     nemenyi_groups: list[list[str]]
     control: str | None
     versus_control: list[dict[str, Any]]
+    bonferroni_dunn_cd: float | None
     wilcoxon: list[dict[str, Any]]
     wilcoxon_groups: list[list[str]]
     too_few: str | None = None
@@ -226,6 +227,7 @@ class DatasetsResult:
             },
             "control": self.control,
             "versus_control": self.versus_control,
+            "bonferroni_dunn_cd": _num(self.bonferroni_dunn_cd),
             "wilcoxon": {"pairs": self.wilcoxon, "groups": self.wilcoxon_groups},
             "too_few": self.too_few,
             "notes": self.notes,
@@ -240,6 +242,15 @@ def _num(value: Any) -> Any:
     if math.isnan(v) or math.isinf(v):
         return str(v)
     return float(f"{v:.10g}")
+
+
+def _signed_rank_sums(d: np.ndarray) -> tuple[float, float]:
+    """Wilcoxon's R+ and R- (a - b > 0 and < 0), zero differences' ranks split evenly (Demšar 2006, 3.1.3)."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata(np.abs(d))
+    zeros = float(ranks[d == 0].sum()) / 2
+    return float(ranks[d > 0].sum()) + zeros, float(ranks[d < 0].sum()) + zeros
 
 
 def _too_few(k: int, n: int, alpha: float, cd: float) -> str | None:
@@ -334,7 +345,10 @@ def compare_datasets(
     nemenyi_groups = groups_within(order, lambda a, b: abs(mean[a] - mean[b]) > cd)
     se = math.sqrt(k * (k + 1) / (6.0 * n))
     versus: list[dict[str, Any]] = []
+    bd_cd = None
     if control is not None:
+        # Bonferroni-Dunn (Demšar 2006, 3.2.2): the CD for k - 1 comparisons with a control
+        bd_cd = float(norm.isf(alpha / (2 * (k - 1)))) * se
         others = [m for m in order if m != control]
         z = [(mean[control] - mean[m]) / se for m in others]
         p = [float(2 * norm.sf(abs(v))) for v in z]
@@ -354,7 +368,23 @@ def compare_datasets(
                 # zsplit: zero differences split between R+ and R- as Demšar (2006, 3.1.3) does
                 res = wilcoxon(scores[a], scores[b], zero_method="zsplit")
                 stat, pv = float(res.statistic), float(res.pvalue)
-            w_pairs.append({"a": a, "b": b, "statistic": _num(stat), "p": _num(pv)})
+            r_plus, r_minus = _signed_rank_sums(d)
+            wins, losses = int(np.sum(d > 0)), int(np.sum(d < 0))
+            if not higher_is_better:
+                wins, losses = losses, wins
+            w_pairs.append(
+                {
+                    "a": a,
+                    "b": b,
+                    "statistic": _num(stat),
+                    "r_plus": _num(r_plus),
+                    "r_minus": _num(r_minus),
+                    "p": _num(pv),
+                    "wins_a": wins,
+                    "losses_a": losses,
+                    "ties": int(np.sum(d == 0)),
+                }
+            )
     adj, rej = adjust([w["p"] for w in w_pairs], alpha, correction)
     for w, pa, r in zip(w_pairs, adj, rej, strict=True):
         w["p_adjusted"] = _num(pa)
@@ -389,6 +419,7 @@ def compare_datasets(
         nemenyi_groups=nemenyi_groups,
         control=control,
         versus_control=versus,
+        bonferroni_dunn_cd=bd_cd,
         wilcoxon=w_pairs,
         wilcoxon_groups=w_groups,
         too_few=_too_few(k, n, alpha, cd),

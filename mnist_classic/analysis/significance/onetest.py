@@ -159,6 +159,6 @@ def _cochran_q(x: np.ndarray) -> tuple[float, int, float]:
     row_sums = x.sum(axis=1)
     if not np.any((row_sums > 0) & (row_sums < k)):
         return 0.0, k - 1, 1.0
-    res = cochrans_q(x, return_object=True)
+    res = cochrans_q(x)
     q = float(res.statistic)
     return q, int(res.df), float(res.pvalue) if not math.isnan(float(res.pvalue)) else 1.0

@@ -82,15 +82,19 @@ def _datasets(r: DatasetsResult, metric: str) -> list[Section]:
         rows = [
             [d["method"], _g(d["z"]), _p(d["p"]), _p(d["p_adjusted"]), _yes(d["significant"])] for d in r.versus_control
         ]
-        out.append((f"Against the control {r.control} (mean ranks; {r.correction}, alpha {r.alpha:g})", [], head, rows))
-    head = ["A", "B", "rank difference", "beyond CD", "Wilcoxon p", f"{r.correction} p", "differ"]
+        bd = [f"Bonferroni-Dunn CD = {r.bonferroni_dunn_cd:.2f} (k - 1 = {k - 1} comparisons with the control)"]
+        title = f"Against the control {r.control} (mean ranks; {r.correction}, alpha {r.alpha:g})"
+        out.append((title, bd, head, rows))
+    head = ["A", "B", "rank difference", "beyond CD", "A wins/losses/ties", "R+", "R-", "Wilcoxon p"]
+    head += [f"{r.correction} p", "differ"]
     w = {(d["a"], d["b"]): d for d in r.wilcoxon}
     rows = []
     for d in r.nemenyi_pairs:
         x = w[(d["a"], d["b"])]
         rows.append(
-            [d["a"], d["b"], _g(d["rank_difference"]), _yes(d["significant"]), _p(x["p"]), _p(x["p_adjusted"])]
-            + [_yes(x["significant"])]
+            [d["a"], d["b"], _g(d["rank_difference"]), _yes(d["significant"])]
+            + [f"{x['wins_a']}/{x['losses_a']}/{x['ties']}", _g(x["r_plus"], 1), _g(x["r_minus"], 1)]
+            + [_p(x["p"]), _p(x["p_adjusted"]), _yes(x["significant"])]
         )
     lines = [
         f"groups not significantly different (Wilcoxon, {r.correction}): {_groups(r.wilcoxon_groups)}",
