@@ -157,8 +157,10 @@ def build_report(df: pd.DataFrame, *, reference: str | None = None, alpha: float
         _fill_cells(table, report)
         report.tables.append(table)
     from .neural import neural_tables  # matplotlib stays unimported: neural imports figures, which imports it lazily
+    from .significant import significance_tables
 
     report.tables += neural_tables(df)
+    report.tables += significance_tables(df, alpha)
     return report
 
 
@@ -277,12 +279,14 @@ def write_report(
     if figures:
         from .figures import write_figures
         from .neural import neural_figures
+        from .significant import significance_figures
 
         try:
             figs = write_figures(
                 df, summarize(df), out / "figures", formats=figure_formats, data_dir=data_dir, data_home=data_home
             )
             figs += neural_figures(df, out / "figures", formats=figure_formats)
+            figs += significance_figures(df, out / "figures", figure_formats, alpha)
         except ImportError as exc:
             raise ValueError(f"{exc}, or pass --no-figures") from None
     written = [p for f in figs for p in f.paths]

@@ -25,6 +25,12 @@ def _p(p: Any) -> str:
     return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
+def _peq(p: Any) -> str:
+    """``p = 0.0123`` or ``p < 0.0001``, for sentences."""
+    text = _p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def _g(x: Any, digits: int = 3) -> str:
     return x if isinstance(x, str) else "-" if x is None else f"{x:.{digits}f}"
 
@@ -39,7 +45,7 @@ def _yes(flag: bool) -> str:
 
 def _one(r: OneTestSetResult) -> list[Section]:
     lines = [
-        f"Cochran's Q = {r.cochran_q:.2f} (df {r.cochran_df}), p = {_p(r.cochran_p)}: "
+        f"Cochran's Q = {r.cochran_q:.2f} (df {r.cochran_df}), {_peq(r.cochran_p)}: "
         + ("some cases differ" if r.cochran_p <= r.alpha else f"no difference found at alpha {r.alpha:g}"),
     ]
     head = ["case", "accuracy %", "95% interval"]
@@ -64,11 +70,11 @@ def _datasets(r: DatasetsResult, metric: str) -> list[Section]:
     rows = [[f"{v:.3f}", m] for m, v in sorted(r.mean_ranks.items(), key=lambda kv: kv[1])]
     tie = ""
     if r.friedman_chi2_tie_corrected is not None:
-        tie = f"; tie-corrected {r.friedman_chi2_tie_corrected:.2f}, p = {_p(r.friedman_p_tie_corrected)}"
+        tie = f"; tie-corrected {r.friedman_chi2_tie_corrected:.2f}, {_peq(r.friedman_p_tie_corrected)}"
     df1, df2 = r.iman_davenport_df
     lines = [
-        f"Friedman chi-square = {r.friedman_chi2:.2f} (df {k - 1}), p = {_p(r.friedman_p)} (Demšar 2006{tie})",
-        f"Iman-Davenport F = {_g(r.iman_davenport_f, 2)} (df {df1}, {df2}), p = {_p(r.iman_davenport_p)}",
+        f"Friedman chi-square = {r.friedman_chi2:.2f} (df {k - 1}), {_peq(r.friedman_p)} (Demšar 2006{tie})",
+        f"Iman-Davenport F = {_g(r.iman_davenport_f, 2)} (df {df1}, {df2}), {_peq(r.iman_davenport_p)}",
         f"Nemenyi CD = {r.cd:.2f} (q_{r.alpha:g} = {r.nemenyi_q:.3f}, k = {k}, N = {n}); "
         f"groups within the CD: {_groups(r.nemenyi_groups)}",
     ]
