@@ -383,3 +383,36 @@ def test_run_resplits_pair_by_seed(tmp_path, capsys):
         .to_numpy()
     )
     assert pair["t"] == pytest.approx(corrected_resampled_t(d, 800, 400)[0]) and pair["p_a_better"] == 1.0
+
+
+# --- report -------------------------------------------------------------------------------------------------------
+
+
+def test_report_has_the_significance_section(tmp_path):
+    from synthetic import report_cli
+
+    one = _one_test_set_csv(tmp_path)
+    assert report_cli(one, "--no-figures", "--format", "md", "--out", tmp_path / "rep") == 0
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "Which differences are significant (mnist, 400 test images)" in text and "Cochran's Q" in text
+    two = write_run(
+        tmp_path / "two.csv", np.arange(20) % 10, [{"pipeline": p, "pred": np.arange(20) % 10} for p in "ab"]
+    )
+    assert report_cli(two, "--no-figures", "--format", "md", "--out", tmp_path / "rep2") == 0
+    assert "Which differences" not in (tmp_path / "rep2" / "report.md").read_text()  # fewer than three cases
+
+
+def test_report_over_datasets_draws_the_cd_diagram(tmp_path):
+    pytest.importorskip("matplotlib")
+    from mnist_classic.analysis.report.significant import significance_figures, significance_tables
+    from mnist_classic.analysis.runs import load_runs
+
+    paths = []
+    for name in ("mnist", "kmnist", "fashion-mnist", "emnist-digits"):
+        (tmp_path / name).mkdir()
+        paths.append(_one_test_set_csv(tmp_path / name, "r.csv", dataset=name))
+    df = load_runs(paths)
+    titles = [t.title for t in significance_tables(df)]
+    assert any("over datasets" in t and "4 methods" not in t and "3 methods over 4 datasets" in t for t in titles)
+    figs = significance_figures(df, tmp_path / "figs", ["png"])
+    assert len(figs) == 1 and figs[0].path("png").stat().st_size > 1000

@@ -307,7 +307,9 @@ def _run_sequential(
     # Materialize the data in memory once, outside every timed region.
     X_train, y_train = np.ascontiguousarray(ds.X_train[:n_max]), np.asarray(ds.y_train[:n_max])
     X_test, y_test = np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test)
-    current: dict[str, Any] = {}  # run --splits: the arrays of the split being run (its pipelines run one after another)
+    current: dict[
+        str, Any
+    ] = {}  # run --splits: the arrays of the split being run (its pipelines run one after another)
 
     def split_data(case: Case) -> tuple[tuple[np.ndarray, ...], dict[str, Any]]:
         split = drawn[case.index] if drawn else None

@@ -54,7 +54,9 @@ def splits_for(scheme: str, count: int, y_pool: np.ndarray, n_train: int, n_test
             try:
                 (a, b), _ = folds.split(pool, y_pool[:n_train])
             except ValueError as exc:
-                msg = f"The 'splits' parameter 5x2 cannot split {n_train} training images in two stratified halves: {exc}"
+                msg = (
+                    f"The 'splits' parameter 5x2 cannot split {n_train} training images in two stratified halves: {exc}"
+                )
                 raise ValueError(msg) from None
             out.append(Split(f"5x2:rep={r}:fold=1", r - 1, seed + r - 1, np.sort(a), np.sort(b)))
             out.append(Split(f"5x2:rep={r}:fold=2", r - 1, seed + r - 1, np.sort(b), np.sort(a)))

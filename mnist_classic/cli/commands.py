@@ -166,7 +166,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions)
     baseline, new = load_runs([args.baseline]), load_runs([args.new])
-    # Rows of resampled splits (run --splits) are judged split by split (5x2cv F, corrected resampled t), not by the gate.
+    # Rows of resampled splits (run --splits) are judged split by split (5x2cv F, corrected t), not by the gate.
     canonical = [df[df["split"].fillna("") == ""] for df in (baseline, new)]
     splits = compare_splits(baseline, new, alpha=args.alpha)
     code = 0

@@ -63,7 +63,9 @@ def cmd_rank(args: argparse.Namespace) -> int:
     from ..analysis.significance import format_rank, rank_rows, rank_table, read_score_table, write_cd_diagram
 
     if bool(args.results) == (args.table is not None):
-        raise UsageError(f"{PROG} rank: give results CSVs or --table FILE.csv, not {'both' if args.table else 'neither'}")
+        raise UsageError(
+            f"{PROG} rank: give results CSVs or --table FILE.csv, not {'both' if args.table else 'neither'}"
+        )
     if args.figure is not None and not str(args.figure).lower().endswith((".png", ".svg")):
         msg = f"The '--figure' option must name a .png or .svg file. Got {args.figure!r} instead."
         raise ValueError(msg)

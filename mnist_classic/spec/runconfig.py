@@ -300,6 +300,6 @@ def check_splits(config: RunConfig) -> tuple[str, int]:
         raise ValueError(msg)
     if config.repeats != 1 or config.resume:
         what = "repeats" if config.repeats != 1 else "resume"
-        msg = f"The 'splits' parameter replaces repeats and does not go with '{what}': each split is one row per pipeline."
+        msg = f"The 'splits' parameter replaces repeats and does not go with '{what}': a split is one row per pipeline."
         raise ValueError(msg)
     return scheme, count

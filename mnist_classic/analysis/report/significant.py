@@ -42,12 +42,13 @@ def _results(df: pd.DataFrame, alpha: float) -> list[tuple[str, RankResult | str
         except (ValueError, ResultsSchemaError) as exc:
             out.append((scope, str(exc).splitlines()[0]))
 
-    for (dataset, n_test), rows in canonical.groupby(["dataset", "n_test"], sort=False):
+    keys: Any
+    for keys, rows in canonical.groupby(["dataset", "n_test"], sort=False):
         cases = rows[["pipeline", "n_train"]].drop_duplicates()
         if len(cases) >= 3:
-            attempt(f"{dataset}, {int(n_test):,} test images", rows)
+            attempt(f"{keys[0]}, {int(keys[1]):,} test images", rows)
     if canonical["dataset"].nunique() > 1:
-        attempt("over datasets", canonical.drop_duplicates(["dataset", "pipeline", "n_train", "seed"]))
+        attempt("over datasets", canonical)
     if not resampled.empty:
         attempt("resampled splits", resampled)
     return out
@@ -84,5 +85,7 @@ def significance_figures(df: pd.DataFrame, folder: Path, formats: Any, alpha: fl
             f"cases joined by a bar do not differ by more than the critical difference {d.cd:.2f} "
             f"(Nemenyi, alpha {d.alpha:g}); {scope}."
         )
-        out.append(save_figure(fig, folder, slug(f"critical-difference-{scope}"), formats, "Critical difference", caption))
+        out.append(
+            save_figure(fig, folder, slug(f"critical-difference-{scope}"), formats, "Critical difference", caption)
+        )
     return out

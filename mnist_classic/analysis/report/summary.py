@@ -160,7 +160,7 @@ def build_report(df: pd.DataFrame, *, reference: str | None = None, alpha: float
     from .significant import significance_tables
 
     report.tables += neural_tables(df)
-    report.tables += significance_tables(df, alpha)
+    report.significance = significance_tables(df, alpha)
     return report
 
 

@@ -47,7 +47,7 @@ def adjust(pvalues: Any, alpha: float, correction: str = "holm") -> tuple[np.nda
     --------
     >>> adj, reject = adjust([0.0156927678567521, 0.01916976526997524, 0.6084445067059205], 0.05)
     >>> [round(float(p), 4) for p in adj], reject.tolist()
-    [[0.0471, 0.0383, 0.6084], [True, True, False]]
+    [[0.0471, 0.0471, 0.6084], [True, True, False]]
     """
     p = np.asarray(pvalues, dtype=float)
     if correction not in CORRECTIONS:
@@ -267,7 +267,9 @@ def _too_few(k: int, n: int, alpha: float, cd: float) -> str | None:
         need = math.ceil(nemenyi_q(k, alpha) ** 2 * k * (k + 1) / (6.0 * (k - 1) ** 2) + 1e-9)
         while nemenyi_cd(k, need, alpha) >= k - 1:
             need += 1
-        parts.append(f"the Nemenyi CD {cd:.2f} is not below the largest possible rank difference {k - 1} (needs {need})")
+        parts.append(
+            f"the Nemenyi CD {cd:.2f} is not below the largest possible rank difference {k - 1} (needs {need})"
+        )
     if not parts:
         return None
     return f"too few datasets ({n} for {k} methods): " + "; ".join(parts)
@@ -338,7 +340,12 @@ def compare_datasets(
     cd = nemenyi_cd(k, n, alpha)
     order = sorted(methods, key=lambda m: (mean[m], methods.index(m)))
     pairs = [
-        {"a": a, "b": b, "rank_difference": _num(abs(mean[a] - mean[b])), "significant": bool(abs(mean[a] - mean[b]) > cd)}
+        {
+            "a": a,
+            "b": b,
+            "rank_difference": _num(abs(mean[a] - mean[b])),
+            "significant": bool(abs(mean[a] - mean[b]) > cd),
+        }
         for i, a in enumerate(order)
         for b in order[i + 1 :]
     ]

@@ -126,8 +126,7 @@ def read_score_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         row = r + 2  # 1-based, after the header
         cell = table.iloc[r, c]
         msg = (
-            f"{path}: line {row}: the cell of {table.columns[c]!r} on {table.index[r]!r} must be a number, "
-            f"got {cell!r}"
+            f"{path}: line {row}: the cell of {table.columns[c]!r} on {table.index[r]!r} must be a number, got {cell!r}"
         )
         raise ValueError(msg)
     return out
@@ -237,7 +236,7 @@ def _one_test_set(
     keys = rows[test_cols].astype(str).drop_duplicates()
     if len(keys) > 1:
         by = rows.assign(_key=rows[test_cols].astype(str).agg("|".join, axis=1)).groupby("_key")["pipeline"]
-        sets = "; ".join(f"{', '.join(sorted(set(v)))} (n_test {k.split('|')[0]})" for k, v in by)
+        sets = "; ".join(f"{', '.join(sorted(set(v)))} (n_test {str(k).split('|')[0]})" for k, v in by)
         msg = (
             f"The one-test-set tests need every case on the same test set; the rows of {rows['dataset'].iloc[0]} "
             f"were scored on {len(keys)} test sets: {sets}"
@@ -292,7 +291,7 @@ def _splits(
     if missing:
         msg = f"{dataset}: the paired split tests need every case on every split; missing: {', '.join(missing)}"
         raise ValueError(msg)
-    methods = sorted(wide.columns, key=lambda m: -sign * float(wide[m].mean()))
+    methods = sorted(wide.columns, key=lambda m: -sign * float(np.mean(wide[m].to_numpy(float))))
     if len(methods) < 2:
         msg = f"{dataset}: the split tests need at least two cases on the same splits. Got {', '.join(methods)}."
         raise ValueError(msg)
@@ -320,7 +319,9 @@ def _splits(
         else:
             t, pt = corrected_resampled_t(d, n_train, n_test)
             pb, lo, hi = probability_better(sign * wide[a].to_numpy(float), sign * wide[b].to_numpy(float))
-            pair.update(t=_num(t), p_t=_num(pt), p=_num(pt), p_a_better=_num(pb), p_a_better_interval=[_num(lo), _num(hi)])
+            pair.update(
+                t=_num(t), p_t=_num(pt), p=_num(pt), p_a_better=_num(pb), p_a_better_interval=[_num(lo), _num(hi)]
+            )
         pairs.append(pair)
     adj, rej = adjust([p["p"] for p in pairs], alpha, correction)
     for p, pa, r in zip(pairs, adj, rej, strict=True):

@@ -49,13 +49,23 @@ def _one(r: OneTestSetResult) -> list[Section]:
         + ("some cases differ" if r.cochran_p <= r.alpha else f"no difference found at alpha {r.alpha:g}"),
     ]
     head = ["case", "accuracy %", "95% interval"]
-    rows = [[c, f"{100 * r.accuracy[c]:.2f}", f"[{100 * lo:.2f}, {100 * hi:.2f}]"] for c, (lo, hi) in r.interval.items()]
+    rows = [
+        [c, f"{100 * r.accuracy[c]:.2f}", f"[{100 * lo:.2f}, {100 * hi:.2f}]"] for c, (lo, hi) in r.interval.items()
+    ]
     out: list[Section] = [(f"One test set: {len(r.cases)} cases on {r.n_test} images", lines, head, rows)]
     which = f"each case against {r.control}" if r.control else "every pair"
     head = ["A", "B", "A - B points", "only A right", "only B right", "McNemar p", f"{r.correction} p", "differ"]
     rows = [
-        [d["a"], d["b"], f"{100 * d['difference']:+.2f}", str(d["a_only"]), str(d["b_only"]), _p(d["p"])]
-        + [_p(d["p_adjusted"]), _yes(d["significant"])]
+        [
+            d["a"],
+            d["b"],
+            f"{100 * d['difference']:+.2f}",
+            str(d["a_only"]),
+            str(d["b_only"]),
+            _p(d["p"]),
+            _p(d["p_adjusted"]),
+            _yes(d["significant"]),
+        ]
         for d in r.pairs
     ]
     lines = [] if r.control else [f"groups not significantly different: {_groups(r.groups)}"]
@@ -98,9 +108,18 @@ def _datasets(r: DatasetsResult, metric: str) -> list[Section]:
     for d in r.nemenyi_pairs:
         x = w[(d["a"], d["b"])]
         rows.append(
-            [d["a"], d["b"], _g(d["rank_difference"]), _yes(d["significant"])]
-            + [f"{x['wins_a']}/{x['losses_a']}/{x['ties']}", _g(x["r_plus"], 1), _g(x["r_minus"], 1)]
-            + [_p(x["p"]), _p(x["p_adjusted"]), _yes(x["significant"])]
+            [
+                d["a"],
+                d["b"],
+                _g(d["rank_difference"]),
+                _yes(d["significant"]),
+                f"{x['wins_a']}/{x['losses_a']}/{x['ties']}",
+                _g(x["r_plus"], 1),
+                _g(x["r_minus"], 1),
+                _p(x["p"]),
+                _p(x["p_adjusted"]),
+                _yes(x["significant"]),
+            ]
         )
     lines = [
         f"groups not significantly different (Wilcoxon, {r.correction}): {_groups(r.wilcoxon_groups)}",
@@ -115,8 +134,17 @@ def _splits(s: SplitsResult) -> list[Section]:
         title = f"{s.dataset}: 5x2cv ({s.n_splits} folds of {s.n_train} training images), paired by split"
         head = ["A", "B", "mean A - B", "5x2cv t", "p (t)", "5x2cv F", "p (F)", f"{s.correction} p (F)", "differ"]
         rows = [
-            [d["a"], d["b"], f"{d['mean_difference']:+.4f}", _g(d["t"]), _p(d["p_t"]), _g(d["f"]), _p(d["p_f"])]
-            + [_p(d["p_adjusted"]), _yes(d["significant"])]
+            [
+                d["a"],
+                d["b"],
+                f"{d['mean_difference']:+.4f}",
+                _g(d["t"]),
+                _p(d["p_t"]),
+                _g(d["f"]),
+                _p(d["p_f"]),
+                _p(d["p_adjusted"]),
+                _yes(d["significant"]),
+            ]
             for d in s.pairs
         ]
         lines = ["Dietterich's 5x2cv paired t (df 5) and Alpaydin's combined 5x2cv F (df 10, 5); the verdict is F's"]
@@ -124,9 +152,17 @@ def _splits(s: SplitsResult) -> list[Section]:
         title = f"{s.dataset}: {s.n_splits} resplits ({s.n_train} train / {s.n_test} test), paired by split"
         head = ["A", "B", "mean A - B", "corrected t", "p", f"{s.correction} p", "P(A > B)", "95% interval", "differ"]
         rows = [
-            [d["a"], d["b"], f"{d['mean_difference']:+.4f}", _g(d["t"]), _p(d["p_t"]), _p(d["p_adjusted"])]
-            + [_g(d["p_a_better"], 2), "[" + ", ".join(_g(x, 2) for x in d["p_a_better_interval"]) + "]"]
-            + [_yes(d["significant"])]
+            [
+                d["a"],
+                d["b"],
+                f"{d['mean_difference']:+.4f}",
+                _g(d["t"]),
+                _p(d["p_t"]),
+                _p(d["p_adjusted"]),
+                _g(d["p_a_better"], 2),
+                "[" + ", ".join(_g(x, 2) for x in d["p_a_better_interval"]) + "]",
+                _yes(d["significant"]),
+            ]
             for d in s.pairs
         ]
         lines = ["Nadeau-Bengio corrected resampled t (df J - 1); P(A > B) with a percentile-bootstrap interval"]
