@@ -47,7 +47,7 @@ def adjust(pvalues: Any, alpha: float, correction: str = "holm") -> tuple[np.nda
     --------
     >>> adj, reject = adjust([0.0156927678567521, 0.01916976526997524, 0.6084445067059205], 0.05)
     >>> [round(float(p), 4) for p in adj], reject.tolist()
-    [[0.0471, 0.0471, 0.6084], [True, True, False]]
+    ([0.0471, 0.0471, 0.6084], [True, True, False])
     """
     p = np.asarray(pvalues, dtype=float)
     if correction not in CORRECTIONS:
