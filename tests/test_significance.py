@@ -306,6 +306,16 @@ def test_several_datasets_from_rows(tmp_path, capsys):
     assert doc["one_test_set"] is None
 
 
+def test_run_file_key_splits(tmp_path):
+    from mnist_classic.spec.runfile import read_run_file
+
+    path = tmp_path / "run.toml"
+    path.write_text('pipelines = ["dummy"]\nsplits = "5x2"\n')
+    assert read_run_file(path)[0]["splits"] == "5x2"
+    path.write_text("splits = 30\n")
+    assert read_run_file(path)[0]["splits"] == 30
+
+
 def test_run_splits_options_are_checked(tmp_path, capsys):
     out = tmp_path / "r.csv"
     base = ["run", "--pipelines", "dummy", "--n-train", "100", "-o", str(out), "-q"]
@@ -364,6 +374,11 @@ def test_run_splits_5x2_then_rank_and_compare(tmp_path, capsys):
     # compare on split rows: each case against itself, split by split; no regression
     assert main(["compare", str(out), str(out)]) == 0
     assert "logreg (baseline)" in capsys.readouterr().out
+    # report: the split rows go to the significance section, not to the tables and figures of the test set
+    rep = tmp_path / "report"
+    assert main(["report", str(out), "--out", str(rep), "--format", "md", "--figure-formats", "png"]) == 0
+    text = (rep / "report.md").read_text()
+    assert "Which differences are significant (resampled splits): mnist: 5x2cv" in text
 
 
 @pytest.mark.slow

@@ -146,9 +146,13 @@ def build_report(df: pd.DataFrame, *, reference: str | None = None, alpha: float
         if len(g[list(_SHA)].drop_duplicates()) > 1:
             msg = f"The runs of {dataset} used different dataset payloads (sha256_* columns); report them separately"
             raise ResultsSchemaError(msg)
+    from ..significance import canonical_rows
+
+    everything, df = df, canonical_rows(df)  # rows of run --splits: in the significance section only
     versus = _versus(df, reference, alpha) if reference else {}
     keys: Any
-    report = Report([], reference, alpha, list(dict.fromkeys(map(str, df["_source"]))), _environment(df))
+    sources = list(dict.fromkeys(map(str, everything["_source"])))
+    report = Report([], reference, alpha, sources, _environment(everything))
     for keys, s in summarize(df).groupby(["dataset", "n_test"], sort=False):
         table = ReportTable(f"{keys[0]}: {keys[1]:,} test images", cast(list[dict[str, Any]], s.to_dict("records")))
         for rec in table.data:
@@ -160,7 +164,7 @@ def build_report(df: pd.DataFrame, *, reference: str | None = None, alpha: float
     from .significant import significance_tables
 
     report.tables += neural_tables(df)
-    report.significance = significance_tables(df, alpha)
+    report.significance = significance_tables(everything, alpha)
     return report
 
 
@@ -281,11 +285,19 @@ def write_report(
         from .neural import neural_figures
         from .significant import significance_figures
 
+        from ..significance import canonical_rows
+
+        canonical = canonical_rows(df)  # a resampled split's test images are not the dataset's test set
         try:
             figs = write_figures(
-                df, summarize(df), out / "figures", formats=figure_formats, data_dir=data_dir, data_home=data_home
+                canonical,
+                summarize(canonical),
+                out / "figures",
+                formats=figure_formats,
+                data_dir=data_dir,
+                data_home=data_home,
             )
-            figs += neural_figures(df, out / "figures", formats=figure_formats)
+            figs += neural_figures(canonical, out / "figures", formats=figure_formats)
             figs += significance_figures(df, out / "figures", figure_formats, alpha)
         except ImportError as exc:
             raise ValueError(f"{exc}, or pass --no-figures") from None

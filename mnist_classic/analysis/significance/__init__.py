@@ -9,6 +9,7 @@ from .onetest import OneTestSetResult, compare_one_test_set
 from .ranking import (
     RankResult,
     SplitsResult,
+    canonical_rows,
     compare_splits,
     rank_rows,
     rank_table,
@@ -27,6 +28,7 @@ __all__ = [
     "RankResult",
     "SplitsResult",
     "average_ranks",
+    "canonical_rows",
     "cd_figure",
     "compare_datasets",
     "compare_one_test_set",

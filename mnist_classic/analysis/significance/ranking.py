@@ -27,6 +27,7 @@ from .resampled import corrected_resampled_t, five_by_two_f, five_by_two_t, prob
 
 __all__ = [
     "RankResult",
+    "canonical_rows",
     "SplitsResult",
     "compare_splits",
     "higher_is_better",
@@ -162,6 +163,11 @@ def _split_of(df: pd.DataFrame) -> pd.Series:
     if "split" not in df.columns:
         return pd.Series([""] * len(df), index=df.index)
     return df["split"].fillna("").astype(str)
+
+
+def canonical_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the canonical split (``split`` empty or absent): those of ``run --splits`` left out."""
+    return df[_split_of(df) == ""]
 
 
 def rank_rows(
