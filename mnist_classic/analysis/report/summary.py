@@ -281,11 +281,10 @@ def write_report(
         pages = explore_pages(df, data_dir=data_dir, data_home=data_home)
     figs: list[Any] = []  # FigureFile
     if figures:
+        from ..significance import canonical_rows
         from .figures import write_figures
         from .neural import neural_figures
         from .significant import significance_figures
-
-        from ..significance import canonical_rows
 
         canonical = canonical_rows(df)  # a resampled split's test images are not the dataset's test set
         try:

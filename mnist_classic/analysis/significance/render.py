@@ -22,7 +22,9 @@ def _p(p: Any) -> str:
         return p
     if p is None:
         return "-"
-    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
+    if p == 0:
+        return "< 1e-300"  # below the smallest double: the distribution's tail underflowed
+    return f"{p:.1e}" if p < 1e-4 else f"{p:.4f}"
 
 
 def _peq(p: Any) -> str:
@@ -166,11 +168,15 @@ def _splits(s: SplitsResult) -> list[Section]:
             for d in s.pairs
         ]
         lines = ["Nadeau-Bengio corrected resampled t (df J - 1); P(A > B) with a percentile-bootstrap interval"]
-    enough = "enough" if s.n_splits >= s.splits_needed else "too few"
-    lines.append(
+    need = (
         f"splits needed to tell P(A > B) = 0.75 from 0.5 at alpha {s.alpha:g} with power {s.power:g}: "
-        f"{s.splits_needed} (Bouthillier et al. 2021); these rows have {s.n_splits} ({enough})"
+        f"{s.splits_needed} (Bouthillier et al. 2021)"
     )
+    if s.scheme == "5x2":
+        lines.append(f"{need}; for that claim, run --splits {s.splits_needed}")
+    else:
+        enough = "enough" if s.n_splits >= s.splits_needed else "too few"
+        lines.append(f"{need}; these rows have {s.n_splits} ({enough})")
     return [(title, lines, head, rows)]
 
 
