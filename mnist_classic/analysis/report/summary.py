@@ -278,7 +278,9 @@ def write_report(
     if explore:
         from ..explore.explorer import explore_pages
 
-        pages = explore_pages(df, data_dir=data_dir, data_home=data_home)
+        from ..significance import canonical_rows as canonical_only
+
+        pages = explore_pages(canonical_only(df), data_dir=data_dir, data_home=data_home)
     figs: list[Any] = []  # FigureFile
     if figures:
         from ..significance import canonical_rows
