@@ -277,7 +277,6 @@ def write_report(
     pages: list[Any] = []  # (file name, payload) of each explorer page, built (and checked) before writing
     if explore:
         from ..explore.explorer import explore_pages
-
         from ..significance import canonical_rows as canonical_only
 
         pages = explore_pages(canonical_only(df), data_dir=data_dir, data_home=data_home)
