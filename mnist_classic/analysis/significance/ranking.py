@@ -208,7 +208,7 @@ def rank_rows(
         msg = f"The '--metric' option must name a numeric column the rows hold ({', '.join(have)}). Got {metric!r}."
         raise ValueError(msg)
     cases = sorted(set(ok["pipeline"]))
-    if len(cases) < 2:
+    if len(ok[["pipeline", "n_train"]].drop_duplicates()) < 2:
         msg = f"Ranking needs at least two cases. Got {len(cases)}: {', '.join(cases) or 'none'} (status ok rows)."
         raise ValueError(msg)
     if control is not None and control not in cases:
@@ -310,6 +310,9 @@ def _splits(
         wide = wide.loc[labels]
     else:
         wide = wide.loc[sorted(wide.index, key=_split_number)]
+    if control is not None and control not in methods:
+        msg = f"{dataset}: the '--control' case {control!r} has no rows of these splits ({scheme}); cases: {methods}"
+        raise ValueError(msg)
     if control is None:
         tested = [(a, b) for i, a in enumerate(methods) for b in methods[i + 1 :]]
     else:
