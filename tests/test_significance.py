@@ -264,7 +264,7 @@ def test_bad_tables(tmp_path, capsys):
     _fails(capsys, ["rank", "--table", str(text)], "line 3: the cell of 'b' on 'd2' must be a number, got 'n/a'")
     empty = tmp_path / "empty.csv"
     empty.write_text("dataset,a,b\nd1,0.9,0.8\nd2,0.7,\n")
-    _fails(capsys, ["rank", "--table", str(empty)], "the cell of 'b' on 'd2' must be a number, got ''")
+    _fails(capsys, ["rank", "--table", str(empty)], "(complete blocks); missing: b on d2")
     one = tmp_path / "one.csv"
     one.write_text("dataset,a\nd1,0.9\n")
     _fails(capsys, ["rank", "--table", str(one)], "at least two method columns")

@@ -120,6 +120,11 @@ def read_score_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         msg = f"{path}: a table of scores needs a dataset column and at least two method columns; got {raw.shape[1]}"
         raise ValueError(msg)
     table = raw.set_index(raw.columns[0])
+    empty = table.apply(lambda col: col.str.strip() == "")
+    if empty.to_numpy().any():
+        cells = [f"{m} on {d}" for d in table.index for m in table.columns if empty.loc[d, m]]
+        msg = f"{path}: Friedman needs every method on every dataset (complete blocks); missing: {', '.join(cells)}"
+        raise ValueError(msg)
     out = table.apply(pd.to_numeric, errors="coerce")
     bad = out.isna()
     if bad.to_numpy().any():
