@@ -417,6 +417,7 @@ def test_report_has_the_significance_section(tmp_path):
     assert "Which differences" not in (tmp_path / "rep2" / "report.md").read_text()  # fewer than three cases
 
 
+@pytest.mark.slow
 def test_report_over_datasets_draws_the_cd_diagram(tmp_path):
     pytest.importorskip("matplotlib")
     from mnist_classic.analysis.report.significant import significance_figures, significance_tables
