@@ -63,11 +63,15 @@ _LAZY: dict[str, str] = {
     "DatasetPreview": "analysis.explore.dataview",
     "show_dataset": "analysis.explore.dataview",
     "explore": "analysis.explore.explorer",
+    "rank_rows": "analysis.significance.ranking",
+    "rank_table": "analysis.significance.ranking",
+    "read_score_table": "analysis.significance.ranking",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from .analysis.explore.dataview import DatasetPreview, show_dataset
     from .analysis.explore.explorer import explore
+    from .analysis.significance.ranking import rank_rows, rank_table, read_score_table
     from .bench.reproduce import Reproduction, reproduce_rows
     from .bench.runner import RunResult, run_benchmark
     from .estimators.deskew import Deskew
@@ -140,6 +144,9 @@ __all__ = [
     "suite_pipelines",
     "show_dataset",
     "explore",
+    "rank_rows",
+    "rank_table",
+    "read_score_table",
 ]
 
 

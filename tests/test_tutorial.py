@@ -32,7 +32,8 @@ def test_the_tutorial_has_every_step():
     langs = [lang for lang, _ in cells()]
     assert langs.count("python") >= 6 and langs.count("console") >= 4
     text = TUTORIAL.read_text()
-    for heading in ("Load", "Look", "Fit one pipeline", "Run the benchmark", "Compare two runs", "Write a report"):
+    headings = ("Load", "Look", "Fit one pipeline", "Run the benchmark", "Compare two runs", "Write a report")
+    for heading in (*headings, "Which differences are real"):
         assert re.search(rf"^## \d\. {heading}", text, re.M), heading
 
 
@@ -57,3 +58,4 @@ def test_every_cell_runs_in_order(tmp_path, monkeypatch, capsys):
     assert "exit status: 0" in out
     assert (tmp_path / "preview" / "samples-mnist.png").exists()
     assert (tmp_path / "report" / "report.md").exists()
+    assert "Cochran's Q = " in out and "vs dummy, Holm p = " in out

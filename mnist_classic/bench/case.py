@@ -42,12 +42,14 @@ class Case:
     repeat: int
     seed: int
     dataset: str = ""  # set when a run covers several datasets, for progress lines
+    split: str = ""  # run --splits: the split's label (5x2:rep=3:fold=1, resplit:7); empty for the canonical split
 
     @property
     def label(self) -> str:
-        """``[dataset] pipeline n_train=N repeat=R``, for progress lines."""
+        """``[dataset] pipeline n_train=N repeat=R`` (or ``split=S``), for progress lines."""
         where = f"{self.dataset} " if self.dataset else ""
-        return f"{where}{self.pipeline.name} n_train={self.n_train} repeat={self.repeat}"
+        which = f"split={self.split}" if self.split else f"repeat={self.repeat}"
+        return f"{where}{self.pipeline.name} n_train={self.n_train} {which}"
 
 
 def plan_cases(

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..data.loader import Dataset, load_dataset
 from ..measure.callgrind import require_instructions
-from ..spec.runconfig import RunConfig, dataset_names, resolve
+from ..spec.runconfig import RunConfig, check_splits, dataset_names, resolve
 from ..spec.selectors import ConfiguredPipeline
 from .contract import check_contract
 
@@ -64,7 +64,10 @@ def prepare(config: RunConfig, on_check: Callable[[list[str], float], None] | No
         require_instructions()  # valgrind and the client requests, or one line saying how to get them
     loaded = []
     for name in dataset_names(config):
-        ds = load_dataset(name, data_dir=config.data_dir, n_test=config.n_test, data_home=config.data_home)
+        # K resplits pool every image: the test set is loaded whole and each split draws n_test of the pool
+        resplit = config.splits is not None and check_splits(config)[0] == "resplit"
+        n_test = None if resplit else config.n_test
+        ds = load_dataset(name, data_dir=config.data_dir, n_test=n_test, data_home=config.data_home)
         available = len(ds.y_train)
         sizes = []
         for n in config.n_train:

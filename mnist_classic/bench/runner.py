@@ -29,7 +29,7 @@ from ..measure.environment import collect_environment
 from ..measure.machine import free_cores
 from ..results import ResultWriter, read_results, save_labels
 from ..spec.engines import get_engine
-from ..spec.runconfig import RunConfig
+from ..spec.runconfig import RunConfig, check_splits
 from ..spec.selectors import ConfiguredPipeline, effective_params
 from .case import Case, forget_warmups, plan_cases, run_case
 from .counted import run_counted, run_counted_cases
@@ -37,6 +37,7 @@ from .isolation import ChildRunner
 from .parallel.backends import DataRef, run_parallel, thread_budget
 from .parallel.order import PROBE_SIZE, ProbeTimes, longest_first, probe_times
 from .plan import check_free_space, finished_cases, prepare
+from .splits import Split, payload_sha256, split_arrays, splits_for
 
 __all__ = ["RunConfig", "RunResult", "run_benchmark"]  # RunConfig lives in spec.runconfig
 
@@ -133,14 +134,19 @@ def run_benchmark(
     several = len(plan.datasets) > 1
     groups: list[tuple[str, Dataset, list[Case]]] = []
     skipped = start = 0
+    drawn: dict[int, Split] = {}  # run --splits: each case's split, by case index
     for name, ds, sizes in plan.datasets:
-        cases = plan_cases(plan.pipelines, sizes, config.repeats, config.seed, dataset=ds.name if several else "")
+        if config.splits is not None:
+            cases = _split_cases(plan.pipelines, ds, sizes, config, start, drawn, ds.name if several else "")
+        else:
+            cases = plan_cases(plan.pipelines, sizes, config.repeats, config.seed, dataset=ds.name if several else "")
         if config.resume and earlier is not None:
             done = finished_cases(earlier, ds.sha256, len(ds.y_test))
             todo = [c for c in cases if (c.pipeline.name, c.n_train, c.seed) not in done]
             skipped += len(cases) - len(todo)
             cases = todo
-        cases = [replace(c, index=start + i) for i, c in enumerate(cases)]
+        if config.splits is None:
+            cases = [replace(c, index=start + i) for i, c in enumerate(cases)]
         start += len(cases)
         groups.append((name, ds, cases))
     total = start
@@ -192,7 +198,7 @@ def run_benchmark(
             spec = _counted_spec(name, data_dir, config)
             outcomes = run_counted_cases(cases, spec, n_jobs=config.n_jobs, timeout=config.timeout)
         else:
-            outcomes = _run_sequential(cases, ds, name, data_dir, config, on_start, total)
+            outcomes = _run_sequential(cases, ds, name, data_dir, config, on_start, total, drawn)
         _record(outcomes, common, writer, result, on_end, total)
     return result
 
@@ -209,6 +215,7 @@ def _record(
     try:
         for case, out in outcomes:
             pred = out.pop("predictions")
+            truth = out.pop("truth", None)  # run --splits: the labels this case's split tested on
             row = {
                 **common,
                 **out,
@@ -222,6 +229,8 @@ def _record(
             try:
                 if pred is not None:
                     row["predictions_sha256"] = save_labels(writer.predictions, pred)
+                if truth is not None:
+                    row["truth_sha256"] = save_labels(writer.predictions, truth)
                 writer.append(row)
             except OSError as exc:  # disk full, file removed...: stop, keeping what was written
                 result.write_error = str(exc)
@@ -233,6 +242,32 @@ def _record(
         result.interrupted = True
     finally:
         outcomes.close()  # stops workers or the child process
+
+
+def _split_cases(
+    pipelines: Sequence[ConfiguredPipeline],
+    ds: Dataset,
+    sizes: list[int],
+    config: RunConfig,
+    start: int,
+    drawn: dict[int, Split],
+    dataset: str,
+) -> list[Case]:
+    """run --splits: a case per (size, split, pipeline), split by split so that each split's pipelines run together."""
+    scheme, count = check_splits(config)
+    n_test = config.n_test if config.n_test is not None else len(ds.y_test)
+    if config.n_test is not None and scheme == "resplit" and config.n_test > len(ds.y_test):
+        msg = f"The 'n_test' parameter must be an int in [1, {len(ds.y_test)}] for {ds.name}. Got {config.n_test}."
+        raise ValueError(msg)
+    y_pool = ds.y_train if scheme == "5x2" else np.concatenate([np.asarray(ds.y_train), np.asarray(ds.y_test)])
+    cases: list[Case] = []
+    for n in sizes:
+        for split in splits_for(scheme, count, np.asarray(y_pool), n, n_test, config.seed):
+            for p in pipelines:
+                index = start + len(cases)
+                drawn[index] = split
+                cases.append(Case(index, p, len(split.train), split.repeat, split.seed, dataset, split.label))
+    return cases
 
 
 def _execution(config: RunConfig, parallel: bool) -> str:
@@ -261,8 +296,9 @@ def _run_sequential(
     config: RunConfig,
     on_start: Callable[[Case, int], None] | None,
     total: int,
+    drawn: dict[int, Split] | None = None,
 ) -> Generator[tuple[Case, dict[str, Any]], None, None]:
-    """One case at a time, in this process (or in a child process with a timeout)."""
+    """One case at a time, in this process (or in a child process with a timeout); ``drawn``: run --splits' splits."""
     counting = config.measure == "instructions"
     spec = _counted_spec(name, data_dir, config) if counting else {}
     forget_warmups()  # each run warms up its pipelines, whatever this process ran before
@@ -271,17 +307,39 @@ def _run_sequential(
     # Materialize the data in memory once, outside every timed region.
     X_train, y_train = np.ascontiguousarray(ds.X_train[:n_max]), np.asarray(ds.y_train[:n_max])
     X_test, y_test = np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test)
+    current: dict[
+        str, Any
+    ] = {}  # run --splits: the arrays of the split being run (its pipelines run one after another)
+
+    def split_data(case: Case) -> tuple[tuple[np.ndarray, ...], dict[str, Any]]:
+        split = drawn[case.index] if drawn else None
+        if split is None:
+            return (X_train, y_train, X_test, y_test), {}
+        if current.get("key") != (split.label, split.train.size):
+            five = split.label.startswith("5x2")
+            pool_X = (ds.X_train,) if five else (ds.X_train, ds.X_test)
+            pool_y = np.asarray(ds.y_train) if five else np.concatenate([np.asarray(ds.y_train), np.asarray(ds.y_test)])
+            arrays = split_arrays(split, pool_X, pool_y)
+            fields = {
+                "split": split.label,
+                "n_test": len(arrays[3]),
+                "split_train_sha256": payload_sha256(arrays[0], arrays[1]),
+                "split_test_sha256": payload_sha256(arrays[2], arrays[3]),
+            }
+            current.update(key=(split.label, split.train.size), arrays=arrays, fields=fields)
+        return current["arrays"], dict(current["fields"], truth=current["arrays"][3])
 
     def execute(case: Case) -> dict[str, Any]:
         if counting:
             return run_counted(spec, case, timeout=config.timeout)
+        data, fields = split_data(case)
         # Threads follow the free cores: no more BLAS/OpenMP threads than other processes leave free.
         budget = None
         if config.threads == "free" and (free := free_cores()) < (os.cpu_count() or 1):
             budget = free
         timing: dict[str, Any] = {"thread_budget": budget, "warmup": config.warmup, "machine": True}
         if child is None:
-            return run_case(case, X_train, y_train, X_test, y_test, **timing)
+            return {**run_case(case, *data, **timing), **fields}
         args = (
             name,
             data_dir,

@@ -23,6 +23,7 @@ from .errors import PROG, UsageError
 from .explore import add_explore_parser, cmd_explore
 from .history import add_export_parser, add_history_parser, cmd_export, cmd_history
 from .matrix import add_matrix_parser, cmd_matrix
+from .rank import add_rank_parser, cmd_rank
 from .report import add_report_parser, cmd_report
 from .reproduce import add_reproduce_parser, cmd_reproduce
 
@@ -219,6 +220,14 @@ def _build_parser() -> argparse.ArgumentParser:
         help="free (default): a case gets no more BLAS/OpenMP threads than the cores other processes leave free; "
         "all: the libraries' defaults",
     )
+    run.add_argument(
+        "--splits",
+        default=None,
+        metavar="5x2|K",
+        help="resampled splits instead of the canonical one: 5x2 (five stratified 2-fold splits of the training "
+        "images) or K (K stratified resplits of all images at --n-train/--n-test); one row per split, labelled in "
+        "the split column, for rank's 5x2cv and corrected resampled t tests",
+    )
     # Set by 'mnist-classic ab' on each run it starts (recorded in the side and ab_round columns).
     run.add_argument("--side", default=None, help=argparse.SUPPRESS)
     run.add_argument("--ab-round", type=int, default=None, help=argparse.SUPPRESS)
@@ -275,6 +284,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--plugin", action="append", default=None, metavar="MODULE|FILE.py", help="also list what a plugin adds"
     )
     add_report_parser(sub)
+    add_rank_parser(sub)
     add_explore_parser(sub)
     add_history_parser(sub, gate_options=_add_gate_options)
     add_matrix_parser(sub)
@@ -332,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.cmd_compare(args)
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "rank":
+            return cmd_rank(args)
         if args.command == "explore":
             return cmd_explore(args)
         if args.command == "history":

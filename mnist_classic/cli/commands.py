@@ -161,21 +161,43 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..analysis.runs import load_runs
+    from ..analysis.significance import compare_splits, format_splits, split_regressions
     from ..analysis.verdicts.compare import compare_runs, format_json, format_markdown, format_text, validate_gate
 
     validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions)
-    result = compare_runs(
-        load_runs([args.baseline]),
-        load_runs([args.new]),
-        max_slowdown=args.max_slowdown,
-        max_accuracy_drop=args.max_accuracy_drop,
-        alpha=args.alpha,
-        time_resolution=args.time_resolution,
-        max_instructions=args.max_instructions,
-    )
-    formatter = {"text": format_text, "md": format_markdown, "json": format_json}[args.format]
-    sys.stdout.write(formatter(result))
-    return result.exit_code(fail_on_missing=args.fail_on_missing)
+    baseline, new = load_runs([args.baseline]), load_runs([args.new])
+    # Rows of resampled splits (run --splits) are judged split by split (5x2cv F, corrected t), not by the gate.
+    canonical = [df[df["split"].fillna("") == ""] for df in (baseline, new)]
+    splits = compare_splits(baseline, new, alpha=args.alpha)
+    code = 0
+    if splits and any(df.empty for df in canonical):
+        text = "" if args.format == "json" else format_splits(splits, args.format)
+        payload: dict[str, Any] = {}
+    else:
+        result = compare_runs(
+            *canonical,
+            max_slowdown=args.max_slowdown,
+            max_accuracy_drop=args.max_accuracy_drop,
+            alpha=args.alpha,
+            time_resolution=args.time_resolution,
+            max_instructions=args.max_instructions,
+        )
+        formatter = {"text": format_text, "md": format_markdown, "json": format_json}[args.format]
+        text = formatter(result)
+        payload = json.loads(text) if args.format == "json" else {}
+        if splits and args.format != "json":
+            text += "\n" + format_splits(splits, args.format)
+        code = result.exit_code(fail_on_missing=args.fail_on_missing)
+    if args.format == "json" and splits:
+        payload["resampled_splits"] = [s.to_dict() for s in splits]
+        text = json.dumps(payload, indent=2) + "\n"
+    worse = split_regressions(splits)
+    if worse:
+        code = max(code, 1)
+        if args.format != "json":
+            text += f"\nworse over resampled splits: {', '.join(worse)}\n"
+    sys.stdout.write(text)
+    return code
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -217,6 +239,7 @@ _RUN_OVERRIDES = (
     ("measure", "measure"),
     ("warmup", "warmup"),
     ("threads", "threads"),
+    ("splits", "splits"),
     ("side", "side"),
     ("ab_round", "ab_round"),
 )

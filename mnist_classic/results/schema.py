@@ -57,6 +57,10 @@ COLUMNS: tuple[str, ...] = (
     "sha256_train_labels",
     "sha256_test_images",
     "sha256_test_labels",
+    # resampled splits (run --splits): the split's label and the payloads it trained and tested on
+    "split",
+    "split_train_sha256",
+    "split_test_sha256",
     # the environment
     "python_version",
     "numpy_version",
@@ -106,14 +110,27 @@ _NEW_03 = COLUMNS[COLUMNS.index("device") :]
 #: The columns added after the neural ones (results/mnist-cnn.csv was written before them).
 _AFTER_NEURAL = COLUMNS[COLUMNS.index("measure") :]
 
+#: The columns of resampled splits (run --splits); every earlier file lacks them.
+_SPLITS = ("split", "split_train_sha256", "split_test_sha256")
+
 #: Columns of earlier versions' files, which are read (missing columns empty) but never appended to.
 #: Each entry: the version that last wrote that schema, and the columns it lacks.
 OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
-    "0.1": ("fit_threads", "predict_threads", "config_sha256", "engine", "engine_version", "accelerated", *_NEW_03),
-    "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads", *_NEW_03),
-    "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated", *_NEW_03),
-    "0.2 (before the 0.3 columns)": _NEW_03,
-    "0.3.0.dev0 (neural columns, before instruction counts)": _AFTER_NEURAL,
+    "0.1": (
+        "fit_threads",
+        "predict_threads",
+        "config_sha256",
+        "engine",
+        "engine_version",
+        "accelerated",
+        *_NEW_03,
+        *_SPLITS,
+    ),
+    "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads", *_NEW_03, *_SPLITS),
+    "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated", *_NEW_03, *_SPLITS),
+    "0.2 (before the 0.3 columns)": (*_NEW_03, *_SPLITS),
+    "0.3.0.dev0 (neural columns, before instruction counts)": (*_AFTER_NEURAL, *_SPLITS),
+    "before resampled splits (run --splits)": _SPLITS,
 }
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).

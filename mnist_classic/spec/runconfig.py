@@ -22,7 +22,18 @@ from .pipelines import DEFAULT_PIPELINES
 from .plugins import load_entry_points, load_plugins
 from .selectors import ConfiguredPipeline
 
-__all__ = ["BACKENDS", "MEASURES", "THREADS", "WARMUPS", "RunConfig", "available_engines", "dataset_names", "resolve"]
+__all__ = [
+    "BACKENDS",
+    "MEASURES",
+    "THREADS",
+    "WARMUPS",
+    "RunConfig",
+    "available_engines",
+    "check_splits",
+    "dataset_names",
+    "parse_splits",
+    "resolve",
+]
 
 #: What ``run --backend`` accepts: joblib's loky processes, or Dask.
 BACKENDS: tuple[str, ...] = ("loky", "dask")
@@ -112,6 +123,15 @@ class RunConfig:
         (sampled before it starts; recorded in ``fit_threads`` and
         ``predict_threads`` when fewer than all); ``all`` leaves the
         libraries' defaults.
+    splits : str, int or None, default=None
+        Resampled splits instead of the canonical one (:mod:`mnist_classic.bench.splits`):
+        ``"5x2"`` (five replications of a stratified 2-fold split of the
+        training images; the test set unused) or ``K`` (K stratified
+        resplits of the pooled images at ``n_train``/``n_test``). Each split
+        is one row per pipeline, labelled in the ``split`` column and paired
+        across pipelines by its seed. Cases then run one at a time in this
+        process (``n_jobs=1``, no ``timeout``, ``measure="time"``), one
+        repeat each, without ``resume``.
     side, ab_round : str or None, int or None, default=None
         Set by ``mnist-classic ab`` on each of its runs: the side (``base``
         or ``new``) and round recorded in every row.
@@ -140,6 +160,7 @@ class RunConfig:
     measure: str = "time"
     warmup: str = "small"
     threads: str = "free"
+    splits: str | int | None = None
     side: str | None = None
     ab_round: int | None = None
 
@@ -246,4 +267,39 @@ def resolve(config: RunConfig) -> list[ConfiguredPipeline]:
     for n in config.n_train:
         _check_positive(n, "n_train", allow_none=True)
     dataset_names(config)
+    if config.splits is not None:
+        check_splits(config)
     return pipelines
+
+
+def parse_splits(value: object) -> tuple[str, int]:
+    """``"5x2"`` -> ``("5x2", 10)``; ``"K"`` or K -> ``("resplit", K)``; raises naming what is accepted.
+
+    Examples
+    --------
+    >>> parse_splits("5x2"), parse_splits("7"), parse_splits(3)
+    (('5x2', 10), ('resplit', 7), ('resplit', 3))
+    """
+    text = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if text == "5x2":
+        return "5x2", 10
+    if text.isdigit() and int(text) >= 2:
+        return "resplit", int(text)
+    msg = f"The 'splits' parameter must be '5x2' or a number of resplits K >= 2. Got {value!r} instead."
+    raise ValueError(msg)
+
+
+def check_splits(config: RunConfig) -> tuple[str, int]:
+    """The scheme and number of splits of ``config.splits``; raises when the other options do not go with them."""
+    scheme, count = parse_splits(config.splits)
+    if config.n_jobs != 1 or config.backend != "loky" or config.timeout is not None or config.measure != "time":
+        msg = (
+            "The 'splits' parameter works with cases run one at a time in this process "
+            "(n_jobs=1, backend loky, no timeout, measure time)."
+        )
+        raise ValueError(msg)
+    if config.repeats != 1 or config.resume:
+        what = "repeats" if config.repeats != 1 else "resume"
+        msg = f"The 'splits' parameter replaces repeats and does not go with '{what}': a split is one row per pipeline."
+        raise ValueError(msg)
+    return scheme, count

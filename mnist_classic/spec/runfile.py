@@ -68,6 +68,7 @@ RUN_FILE_KEYS: dict[str, str] = {
     "measure": "time (seconds, the default) or instructions (counted under valgrind's callgrind)",
     "warmup": "small (default), full or none: the untimed warm-up before a pipeline's first case",
     "threads": "free (default: no more threads than the cores other processes leave free) or all",
+    "splits": "resampled splits: '5x2' (Dietterich's 5x2cv) or K (K stratified resplits); default the canonical split",
 }
 _STEP_KEYS = ("estimator", "pipeline", "params", "steps")
 

@@ -31,6 +31,12 @@ class Report:
     sources: list[str] = field(default_factory=list)
     environments: list[str] = field(default_factory=list)
     explorers: list[str] = field(default_factory=list)  # explore*.html pages beside the report, linked from it
+    significance: list[ReportTable] = field(default_factory=list)  # "which differences are significant"
+
+    @property
+    def all_tables(self) -> list[ReportTable]:
+        """The summary tables, then the section "which differences are significant"."""
+        return [*self.tables, *self.significance]
 
 
 def render_markdown(report: Report, figures: Sequence[tuple[str, str, str]] = ()) -> str:
@@ -41,7 +47,7 @@ def render_markdown(report: Report, figures: Sequence[tuple[str, str, str]] = ()
 
     out = ["# mnist-classic report", "", *(f"- results: `{s}`" for s in report.sources)]
     out += [f"- the predictions, image by image: [{x}]({x})" for x in report.explorers]
-    for table in report.tables:
+    for table in report.all_tables:
         out += ["", f"## {table.title}", "", "| " + " | ".join(table.head) + " |"]
         out.append("|" + "|".join("---" if i in table.left else "---:" for i in range(len(table.head))) + "|")
         out += ["| " + " | ".join([f"`{r[0]}`", *map(esc, r[1:])]) + " |" for r in table.rows]
@@ -74,7 +80,7 @@ _PREAMBLE = r"""\documentclass{article}
 def render_latex(report: Report, figures: Sequence[tuple[str, str, str]] = ()) -> str:
     """A LaTeX document: a booktabs ``tabular`` per dataset (each pastable alone), then the figures (PNG paths)."""
     out = [_PREAMBLE]
-    for i, table in enumerate(report.tables):
+    for i, table in enumerate(report.all_tables):
         spec = "".join("l" if j in table.left else "r" for j in range(len(table.head)))
         out += [f"% --- table {i + 1}: {table.title} (needs \\usepackage{{booktabs}}) ---", r"\begin{table}[htbp]"]
         out += [r"\centering", r"\small", f"\\caption{{{latex_escape(table.title)}}}", f"\\label{{tab:report-{i}}}"]
@@ -108,7 +114,7 @@ def render_html(report: Report, figures: Sequence[tuple[str, str, str | Path]] =
     out += [f'<p class="note">results: {", ".join(f"<code>{e(s)}</code>" for s in report.sources)}</p>']
     link = '<p class="note">the predictions, image by image: <a href="{0}">{0}</a></p>'
     out += [link.format(e(x)) for x in report.explorers]
-    for table in report.tables:
+    for table in report.all_tables:
         cls = [' class="l"' if i in table.left else "" for i in range(len(table.head))]
         out += [f"<h2>{e(table.title)}</h2>", "<table>", "<thead><tr>"]
         out += [f"<th{c}>{e(h)}</th>" for c, h in zip(cls, table.head, strict=True)] + ["</tr></thead>", "<tbody>"]

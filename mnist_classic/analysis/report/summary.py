@@ -146,9 +146,13 @@ def build_report(df: pd.DataFrame, *, reference: str | None = None, alpha: float
         if len(g[list(_SHA)].drop_duplicates()) > 1:
             msg = f"The runs of {dataset} used different dataset payloads (sha256_* columns); report them separately"
             raise ResultsSchemaError(msg)
+    from ..significance import canonical_rows
+
+    everything, df = df, canonical_rows(df)  # rows of run --splits: in the significance section only
     versus = _versus(df, reference, alpha) if reference else {}
     keys: Any
-    report = Report([], reference, alpha, list(dict.fromkeys(map(str, df["_source"]))), _environment(df))
+    sources = list(dict.fromkeys(map(str, everything["_source"])))
+    report = Report([], reference, alpha, sources, _environment(everything))
     for keys, s in summarize(df).groupby(["dataset", "n_test"], sort=False):
         table = ReportTable(f"{keys[0]}: {keys[1]:,} test images", cast(list[dict[str, Any]], s.to_dict("records")))
         for rec in table.data:
@@ -157,8 +161,10 @@ def build_report(df: pd.DataFrame, *, reference: str | None = None, alpha: float
         _fill_cells(table, report)
         report.tables.append(table)
     from .neural import neural_tables  # matplotlib stays unimported: neural imports figures, which imports it lazily
+    from .significant import significance_tables
 
     report.tables += neural_tables(df)
+    report.significance = significance_tables(everything, alpha)
     return report
 
 
@@ -271,18 +277,28 @@ def write_report(
     pages: list[Any] = []  # (file name, payload) of each explorer page, built (and checked) before writing
     if explore:
         from ..explore.explorer import explore_pages
+        from ..significance import canonical_rows as canonical_only
 
-        pages = explore_pages(df, data_dir=data_dir, data_home=data_home)
+        pages = explore_pages(canonical_only(df), data_dir=data_dir, data_home=data_home)
     figs: list[Any] = []  # FigureFile
     if figures:
+        from ..significance import canonical_rows
         from .figures import write_figures
         from .neural import neural_figures
+        from .significant import significance_figures
 
+        canonical = canonical_rows(df)  # a resampled split's test images are not the dataset's test set
         try:
             figs = write_figures(
-                df, summarize(df), out / "figures", formats=figure_formats, data_dir=data_dir, data_home=data_home
+                canonical,
+                summarize(canonical),
+                out / "figures",
+                formats=figure_formats,
+                data_dir=data_dir,
+                data_home=data_home,
             )
-            figs += neural_figures(df, out / "figures", formats=figure_formats)
+            figs += neural_figures(canonical, out / "figures", formats=figure_formats)
+            figs += significance_figures(df, out / "figures", figure_formats, alpha)
         except ImportError as exc:
             raise ValueError(f"{exc}, or pass --no-figures") from None
     written = [p for f in figs for p in f.paths]
