@@ -219,6 +219,11 @@ _RUN_OVERRIDES = (
     ("threads", "threads"),
     ("side", "side"),
     ("ab_round", "ab_round"),
+    ("tune", "tune"),
+    ("validation", "validation"),
+    ("cv", "cv"),
+    ("budget", "budget"),
+    ("search", "search"),
 )
 
 

@@ -99,12 +99,21 @@ COLUMNS: tuple[str, ...] = (
     # A/B runs (0.3): mnist-classic ab
     "side",
     "ab_round",
+    # tuned cases (0.4): run --tune, empty on untuned rows
+    "tuned_params",
+    "validation_accuracy",
+    "tuning_candidates",
+    "tuning_time_s",
+    "validation",
+    "tuning_scores",
 )
 
 #: The columns 0.3 added (neural, instruction counts, clean timings, machine state, A/B); 0.2 files lack them all.
 _NEW_03 = COLUMNS[COLUMNS.index("device") :]
 #: The columns added after the neural ones (results/mnist-cnn.csv was written before them).
 _AFTER_NEURAL = COLUMNS[COLUMNS.index("measure") :]
+#: The columns of tuned cases (run --tune); every earlier file lacks them.
+_TUNING = COLUMNS[COLUMNS.index("tuned_params") :]
 
 #: Columns of earlier versions' files, which are read (missing columns empty) but never appended to.
 #: Each entry: the version that last wrote that schema, and the columns it lacks.
@@ -114,6 +123,7 @@ OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
     "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated", *_NEW_03),
     "0.2 (before the 0.3 columns)": _NEW_03,
     "0.3.0.dev0 (neural columns, before instruction counts)": _AFTER_NEURAL,
+    "0.3 (before the tuning columns)": _TUNING,
 }
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).
@@ -146,6 +156,9 @@ NUMERIC_COLUMNS: frozenset[str] = frozenset(
         "procs_running",
         "ab_round",
         "n_params",
+        "validation_accuracy",
+        "tuning_candidates",
+        "tuning_time_s",
     }
 )
 
