@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,7 @@ from sklearn.model_selection import (
 from ..spec.engines import get_engine
 from ..spec.selectors import ConfiguredPipeline, Tuning
 
-__all__ = ["HALVING_FACTOR", "check_tuning", "halving_cost", "search_candidate", "validation_split"]
+__all__ = ["HALVING_FACTOR", "check_tuning", "halving_cost", "search_candidate", "tuning_of_row", "validation_split"]
 
 #: Halving's factor: each round keeps a third of the candidates on three times the images (scikit-learn's default).
 HALVING_FACTOR = 3
@@ -257,6 +257,7 @@ def search_candidate(
     protocol = tuning.protocol(seed)
     scored = len({e["pipeline"] for e in entries})
     record = {
+        "tuning": asdict(tuning),  # the options, exactly: reproduce rebuilds the search from them
         "search": type(search).__name__,
         "budget": tuning.budget,
         "grid": len(candidates),
@@ -274,3 +275,13 @@ def search_candidate(
         "tuning_scores": json.dumps(record, separators=(",", ":")),
     }
     return replace(candidates[chosen], engine=pipeline.engine), columns
+
+
+def tuning_of_row(tuning_scores: str) -> Tuning:
+    """The :class:`~mnist_classic.spec.selectors.Tuning` a tuned row was run with, from its ``tuning_scores``."""
+    try:
+        options = json.loads(tuning_scores)["tuning"]
+        return Tuning(**options)
+    except (ValueError, TypeError, KeyError) as exc:
+        msg = f"the row's tuning_scores do not hold its tuning options ({type(exc).__name__}: {exc})"
+        raise ValueError(msg) from None
