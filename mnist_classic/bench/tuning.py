@@ -107,6 +107,10 @@ def _fingerprint(value: Any) -> Any:
     return repr(value)
 
 
+def _is_named_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, tuple) and len(v) == 2 for v in value)
+
+
 def _json_value(value: Any) -> Any:
     """A grid value as JSON: numbers, strings and booleans as they are, anything else (estimators) by its repr."""
     if isinstance(value, np.generic):
@@ -129,6 +133,15 @@ def candidate_grid(candidates: tuple[ConfiguredPipeline, ...], seed: int) -> tup
     keys = sorted(set().union(*params))
     differ = [k for k in keys if len({repr(_fingerprint(p.get(k, "<missing>"))) for p in params}) > 1]
     outer = [k for k in differ if not any(k.startswith(d + "__") for d in differ)]
+    # A Pipeline's `steps` (a named list) differs whenever one of its steps does: set the step by its name instead,
+    # unless the named items themselves differ between candidates (then the whole list).
+    named = [k for k in outer if _is_named_list(params[0].get(k))]
+    rest = [k for k in outer if k not in named]
+    if named and rest and all(k in p for p in params for k in rest):
+        outer = rest
+    elif named:
+        items = {f"{k.rpartition('__')[0]}__{n}".lstrip("_") for p in params for k in named for n, _ in p.get(k) or []}
+        outer = named + [k for k in rest if k not in items]
     grid = []
     for c, p in zip(candidates, params, strict=True):
         if any(k not in p for k in outer):
