@@ -101,7 +101,7 @@ def test_a_grid_inside_a_step_or_a_nested_estimator_is_searched(tmp_path):
     steps = "sklearn.preprocessing:StandardScaler[with_mean=[True,False]]+sklearn.linear_model:LogisticRegression"
     for selector in (nested, steps):
         configs = expand_selector(selector)
-        base, grid = candidate_grid(tuple(configs), seed=0)
+        _, grid = candidate_grid(tuple(configs), seed=0)
         assert len(grid) == 2 and all(len(one) == 1 for one in grid)
     rows = _run(tmp_path, "n", "--pipelines", nested, "--tune", "--n-train", "400", "--n-test", "50")
     assert rows.iloc[0]["status"] == "ok" and rows.iloc[0]["tuning_candidates"] == 2

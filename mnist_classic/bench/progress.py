@@ -94,7 +94,9 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> str:
     notes = {i: f"best of {n} on the test set" for i, n in best.items()}
     for i, r in enumerate(rows):
         if is_tuned(r) and _present(r.get("validation_accuracy")):
-            notes[i] = f"tuned: validation {100 * r['validation_accuracy']:.2f}%, {r['tuning_candidates']:.0f} candidates"
+            notes[i] = (
+                f"tuned: validation {100 * r['validation_accuracy']:.2f}%, {r['tuning_candidates']:.0f} candidates"
+            )
     width = max([32, *(len(str(r["pipeline"])) for r in rows)])
     header = (
         f"{'pipeline':<{width}} {'n_train':>7} {'rep':>3} {'status':<7} {'accuracy':>9} "

@@ -101,7 +101,11 @@ def _fingerprint(value: Any) -> Any:
     """A comparable form of a parameter's value: estimators by class and parameters, at any depth."""
     if hasattr(value, "get_params") and not isinstance(value, type):
         params = value.get_params(deep=False)
-        return (type(value).__module__, type(value).__qualname__, tuple((k, _fingerprint(params[k])) for k in sorted(params)))
+        return (
+            type(value).__module__,
+            type(value).__qualname__,
+            tuple((k, _fingerprint(params[k])) for k in sorted(params)),
+        )
     if isinstance(value, (list, tuple)):
         return (type(value).__name__, tuple(_fingerprint(v) for v in value))
     return repr(value)

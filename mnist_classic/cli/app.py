@@ -234,7 +234,9 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="FRACTION",
         help="the stratified, seeded share of the training set that scores candidates (default 1/6)",
     )
-    tune.add_argument("--cv", type=int, default=None, metavar="K", help="score candidates by K stratified folds instead")
+    tune.add_argument(
+        "--cv", type=int, default=None, metavar="K", help="score candidates by K stratified folds instead"
+    )
     tune.add_argument(
         "--budget", type=int, default=None, metavar="N", help="at most N candidates scored per tuned case (default all)"
     )

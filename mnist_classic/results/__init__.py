@@ -11,8 +11,8 @@ Never imports ``data``, ``bench``, ``analysis`` or ``cli``.
 """
 
 from .labels import labels_sha256, load_labels, predictions_dir, row_labels, save_labels
-from .selection import SELECTION_NOTE, best_on_test, grid_family, is_tuned
 from .schema import COLUMNS, NUMERIC_COLUMNS, OLDER_SCHEMAS, STATUSES, ResultsSchemaError, header_line, read_results
+from .selection import SELECTION_NOTE, best_on_test, grid_family, is_tuned
 from .writer import ResultWriter
 
 __all__ = [

@@ -184,7 +184,8 @@ def _tuning(values: Mapping[str, Any], where: str) -> Tuning | None:
     if validation is not None and (
         isinstance(validation, bool) or not isinstance(validation, (int, float)) or not 0 < validation < 1
     ):
-        msg = f"The 'validation' parameter{where} must be a fraction in (0, 1) of the training set. Got {validation!r} instead."
+        got = f"Got {validation!r} instead."
+        msg = f"The 'validation' parameter{where} must be a fraction in (0, 1) of the training set. {got}"
         raise ValueError(msg)
     if cv is not None and (isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2):
         msg = f"The 'cv' parameter{where} must be an int >= 2 (stratified folds). Got {cv!r} instead."
@@ -193,7 +194,8 @@ def _tuning(values: Mapping[str, Any], where: str) -> Tuning | None:
         msg = f"The 'validation' and 'cv' parameters{where} are two protocols: give one. Got {validation!r} and {cv!r}."
         raise ValueError(msg)
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1):
-        msg = f"The 'budget' parameter{where} must be an int >= 1 (candidates scored per tuned case). Got {budget!r} instead."
+        got = f"Got {budget!r} instead."
+        msg = f"The 'budget' parameter{where} must be an int >= 1 (candidates scored per tuned case). {got}"
         raise ValueError(msg)
     if search is not None and search not in SEARCHES:
         msg = f"The 'search' parameter{where} must be one of {', '.join(SEARCHES)}. Got {search!r} instead."
@@ -209,7 +211,11 @@ def _tuned(selector: str, configs: list[ConfiguredPipeline], tuning: Tuning) -> 
     search = tuning.search or ("random" if budget is not None and budget < size else "grid")
     if budget is not None and budget > size:
         logger.warning(
-            "the budget %d is larger than the grid of %s (%d candidates): all %d are scored", budget, selector, size, size
+            "the budget %d is larger than the grid of %s (%d candidates): all %d are scored",
+            budget,
+            selector,
+            size,
+            size,
         )
     if search == "grid" and budget is not None and budget < size:
         msg = (
@@ -248,7 +254,8 @@ def _configure(config: RunConfig) -> list[ConfiguredPipeline]:
         raise ValueError(msg)
     given = [k for k in TUNING_KEYS[1:] if run_values[k] is not None]
     if given and not tuned:
-        msg = f"The '{given[0]}' parameter works with tune (run --tune). Got {given[0]}={run_values[given[0]]!r} without it."
+        got = f"{given[0]}={run_values[given[0]]!r}"
+        msg = f"The '{given[0]}' parameter works with tune (run --tune). Got {got} without it."
         raise ValueError(msg)
     return pipelines
 

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ...results import is_tuned
 from ..plotting import FigureFile, new_figure, palette, save_figure, slug
 from ..stats import expected_max
@@ -62,7 +64,9 @@ def tuned_cases(df: pd.DataFrame) -> list[dict[str, Any]]:
         scored = int(r["tuning_candidates"]) if not math.isnan(float(r["tuning_candidates"])) else len(entries)
         budget = f"{scored} of {record.get('grid', scored)} candidates"
         if halving:
-            budget = f"{record.get('full_fits', '?')} full-size fits ({scored} of {record.get('grid', scored)} candidates)"
+            budget = (
+                f"{record.get('full_fits', '?')} full-size fits ({scored} of {record.get('grid', scored)} candidates)"
+            )
         out.append(
             {
                 **{c: r[c] for c in _CASE},
@@ -124,7 +128,7 @@ def tuning_tables(df: pd.DataFrame) -> list[ReportTable]:
         table.head += [f"E[max val %] n={n}" for n in budgets]
         table.left_columns = {0, 2, 3, 4}
         for c in group:
-            curve = expected_max(c["scores"]) if c["scores"] else []
+            curve = expected_max(c["scores"]) if c["scores"] else np.array([])
             cells = [c["pipeline"], f"{c['n_train']:,}", c["search"], c["budget"], c["protocol"]]
             cells += [f"{100 * c['validation_accuracy']:.2f}", f"{100 * c['accuracy']:.2f}"]
             cells += [f"{100 * curve[n - 1]:.2f}" if n <= len(curve) else "\u2014" for n in budgets]
@@ -179,5 +183,7 @@ def tuning_figures(df: pd.DataFrame, folder: str | Path, formats: Sequence[str] 
             "tuning it gets."
         )
         fig = expected_max_figure(group, f"{dataset}, {n_test:,} test images")
-        out.append(save_figure(fig, folder, f"tuning-budget-{stem}", formats, "Validation accuracy against budget", cap))
+        out.append(
+            save_figure(fig, folder, f"tuning-budget-{stem}", formats, "Validation accuracy against budget", cap)
+        )
     return out
