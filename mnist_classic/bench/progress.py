@@ -58,6 +58,11 @@ class Progress:
                 f"ok accuracy={100 * row['accuracy']:.2f}% fit={row['fit_time_s']:.2f}s "
                 f"predict={row['predict_time_s']:.2f}s"
             )
+            if is_tuned(row):  # run --tune: the chosen candidate, its validation score and the search's seconds
+                what += (
+                    f" tuned={row['tuned_params']} validation={100 * row['validation_accuracy']:.2f}% "
+                    f"search={row['tuning_time_s']:.2f}s"
+                )
         else:
             what = f"{row['status']}: {row.get('error', '')}"
         bar = ""
