@@ -207,3 +207,17 @@ def test_compare_and_report_treat_a_tuned_case_as_one_case(tmp_path, capsys):
     assert len(main_table.rows) == 1 and "validation %" in main_table.head
     tuned_table = report.tables[-1]
     assert tuned_table.title.endswith("tuned cases, 50 test images") and "E[max val %] n=2" in tuned_table.head
+
+
+def test_halving_with_a_budget_searches_as_many_candidates_as_fit_in_it():
+    from sklearn.model_selection import HalvingGridSearchCV, HalvingRandomSearchCV
+
+    from mnist_classic.bench.tuning import _search
+
+    configs = expand_selector("knn[n_neighbors=[1,3,5,7,9,11,13,15,17]]")
+    base, grid = candidate_grid(tuple(configs), seed=0)
+    y = np.repeat(np.arange(10), 90)
+    search, settings = _search(Tuning("halving", budget=2), base, grid, y, seed=0, n_jobs=1)
+    assert isinstance(search, HalvingRandomSearchCV) and search.n_candidates == 3 and settings["full_fits"] <= 2
+    search, settings = _search(Tuning("halving"), base, grid, y, seed=0, n_jobs=1)
+    assert isinstance(search, HalvingGridSearchCV) and settings["full_fits"] == pytest.approx(3.0)
