@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ from ..measure.machine import MachineWatch, calibrate
 from ..measure.timing import PeakMemory, Region, timed_fit, timed_predict
 from ..spec.engines import get_engine
 from ..spec.selectors import ConfiguredPipeline, effective_params
+from .tuning import search_candidate
 
 __all__ = ["Case", "forget_warmups", "neural_fields", "plan_cases", "run_case"]
 
@@ -119,9 +121,24 @@ def run_case(
         ``step_times`` (JSON), ``peak_memory_mb``, ``params`` (JSON),
         ``error``, ``accelerated`` (JSON: per step, whether the engine ran it
         accelerated), ``predictions`` (the labels array, or None), and with a
-        budget ``fit_threads`` and ``predict_threads``.
+        budget ``fit_threads`` and ``predict_threads``. A tuned grid
+        (``case.pipeline.candidates``) first runs its search on the training
+        set (:mod:`.tuning`, ``thread_budget`` or all cores for its workers),
+        adds its columns (``tuned_params``, ``validation_accuracy``, ...),
+        then runs the chosen candidate as this case.
     """
     out: dict[str, Any] = {"status": "ok", "error": "", "predictions": None}
+    if case.pipeline.candidates:
+        n_jobs = thread_budget or os.cpu_count() or 1
+        try:
+            n = case.n_train
+            chosen, tuned = search_candidate(case.pipeline, X_train[:n], y_train[:n], case.seed, n_jobs=n_jobs)
+        except Exception as exc:
+            logger.debug("search of %s failed:\n%s", case.label, traceback.format_exc())
+            out.update(status="error", error=f"tuning: {type(exc).__name__}: {exc}".replace("\n", " "))
+            return out
+        out.update(tuned)
+        case = replace(case, pipeline=chosen)  # the winner runs as an untuned case would
     if warmup != "none":
         out["warmup"] = _warm_up(case, X_train, y_train, X_test, y_test, warmup, thread_budget)
     watch: Any = nullcontext()

@@ -20,6 +20,7 @@ from ..measure.callgrind import require_instructions
 from ..spec.runconfig import RunConfig, check_splits, dataset_names, resolve
 from ..spec.selectors import ConfiguredPipeline
 from .contract import check_contract
+from .tuning import check_tuning
 
 __all__ = ["Plan", "check_free_space", "finished_cases", "prepare"]
 
@@ -78,6 +79,9 @@ def prepare(config: RunConfig, on_check: Callable[[list[str], float], None] | No
         if len(set(sizes)) != len(sizes):
             msg = f"The 'n_train' parameter lists a size twice: {sizes}"
             raise ValueError(msg)
+        for p in pipelines:
+            for n in sizes:
+                check_tuning(p, ds.y_train[:n])  # the holdout or folds of a tuned grid, on this training set
         if config.check_contract:
             n = max(sizes)
             check_contract(

@@ -13,6 +13,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from ..results import SELECTION_NOTE, best_on_test, is_tuned
+
 __all__ = ["Progress", "contract_line", "summary_table"]
 
 
@@ -56,6 +58,11 @@ class Progress:
                 f"ok accuracy={100 * row['accuracy']:.2f}% fit={row['fit_time_s']:.2f}s "
                 f"predict={row['predict_time_s']:.2f}s"
             )
+            if is_tuned(row):  # run --tune: the chosen candidate, its validation score and the search's seconds
+                what += (
+                    f" tuned={row['tuned_params']} validation={100 * row['validation_accuracy']:.2f}% "
+                    f"search={row['tuning_time_s']:.2f}s"
+                )
         else:
             what = f"{row['status']}: {row.get('error', '')}"
         bar = ""
@@ -83,21 +90,34 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> str:
     """A plain-text table of rows (as written, or read back from a CSV).
 
     Columns: pipeline, n_train, repeat, status, accuracy, fit and predict
-    seconds, peak memory. ``mnist-classic run`` prints it at the end.
+    seconds, peak memory, and a note when a row needs one: a tuned row's
+    validation accuracy and candidates, or ``best of N on the test set`` on
+    the best row of an untuned grid (with :data:`~mnist_classic.results.SELECTION_NOTE`
+    under the table). ``mnist-classic run`` prints it at the end.
     """
+    best = best_on_test(rows)
+    notes = {i: f"best of {n} on the test set" for i, n in best.items()}
+    for i, r in enumerate(rows):
+        if is_tuned(r) and _present(r.get("validation_accuracy")):
+            notes[i] = (
+                f"tuned: validation {100 * r['validation_accuracy']:.2f}%, {r['tuning_candidates']:.0f} candidates"
+            )
     width = max([32, *(len(str(r["pipeline"])) for r in rows)])
     header = (
         f"{'pipeline':<{width}} {'n_train':>7} {'rep':>3} {'status':<7} {'accuracy':>9} "
         f"{'fit_s':>9} {'predict_s':>9} {'peak_MB':>8}"
     )
     lines = [header, "-" * len(header)]
-    for r in rows:
+    for i, r in enumerate(rows):
         acc = f"{100 * r['accuracy']:.2f}%" if _present(r.get("accuracy")) else "-"
         fit = f"{r['fit_time_s']:.2f}" if _present(r.get("fit_time_s")) else "-"
         pred = f"{r['predict_time_s']:.2f}" if _present(r.get("predict_time_s")) else "-"
         mem = f"{r['peak_memory_mb']:.0f}" if _present(r.get("peak_memory_mb")) else "-"
+        note = f"  {notes[i]}" if i in notes else ""
         lines.append(
             f"{r['pipeline']:<{width}} {r['n_train']:>7} {r['repeat']:>3} {r['status']:<7} {acc:>9} "
-            f"{fit:>9} {pred:>9} {mem:>8}"
+            f"{fit:>9} {pred:>9} {mem:>8}{note}"
         )
+    if best:
+        lines += ["", SELECTION_NOTE]
     return "\n".join(lines)

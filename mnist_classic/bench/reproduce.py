@@ -32,9 +32,10 @@ from ..data.loader import load_dataset
 from ..results import read_results
 from ..spec.plugins import load_entry_points, load_plugins
 from ..spec.runconfig import RunConfig
-from ..spec.selectors import ConfiguredPipeline, parse_selector
+from ..spec.selectors import ConfiguredPipeline, expand_selector, parse_selector, tuned_grid
 from ..spec.targets import allowed_imports
 from .runner import run_benchmark
+from .tuning import tuning_of_row
 
 __all__ = ["ENVIRONMENT_COLUMNS", "ImportRefusedError", "Reproduction", "named_modules", "reproduce_rows"]
 __all__ += ["select_rows"]
@@ -78,7 +79,8 @@ class Reproduction:
     old, new : dict
         The row as recorded, and the new run's row.
     same : bool
-        The same predictions (``predictions_sha256``) for a row that was ``ok``;
+        The same predictions (``predictions_sha256``) for a row that was ``ok``
+        (and for a tuned row, the same candidate chosen: ``tuned_params``);
         the same status for one that was not.
     environment : list of (str, str, str)
         The columns of :data:`ENVIRONMENT_COLUMNS` that differ: (column, recorded, now).
@@ -177,7 +179,10 @@ def _configured(row: dict[str, Any], index: int, allow: Sequence[str]) -> Config
     selector, engine = _selector_of(row)
     try:
         with allowed_imports(tuple(allow)):
-            configured = parse_selector(selector)
+            if _text(row.get("tuning_scores")):  # a tuned case: the search is run again, with its options
+                configured = tuned_grid(selector, expand_selector(selector), tuning_of_row(str(row["tuning_scores"])))
+            else:
+                configured = parse_selector(selector)
     except ValueError as exc:
         hint = " (a pipeline of a plugin needs --plugin; an estimator object given from Python has no selector)"
         msg = f"row {index + 1}: pipeline {selector!r} cannot be rebuilt here: {str(exc).splitlines()[0]}{hint}"
@@ -205,6 +210,7 @@ def _check_data(row: dict[str, Any], index: int, data_dir: str | None, data_home
 def _compare(index: int, old: dict[str, Any], new: dict[str, Any]) -> Reproduction:
     if _text(old.get("status")) == "ok":
         same = new.get("status") == "ok" and _text(old.get("predictions_sha256")) == _text(new["predictions_sha256"])
+        same = same and _text(old.get("tuned_params")) == _text(new.get("tuned_params"))  # the same candidate won
     else:
         same = new.get("status") == _text(old.get("status"))
     env = [(c, _text(old.get(c)), _text(new.get(c))) for c in ENVIRONMENT_COLUMNS]

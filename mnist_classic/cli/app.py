@@ -228,6 +228,34 @@ def _build_parser() -> argparse.ArgumentParser:
         "images) or K (K stratified resplits of all images at --n-train/--n-test); one row per split, labelled in "
         "the split column, for rank's 5x2cv and corrected resampled t tests",
     )
+    tune = run.add_argument_group("tuning (run --tune)")
+    tune.add_argument(
+        "--tune",
+        action="store_true",
+        default=None,
+        help="every selector with a grid is ONE case: candidates scored on validation data from the training set "
+        "only, the best refitted on it all, the test set predicted once",
+    )
+    tune.add_argument(
+        "--validation",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="the stratified, seeded share of the training set that scores candidates (default 1/6)",
+    )
+    tune.add_argument(
+        "--cv", type=int, default=None, metavar="K", help="score candidates by K stratified folds instead"
+    )
+    tune.add_argument(
+        "--budget", type=int, default=None, metavar="N", help="at most N candidates scored per tuned case (default all)"
+    )
+    tune.add_argument(
+        "--search",
+        choices=("grid", "random", "halving"),
+        default=None,
+        help="GridSearchCV (default), RandomizedSearchCV (the default when --budget is below the grid) or "
+        "HalvingGridSearchCV",
+    )
     # Set by 'mnist-classic ab' on each run it starts (recorded in the side and ab_round columns).
     run.add_argument("--side", default=None, help=argparse.SUPPRESS)
     run.add_argument("--ab-round", type=int, default=None, help=argparse.SUPPRESS)

@@ -242,6 +242,11 @@ _RUN_OVERRIDES = (
     ("splits", "splits"),
     ("side", "side"),
     ("ab_round", "ab_round"),
+    ("tune", "tune"),
+    ("validation", "validation"),
+    ("cv", "cv"),
+    ("budget", "budget"),
+    ("search", "search"),
 )
 
 

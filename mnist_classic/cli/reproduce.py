@@ -73,7 +73,11 @@ def describe(outcome: Any) -> list[str]:
         return [f"{head} {verdict}: status {old.get('status')} -> {new.get('status')}{error}"]
     sha = str(new.get("predictions_sha256"))[:12]
     was = str(old.get("predictions_sha256"))[:12]
-    verdict = f"same predictions (sha256 {sha})" if outcome.same else f"DIFFERENT predictions (sha256 {was} -> {sha})"
+    verdict = f"same predictions (sha256 {sha})" if sha == was else f"DIFFERENT predictions (sha256 {was} -> {sha})"
+    tuned_old, tuned_new = old.get("tuned_params"), new.get("tuned_params")
+    if isinstance(tuned_old, str) and tuned_old:  # a tuned row: its search ran again
+        chose = "the same candidate" if tuned_old == tuned_new else f"ANOTHER candidate ({tuned_old} -> {tuned_new})"
+        verdict = f"{chose} chosen, {verdict}"
     accuracy = f"accuracy {100 * old['accuracy']:.2f}% -> {100 * new['accuracy']:.2f}%"
     accuracy += f" ({100 * (new['accuracy'] - old['accuracy']):+.2f} pt)"
     times = f"fit {_seconds(old['fit_time_s'], new['fit_time_s'])}, predict "

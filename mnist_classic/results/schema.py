@@ -103,12 +103,21 @@ COLUMNS: tuple[str, ...] = (
     # A/B runs (0.3): mnist-classic ab
     "side",
     "ab_round",
+    # tuned cases (0.4): run --tune, empty on untuned rows
+    "tuned_params",
+    "validation_accuracy",
+    "tuning_candidates",
+    "tuning_time_s",
+    "validation",
+    "tuning_scores",
 )
 
 #: The columns 0.3 added (neural, instruction counts, clean timings, machine state, A/B); 0.2 files lack them all.
 _NEW_03 = COLUMNS[COLUMNS.index("device") :]
 #: The columns added after the neural ones (results/mnist-cnn.csv was written before them).
 _AFTER_NEURAL = COLUMNS[COLUMNS.index("measure") :]
+#: The columns of tuned cases (run --tune); every earlier file lacks them.
+_TUNING = COLUMNS[COLUMNS.index("tuned_params") :]
 
 #: The columns of resampled splits (run --splits); every earlier file lacks them.
 _SPLITS = ("split", "split_train_sha256", "split_test_sha256")
@@ -130,7 +139,9 @@ OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
     "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated", *_NEW_03, *_SPLITS),
     "0.2 (before the 0.3 columns)": (*_NEW_03, *_SPLITS),
     "0.3.0.dev0 (neural columns, before instruction counts)": (*_AFTER_NEURAL, *_SPLITS),
-    "before resampled splits (run --splits)": _SPLITS,
+    "0.3 (before resampled splits and tuning)": (*_SPLITS, *_TUNING),
+    "before the tuning columns (run --splits, not --tune)": _TUNING,
+    "before resampled splits (run --tune, not --splits)": _SPLITS,
 }
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).
@@ -163,6 +174,9 @@ NUMERIC_COLUMNS: frozenset[str] = frozenset(
         "procs_running",
         "ab_round",
         "n_params",
+        "validation_accuracy",
+        "tuning_candidates",
+        "tuning_time_s",
     }
 )
 

@@ -9,9 +9,10 @@ and checks users' estimators.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -20,12 +21,14 @@ from .engines import get_engine, list_engines
 from .objects import configure
 from .pipelines import DEFAULT_PIPELINES
 from .plugins import load_entry_points, load_plugins
-from .selectors import ConfiguredPipeline
+from .selectors import SEARCHES, ConfiguredPipeline, Tuning, expand_selector, tuned_grid
 
 __all__ = [
     "BACKENDS",
     "MEASURES",
+    "SEARCHES",
     "THREADS",
+    "TUNING_KEYS",
     "WARMUPS",
     "RunConfig",
     "available_engines",
@@ -35,6 +38,8 @@ __all__ = [
     "resolve",
 ]
 
+logger = logging.getLogger(__name__)
+
 #: What ``run --backend`` accepts: joblib's loky processes, or Dask.
 BACKENDS: tuple[str, ...] = ("loky", "dask")
 #: What ``run --measure`` accepts: seconds (the default) or instructions under callgrind.
@@ -43,6 +48,8 @@ MEASURES: tuple[str, ...] = ("time", "instructions")
 WARMUPS: tuple[str, ...] = ("small", "full", "none")
 #: What ``run --threads`` accepts.
 THREADS: tuple[str, ...] = ("free", "all")
+#: The options of ``run --tune``, which a run file may also set per pipeline.
+TUNING_KEYS: tuple[str, ...] = ("tune", "validation", "cv", "budget", "search")
 
 
 @dataclass
@@ -135,6 +142,25 @@ class RunConfig:
     side, ab_round : str or None, int or None, default=None
         Set by ``mnist-classic ab`` on each of its runs: the side (``base``
         or ``new``) and round recorded in every row.
+    tune : bool, default=False
+        Every selector with a grid becomes one tuned case: its candidates
+        scored on validation data carved from the training set only, the best
+        refitted on the whole training set and scored once on the test set
+        (:mod:`mnist_classic.bench.tuning`). Selectors without a grid run as before.
+    validation : float or None, default=None
+        The fraction of the training set held out to score candidates,
+        stratified and seeded (default 1/6: 10,000 of MNIST's 60,000).
+    cv : int or None, default=None
+        Score candidates by this many stratified folds of the training set instead.
+    budget : int or None, default=None
+        At most this many candidates scored per tuned case (drawn at random
+        from the grid with the case's seed; halving: as many full-size fits).
+    search : {"grid", "random", "halving"} or None, default=None
+        scikit-learn's GridSearchCV, RandomizedSearchCV or HalvingGridSearchCV;
+        None is ``grid``, or ``random`` when a budget is smaller than the grid.
+    pipeline_tuning : mapping, default={}
+        Per selector (as written in ``pipelines``), values of the keys above
+        that override the run's (a run file's tables).
     """
 
     dataset: str | Sequence[str] = "mnist"
@@ -163,6 +189,97 @@ class RunConfig:
     splits: str | int | None = None
     side: str | None = None
     ab_round: int | None = None
+    tune: bool = False
+    validation: float | None = None
+    cv: int | None = None
+    budget: int | None = None
+    search: str | None = None
+    pipeline_tuning: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+def _tuning(values: Mapping[str, Any], where: str) -> Tuning | None:
+    """The checked tuning options (``where``: "" for the run's, or " of pipeline X"); None when not tuned."""
+    tune, validation, cv, budget, search = (values.get(k) for k in TUNING_KEYS)
+    if tune is not None and not isinstance(tune, bool):
+        msg = f"The 'tune' parameter{where} must be true or false. Got {tune!r} instead."
+        raise ValueError(msg)
+    if validation is not None and (
+        isinstance(validation, bool) or not isinstance(validation, (int, float)) or not 0 < validation < 1
+    ):
+        got = f"Got {validation!r} instead."
+        msg = f"The 'validation' parameter{where} must be a fraction in (0, 1) of the training set. {got}"
+        raise ValueError(msg)
+    if cv is not None and (isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2):
+        msg = f"The 'cv' parameter{where} must be an int >= 2 (stratified folds). Got {cv!r} instead."
+        raise ValueError(msg)
+    if validation is not None and cv is not None:
+        msg = f"The 'validation' and 'cv' parameters{where} are two protocols: give one. Got {validation!r} and {cv!r}."
+        raise ValueError(msg)
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1):
+        got = f"Got {budget!r} instead."
+        msg = f"The 'budget' parameter{where} must be an int >= 1 (candidates scored per tuned case). {got}"
+        raise ValueError(msg)
+    if search is not None and search not in SEARCHES:
+        msg = f"The 'search' parameter{where} must be one of {', '.join(SEARCHES)}. Got {search!r} instead."
+        raise ValueError(msg)
+    if not tune:
+        return None
+    return Tuning(search or "", validation, None if cv is None else int(cv), None if budget is None else int(budget))
+
+
+def _tuned(selector: str, configs: list[ConfiguredPipeline], tuning: Tuning) -> ConfiguredPipeline:
+    """The tuned case of a grid, its search settled against the grid's size."""
+    size, budget = len(configs), tuning.budget
+    search = tuning.search or ("random" if budget is not None and budget < size else "grid")
+    if budget is not None and budget > size:
+        logger.warning(
+            "the budget %d is larger than the grid of %s (%d candidates): all %d are scored",
+            budget,
+            selector,
+            size,
+            size,
+        )
+    if search == "grid" and budget is not None and budget < size:
+        msg = (
+            f"The 'budget' parameter ({budget}) is smaller than the grid of {selector} ({size} candidates), which "
+            "search 'grid' scores whole: use search 'random' (or leave search unset) or 'halving'."
+        )
+        raise ValueError(msg)
+    return tuned_grid(selector, configs, replace(tuning, search=search))
+
+
+def _configure(config: RunConfig) -> list[ConfiguredPipeline]:
+    """The pipelines of ``config``: selectors expanded, or one tuned case per grid (``tune``)."""
+    overrides = config.pipeline_tuning or {}
+    run_values = {k: getattr(config, k) for k in TUNING_KEYS}
+    run_tuning = _tuning(run_values, "")
+    pipelines: list[ConfiguredPipeline] = []
+    tuned = 0
+    for item in config.pipelines:
+        if not isinstance(item, str):
+            pipelines += configure([item])
+            continue
+        own = {k: v for k, v in (overrides.get(item) or {}).items() if v is not None}
+        tuning = _tuning(run_values | own, f" of pipeline {item!r}") if own else run_tuning
+        configs = expand_selector(item)
+        if tuning is not None and len(configs) > 1:
+            pipelines.append(_tuned(item, configs, tuning))
+            tuned += 1
+        elif tuning is not None and own.get("tune"):
+            msg = f"The 'tune' parameter of pipeline {item!r} needs a grid, such as knn[n_neighbors=[1,3,5,7]]."
+            raise ValueError(msg)
+        else:
+            pipelines += configs
+    if run_tuning is not None and not tuned:
+        names = ", ".join(str(p) for p in config.pipelines if isinstance(p, str))
+        msg = f"The 'tune' parameter needs a selector with a grid, such as knn[n_neighbors=[1,3,5,7]]. Got {names}."
+        raise ValueError(msg)
+    given = [k for k in TUNING_KEYS[1:] if run_values[k] is not None]
+    if given and not tuned:
+        got = f"{given[0]}={run_values[given[0]]!r}"
+        msg = f"The '{given[0]}' parameter works with tune (run --tune). Got {got} without it."
+        raise ValueError(msg)
+    return pipelines
 
 
 def _check_positive(value: Any, name: str, allow_none: bool = False) -> None:
@@ -221,7 +338,7 @@ def resolve(config: RunConfig) -> list[ConfiguredPipeline]:
             f"Got {config.engine!r}{', which does not import here,' if engine is not None else ''} instead."
         )
         raise ValueError(msg)
-    pipelines = [replace(p, engine=engine.name) for p in configure(config.pipelines)]
+    pipelines = [replace(p, engine=engine.name) for p in _configure(config)]
     names = [p.name for p in pipelines]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -249,6 +366,12 @@ def resolve(config: RunConfig) -> list[ConfiguredPipeline]:
         msg = f"The 'measure' parameter must be one of {', '.join(MEASURES)}. Got {config.measure!r} instead."
         raise ValueError(msg)
     counting = config.measure == "instructions"
+    if counting and any(p.candidates for p in pipelines):
+        msg = (
+            "The 'tune' parameter does not work with measure='instructions' (a search under callgrind would take "
+            "hours): run --tune first, then count the chosen candidate (its tuned_params) without --tune."
+        )
+        raise ValueError(msg)
     if counting:
         if config.backend != "loky" or config.scheduler is not None:
             msg = "The 'backend' parameter is not used with measure='instructions' (counted cases are child processes)."

@@ -10,6 +10,8 @@ Example (every key is optional; command-line options override the file)::
     seed = 0
     output = "results.csv"                          # relative to this file
     n_jobs = 1
+    tune = true                                     # every grid below is ONE tuned case (run --tune)
+    validation = 0.1667                             # or cv = 5; budget = 10; search = "random"
     pipelines = [
         "svm[C=[1,10]]",                             # a selector, as on the command line
         { estimator = "sklearn.ensemble:ExtraTreesClassifier", params = { n_estimators = 300 } },
@@ -18,6 +20,8 @@ Example (every key is optional; command-line options override the file)::
         # an estimator as a value, at any depth; a named list as [name, estimator] pairs:
         { estimator = "sklearn.multiclass:OneVsRestClassifier", params = { estimator = "logreg" } },
         { estimator = "sklearn.ensemble:VotingClassifier", params = { estimators = [["lr", "logreg"], ["k", "knn"]] } },
+        # the tuning keys per pipeline, in its table (a selector string goes under 'selector'):
+        { selector = "knn[n_neighbors=[1,3,5,7]]", tune = true, cv = 5 },
     ]
 
 A table in ``pipelines`` is written as the equivalent selector, so a case has
@@ -36,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.datasets import DATASETS
+from .runconfig import TUNING_KEYS
 from .syntax import format_value
 
 if sys.version_info >= (3, 11):
@@ -69,6 +74,11 @@ RUN_FILE_KEYS: dict[str, str] = {
     "warmup": "small (default), full or none: the untimed warm-up before a pipeline's first case",
     "threads": "free (default: no more threads than the cores other processes leave free) or all",
     "splits": "resampled splits: '5x2' (Dietterich's 5x2cv) or K (K stratified resplits); default the canonical split",
+    "tune": "true: every grid is one tuned case, chosen on validation data (also per pipeline, in its table)",
+    "validation": "the fraction of the training set held out to tune (default 1/6)",
+    "cv": "tune by this many stratified folds instead",
+    "budget": "at most this many candidates scored per tuned case",
+    "search": "grid, random or halving",
 }
 _STEP_KEYS = ("estimator", "pipeline", "params", "steps")
 
@@ -168,6 +178,20 @@ def table_to_selector(item: Any, path: Path | str = "<run file>", index: int = 0
     return _estimator_text(item, Path(path), f"pipelines[{index}]")
 
 
+def _tuning_keys(item: Any, path: Path, index: int) -> tuple[Any, dict[str, Any]]:
+    """A ``pipelines`` entry without its tuning keys (``tune``, ``cv``...), and those keys; ``selector`` unwrapped."""
+    if not isinstance(item, dict):
+        return item, {}
+    own = {k: v for k, v in item.items() if k in TUNING_KEYS}
+    rest = {k: v for k, v in item.items() if k not in TUNING_KEYS}
+    if "selector" in rest:
+        if set(rest) != {"selector"} or not isinstance(rest["selector"], str):
+            msg = f"{path}: pipelines[{index}] with 'selector' (a string) takes only the tuning keys beside it"
+            raise ValueError(msg)
+        return rest["selector"], own
+    return rest, own
+
+
 def _relative(value: Any, base: Path) -> Any:
     """A path written in the run file, taken relative to the file's folder."""
     if isinstance(value, str) and not os.path.isabs(value):
@@ -224,7 +248,14 @@ def read_run_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
             out["dataset"] = [n if n in DATASETS or not (base / n).exists() else _relative(n, base) for n in names]
         elif key == "pipelines":
             items = value if isinstance(value, list) else [value]
-            out["pipelines"] = [table_to_selector(item, path, i) for i, item in enumerate(items)]
+            out["pipelines"], tuning = [], {}
+            for i, item in enumerate(items):
+                item, own = _tuning_keys(item, path, i)
+                out["pipelines"].append(table_to_selector(item, path, i))
+                if own:
+                    tuning[out["pipelines"][-1]] = own
+            if tuning:
+                out["pipeline_tuning"] = tuning
         elif key == "suites":
             items = [value] if isinstance(value, str) else value
             if not isinstance(items, list) or not all(isinstance(p, str) for p in items):

@@ -39,17 +39,60 @@ from sklearn.pipeline import Pipeline, make_pipeline
 
 from .pipelines import PIPELINES, PipelineSpec
 from .steps import ContractError, EstimatorValue, NamedEstimators, Step, _tunable, check_estimator_like, expand_chain
+from .syntax import format_value
 
 __all__ = [
     "ConfiguredPipeline",
     "EstimatorValue",
     "NamedEstimators",
     "Step",
+    "Tuning",
     "check_estimator_like",
     "effective_params",
     "expand_selector",
     "parse_selector",
+    "tuned_grid",
 ]
+
+#: What ``run --search`` accepts: scikit-learn's GridSearchCV, RandomizedSearchCV or HalvingGridSearchCV.
+SEARCHES: tuple[str, ...] = ("grid", "random", "halving")
+#: The validation fraction when neither ``validation`` nor ``cv`` is given: 10,000 of MNIST's 60,000.
+DEFAULT_VALIDATION = 1 / 6
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How a tuned grid chooses its candidate (``run --tune``); see :mod:`mnist_classic.bench.tuning`.
+
+    Attributes
+    ----------
+    search : {"grid", "random", "halving"}, default="grid"
+        The scikit-learn search. ``grid`` with a ``budget`` smaller than the
+        grid draws that many candidates at random (it is then recorded as ``random``).
+    validation : float or None, default=None
+        The fraction of the training set held out, stratified and seeded
+        (:data:`DEFAULT_VALIDATION` when ``cv`` is None too).
+    cv : int or None, default=None
+        Stratified folds of the training set instead of a holdout.
+    budget : int or None, default=None
+        At most this many candidates scored (halving: as many full-size fits).
+    """
+
+    search: str = "grid"
+    validation: float | None = None
+    cv: int | None = None
+    budget: int | None = None
+
+    @property
+    def fraction(self) -> float:
+        """The holdout's fraction (meaningless with ``cv``)."""
+        return DEFAULT_VALIDATION if self.validation is None else float(self.validation)
+
+    def protocol(self, seed: int) -> str:
+        """The ``validation`` column: ``holdout:0.1667:seed=0`` or ``cv:5:seed=0``."""
+        if self.cv is not None:
+            return f"cv:{self.cv}:seed={seed}"
+        return f"holdout:{self.fraction:.4f}:seed={seed}"
 
 
 @dataclass(frozen=True)
@@ -67,12 +110,20 @@ class ConfiguredPipeline:
     engine : str, default="sklearn"
         The engine that runs it (:mod:`.engines`); part of the identity when
         it is not the default, as a suffix of the name: ``svm@sklearnex``.
+    candidates : tuple of ConfiguredPipeline, default=()
+        A tuned grid (``run --tune``, :func:`tuned_grid`): its configurations,
+        one of which the case chooses on validation data; ``label`` is then
+        the grid's selector and ``steps`` the first candidate's.
+    tuning : Tuning or None, default=None
+        How a tuned grid chooses (set with ``candidates``).
     """
 
     steps: tuple[Step, ...] = ()
     label: str | None = None
     prototype: Any = field(default=None, compare=False, hash=False, repr=False)
     engine: str = "sklearn"
+    candidates: tuple[ConfiguredPipeline, ...] = ()
+    tuning: Tuning | None = None
 
     @property
     def name(self) -> str:
@@ -105,7 +156,8 @@ class ConfiguredPipeline:
         """Whether anything in it is not a built-in pipeline of this package (the contract check's business)."""
         if self.prototype is not None:
             return True
-        targets = [t for s in self.steps for t in s.targets()]
+        steps = [s for c in self.candidates for s in c.steps] if self.candidates else self.steps
+        targets = [t for s in steps for t in s.targets()]
         return any(":" in t or PIPELINES[t].origin != "built-in" for t in targets)
 
     def build(self, random_state: int | None = None, n_jobs: int | None = None) -> BaseEstimator:
@@ -227,6 +279,38 @@ def parse_selector(selector: str) -> ConfiguredPipeline:
         msg = f"Selector {selector!r} is a grid of {len(configs)} configurations; one was expected here"
         raise ValueError(msg)
     return configs[0]
+
+
+def _grid_text(configs: list[ConfiguredPipeline]) -> str:
+    """The selector of a grid from its configurations: each key with its distinct values, ``[a,b]`` when several."""
+    parts = []
+    for i, first in enumerate(configs[0].steps):
+        steps = [c.steps[i] for c in configs]
+        items = []
+        for j, (key, _) in enumerate(first.overrides):
+            values = list(dict.fromkeys(format_value(s.overrides[j][1]) for s in steps))
+            items.append(f"{key}={values[0]}" if len(values) == 1 else f"{key}=[{','.join(values)}]")
+        parts.append(f"{first.target}[{','.join(items)}]" if items else first.target)
+    return "+".join(parts)
+
+
+def tuned_grid(selector: str, configs: list[ConfiguredPipeline], tuning: Tuning) -> ConfiguredPipeline:
+    """One tuned case from a grid's configurations, named by the grid's canonical selector.
+
+    Examples
+    --------
+    >>> tuned = tuned_grid("knn[n_neighbors=[1, 3]]", expand_selector("knn[n_neighbors=[1, 3]]"), Tuning())
+    >>> tuned.name, [c.name for c in tuned.candidates]
+    ('knn[n_neighbors=[1,3]]', ['knn[n_neighbors=1]', 'knn[n_neighbors=3]'])
+    """
+    name = selector.strip()
+    try:
+        canonical = _grid_text(configs)
+        if [c.name for c in expand_selector(canonical)] == [c.name for c in configs]:
+            name = canonical  # the same grid, however it was written
+    except (ValueError, IndexError):  # steps that differ in shape between configurations: the text as given
+        pass
+    return ConfiguredPipeline(configs[0].steps, label=name, candidates=tuple(configs), tuning=tuning)
 
 
 def effective_params(estimator: BaseEstimator) -> str:

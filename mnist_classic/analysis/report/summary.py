@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..._files import atomic_write
-from ...results import ResultsSchemaError, row_labels
+from ...results import SELECTION_NOTE, ResultsSchemaError, best_on_test, is_tuned, row_labels
 from ..stats import accuracy_interval, mcnemar_exact
 from .published import published_reference
 from .render import _EN, _NONE, Report, render_html, render_latex, render_markdown
@@ -61,10 +61,15 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
             rec["peak_memory_mb"] = ok["peak_memory_mb"].astype(float).median()
             for col in ("fit_instructions", "predict_instructions"):  # run --measure instructions
                 rec[f"{col}_median"] = ok[col].astype(float).median() if col in ok else math.nan
+            tuned = ok[ok.apply(is_tuned, axis=1)] if "tuned_params" in ok else ok.iloc[:0]
+            if len(tuned):  # run --tune: the validation accuracy beside the test's
+                rec["validation_accuracy"] = float(tuned["validation_accuracy"].astype(float).mean())
+                rec["tuned_params"] = str(tuned["tuned_params"].iloc[0])
         records.append(rec)
     times = [f"{s}_{m}" for s in ("fit", "predict") for m in ("median", "min", "max")]
     counts = ["fit_instructions_median", "predict_instructions_median"]
     stats = ["k", "total", "status", "accuracy", "ci_low", "ci_high", "ci_method", "peak_memory_mb", *times, *counts]
+    stats += ["validation_accuracy", "tuned_params"]
     out = pd.DataFrame.from_records(records, columns=[*GROUP, *stats])
     out["_order"] = out["pipeline"].map(order)
     return out.sort_values(["dataset", "n_test", "_order", "n_train"], kind="stable").reset_index(drop=True)
@@ -165,6 +170,10 @@ def build_report(df: pd.DataFrame, *, reference: str | None = None, alpha: float
 
     report.tables += neural_tables(df)
     report.significance = significance_tables(everything, alpha)
+
+    from .tuning import tuning_tables
+
+    report.tables += tuning_tables(df)
     return report
 
 
@@ -185,14 +194,21 @@ def _fill_cells(table: ReportTable, report: Report) -> None:
     """Header, rows and notes as plain text (Unicode dashes; each renderer escapes)."""
     refs = list(dict.fromkeys(r["published"] for r in table.data if r["published"] is not None))
     counted = any(r["k"] and not math.isnan(r.get("fit_instructions_median", math.nan)) for r in table.data)
+    tuned = any(is_tuned(r) for r in table.data)
+    best = best_on_test(table.data)
     table.head = ["pipeline", "n_train", "k", "accuracy % [95% CI]", "CI", "error %", "fit s", "predict s", "peak MiB"]
+    table.head[4:4] = ["validation %"] * tuned
     table.head += ["fit M instr", "predict M instr"] * counted
     table.head += ["published error %"] * bool(refs) + [f"vs {report.reference}"] * bool(report.reference)
-    for r in table.data:
-        cells = [r["pipeline"], f"{r['n_train']:,}", f"{r['k']}" + (f"/{r['total']}" if r["k"] < r["total"] else "")]
+    for i, r in enumerate(table.data):
+        name = r["pipeline"] + (f" (best of {best[i]} on the test set)" if i in best else "")
+        cells = [name, f"{r['n_train']:,}", f"{r['k']}" + (f"/{r['total']}" if r["k"] < r["total"] else "")]
         if r["k"]:
             acc = f"{100 * r['accuracy']:.2f} [{100 * r['ci_low']:.2f}, {100 * r['ci_high']:.2f}]"
-            cells += [acc, r["ci_method"], f"{100 * (1 - r['accuracy']):.2f}"]
+            cells.append(acc)
+            if tuned:
+                cells.append(f"{100 * r['validation_accuracy']:.2f}" if is_tuned(r) else _NONE)
+            cells += [r["ci_method"], f"{100 * (1 - r['accuracy']):.2f}"]
             for s in ("fit", "predict"):
                 spread = f" ({_seconds(r[f'{s}_min'])}{_EN}{_seconds(r[f'{s}_max'])})" if r["k"] > 1 else ""
                 cells.append(_seconds(r[f"{s}_median"]) + spread)
@@ -201,7 +217,7 @@ def _fill_cells(table: ReportTable, report: Report) -> None:
                 for col in ("fit_instructions_median", "predict_instructions_median"):
                     cells.append(_NONE if math.isnan(r[col]) else f"{r[col] / 1e6:,.1f}")
         else:
-            cells += [r["status"], *[_NONE] * (5 + 2 * counted)]
+            cells += [r["status"], *[_NONE] * (5 + 2 * counted + tuned)]
         if refs:
             pub = r["published"]
             cells.append(_NONE if pub is None else f"{pub.test_error_pct:g} [{refs.index(pub) + 1}]")
@@ -218,6 +234,11 @@ def _fill_cells(table: ReportTable, report: Report) -> None:
         "(run --measure instructions), median over repeats; the seconds of those rows were measured under valgrind, "
         "many times slower than native."
     ] * counted
+    table.notes += [
+        "validation %: a tuned case's (run --tune) chosen candidate scored on validation data carved from the "
+        "training set; its accuracy is the test set's, predicted once (see the tuned cases' table for budgets)."
+    ] * tuned
+    table.notes += [SELECTION_NOTE] * bool(best)
     table.notes += [_PUBLISHED_NOTE] * bool(refs) + [f"[{i}] {p.footnote}" for i, p in enumerate(refs, 1)]
     table.notes += [
         f"vs {report.reference}: accuracy difference in points and exact McNemar p-value on the paired per-image "
@@ -299,6 +320,9 @@ def write_report(
             )
             figs += neural_figures(canonical, out / "figures", formats=figure_formats)
             figs += significance_figures(df, out / "figures", figure_formats, alpha)
+            from .tuning import tuning_figures
+
+            figs += tuning_figures(canonical, out / "figures", formats=figure_formats)
         except ImportError as exc:
             raise ValueError(f"{exc}, or pass --no-figures") from None
     written = [p for f in figs for p in f.paths]

@@ -27,4 +27,5 @@ class ReportTable:
         """Left-aligned columns: pipeline, CI method and the McNemar column; numbers align right."""
         if self.left_columns is not None:
             return self.left_columns
-        return {0, 4} | ({len(self.head) - 1} if self.head[-1].startswith("vs ") else set())
+        ci = {self.head.index("CI")} if "CI" in self.head else set()
+        return {0, *ci} | ({len(self.head) - 1} if self.head[-1].startswith("vs ") else set())

@@ -161,11 +161,13 @@ def estimate_cost(
             (history["pipeline"] == pipeline.name) & (history["n_train"] == n_train) & (history["status"] == "ok")
         ]
         if len(rows):
-            return float((rows["fit_time_s"] + rows["predict_time_s"]).median())
+            search = rows["tuning_time_s"].fillna(0) if "tuning_time_s" in rows else 0
+            return float((rows["fit_time_s"] + rows["predict_time_s"] + search).median())
     if probe is not None:
         times = probe(pipeline)
         if times is not None:
-            return times.extrapolate(n_train, n_test)
+            # a tuned grid fits each candidate (on part of the training set) before the winner's fit
+            return times.extrapolate(n_train, n_test) * (1 + len(pipeline.candidates))
     return -1.0
 
 
