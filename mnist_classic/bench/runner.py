@@ -28,6 +28,8 @@ from ..data.loader import Dataset
 from ..measure.environment import collect_environment
 from ..measure.machine import free_cores
 from ..results import ResultWriter, read_results, save_labels
+from ..data.datasets import DATASETS
+from ..spec.cluster import ClusterSpec, cluster_spec
 from ..spec.engines import get_engine
 from ..spec.runconfig import RunConfig
 from ..spec.selectors import ConfiguredPipeline, effective_params
@@ -124,7 +126,8 @@ def run_benchmark(
     plan = prepare(config, on_check)
     output = Path(config.output)
     counting = config.measure == "instructions"
-    parallel = (config.n_jobs > 1 or config.backend == "dask") and not counting
+    cluster = cluster_spec(config.cluster)
+    parallel = (config.n_jobs > 1 or config.backend == "dask" or cluster is not None) and not counting
     # Earlier rows of the output, read once: the cases --resume skips, and the history that orders parallel cases.
     earlier = None
     if (config.resume or parallel) and output.is_file():
@@ -158,9 +161,15 @@ def run_benchmark(
             "n_test": len(ds.y_test),
             "truth_sha256": save_labels(writer.predictions, np.asarray(ds.y_test)),
             "subset": ds.subset,
-            "execution": _execution(config, parallel),
-            "n_jobs": config.n_jobs,
-            "thread_budget": thread_budget(config.n_jobs) if parallel and config.scheduler is None else None,
+            "execution": _execution(config, parallel, cluster),
+            "n_jobs": cluster.jobs if cluster is not None else config.n_jobs,
+            "thread_budget": (
+                cluster.cores
+                if cluster is not None
+                else thread_budget(config.n_jobs)
+                if parallel and config.scheduler is None
+                else None
+            ),
             "command": config.command,
             "config_sha256": config_sha,
             "engine": config.engine,
@@ -174,8 +183,16 @@ def run_benchmark(
         data_dir = config.data_dir if not several else None
         if parallel:
             n_max = max(c.n_train for c in cases)
+            bundled = data_dir is None and name in DATASETS and DATASETS[name].bundled
             ref = DataRef(
-                name, data_dir, config.data_home, config.n_test, n_max, tuple(ds.sha256.items()), tuple(config.plugins)
+                name,
+                data_dir,
+                config.data_home,
+                config.n_test,
+                n_max,
+                tuple(ds.sha256.items()),
+                tuple(config.plugins),
+                paths=() if bundled else tuple(str(Path(f.path).absolute()) for f in ds.files),
             )
             # Cases without earlier rows are ordered by a probe on the first images (one thread:
             # 2.5 s for the five defaults).
@@ -186,7 +203,13 @@ def run_benchmark(
 
             order = longest_first(cases, earlier, probe, n_test=len(ds.X_test))
             outcomes = run_parallel(
-                order, ref, n_jobs=config.n_jobs, backend=config.backend, scheduler=config.scheduler
+                order,
+                ref,
+                n_jobs=config.n_jobs,
+                backend=config.backend,
+                scheduler=config.scheduler,
+                cluster=cluster,
+                log_dir=writer.path.with_suffix(".slurm-logs") if cluster is not None else None,
             )
         elif counting and config.n_jobs > 1:
             spec = _counted_spec(name, data_dir, config)
@@ -235,9 +258,11 @@ def _record(
         outcomes.close()  # stops workers or the child process
 
 
-def _execution(config: RunConfig, parallel: bool) -> str:
+def _execution(config: RunConfig, parallel: bool, cluster: ClusterSpec | None = None) -> str:
     if config.measure == "instructions":
         return "callgrind"
+    if cluster is not None:
+        return f"dask-{cluster.kind}"
     return config.backend if parallel else "subprocess" if config.timeout else "inprocess"
 
 

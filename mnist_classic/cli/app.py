@@ -179,6 +179,20 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="Dask scheduler address (default: a LocalCluster of N workers on 127.0.0.1)",
     )
+    par.add_argument(
+        "--cluster",
+        choices=("slurm",),
+        default=None,
+        help="run the cases on batch jobs of this scheduler through dask-jobqueue (the [slurm] extra); "
+        "more settings in a run file's [cluster] table",
+    )
+    par.add_argument(
+        "--cluster-jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="batch jobs to start, one Dask worker each, one case at a time (default 2)",
+    )
     run.add_argument(
         "--resume",
         action="store_true",

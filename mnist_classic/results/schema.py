@@ -46,6 +46,7 @@ COLUMNS: tuple[str, ...] = (
     "error",
     "started_at",
     "execution",
+    "cluster_job_id",
     "n_jobs",
     "thread_budget",
     "fit_threads",
@@ -106,14 +107,27 @@ _NEW_03 = COLUMNS[COLUMNS.index("device") :]
 #: The columns added after the neural ones (results/mnist-cnn.csv was written before them).
 _AFTER_NEURAL = COLUMNS[COLUMNS.index("measure") :]
 
+#: The column added with runs on batch clusters (run --cluster slurm).
+_CLUSTER = ("cluster_job_id",)
+
 #: Columns of earlier versions' files, which are read (missing columns empty) but never appended to.
 #: Each entry: the version that last wrote that schema, and the columns it lacks.
 OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
-    "0.1": ("fit_threads", "predict_threads", "config_sha256", "engine", "engine_version", "accelerated", *_NEW_03),
-    "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads", *_NEW_03),
-    "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated", *_NEW_03),
-    "0.2 (before the 0.3 columns)": _NEW_03,
-    "0.3.0.dev0 (neural columns, before instruction counts)": _AFTER_NEURAL,
+    "0.1": (
+        "fit_threads",
+        "predict_threads",
+        "config_sha256",
+        "engine",
+        "engine_version",
+        "accelerated",
+        *_NEW_03,
+        *_CLUSTER,
+    ),
+    "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads", *_NEW_03, *_CLUSTER),
+    "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated", *_NEW_03, *_CLUSTER),
+    "0.2 (before the 0.3 columns)": (*_NEW_03, *_CLUSTER),
+    "0.3.0.dev0 (neural columns, before instruction counts)": (*_AFTER_NEURAL, *_CLUSTER),
+    "0.3.0.dev0 (before cluster_job_id)": _CLUSTER,
 }
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).
