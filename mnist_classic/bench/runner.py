@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from .._files import atomic_write
+from ..data.datasets import DATASETS
 from ..data.loader import Dataset
 from ..measure.environment import collect_environment
 from ..measure.machine import free_cores
 from ..results import ResultWriter, read_results, save_labels
-from ..data.datasets import DATASETS
 from ..spec.cluster import ClusterSpec, cluster_spec
 from ..spec.engines import get_engine
 from ..spec.runconfig import RunConfig
@@ -38,6 +38,7 @@ from .counted import run_counted, run_counted_cases
 from .isolation import ChildRunner
 from .parallel.backends import DataRef, run_parallel, thread_budget
 from .parallel.order import PROBE_SIZE, ProbeTimes, longest_first, probe_times
+from .parallel.slurm import check_slurm
 from .plan import check_free_space, finished_cases, prepare
 
 __all__ = ["RunConfig", "RunResult", "run_benchmark"]  # RunConfig lives in spec.runconfig
@@ -127,6 +128,8 @@ def run_benchmark(
     output = Path(config.output)
     counting = config.measure == "instructions"
     cluster = cluster_spec(config.cluster)
+    if cluster is not None and not counting:
+        check_slurm(cluster)  # dask-jobqueue, sbatch, and the jobs SLURM would take: before anything is written
     parallel = (config.n_jobs > 1 or config.backend == "dask" or cluster is not None) and not counting
     # Earlier rows of the output, read once: the cases --resume skips, and the history that orders parallel cases.
     earlier = None

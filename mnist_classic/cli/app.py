@@ -321,11 +321,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, extra = parser.parse_known_args(argv)
         if extra and args.command not in ("matrix", "ab"):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        fresh = not logging.getLogger().handlers
         logging.basicConfig(
             level=logging.INFO if args.verbose else logging.WARNING,
             format=f"{PROG}: %(levelname)s: %(message)s",
             stream=sys.stderr,
         )
+        if fresh:  # the handler made here shows libraries' INFO records (Dask's) only with --verbose
+            logging.getLogger().handlers[0].setLevel(logging.INFO if args.verbose else logging.WARNING)
         if args.command == "run":
             return commands.cmd_run(args, argv)
         if args.command == "data":

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-__all__ = ["CLUSTERS", "CLUSTER_KEYS", "ClusterSpec", "cluster_spec"]
+__all__ = ["CLUSTERS", "CLUSTER_KEYS", "ClusterSpec", "cluster_spec", "walltime_seconds"]
 
 #: What ``run --cluster`` accepts.
 CLUSTERS: tuple[str, ...] = ("slurm",)
@@ -36,7 +36,9 @@ CLUSTER_KEYS: dict[str, str] = {
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?)\s*$", re.IGNORECASE)
 # sbatch --time: "minutes", "minutes:seconds", "hours:minutes:seconds", "days-hours",
 # "days-hours:minutes", "days-hours:minutes:seconds".
-_WALLTIME = re.compile(r"^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d{1,2}|\d+-\d{1,2}:\d{1,2}|\d+-\d{1,2}:\d{1,2}:\d{1,2})$")
+_WALLTIME = re.compile(
+    r"^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d{1,2}|\d+-\d{1,2}:\d{1,2}|\d+-\d{1,2}:\d{1,2}:\d{1,2})$"
+)
 
 
 @dataclass(frozen=True)
@@ -148,3 +150,25 @@ def cluster_spec(value: ClusterSpec | Mapping[str, Any] | str | None) -> Cluster
         extra=tuple(extra),
         python=python,
     )
+
+
+def walltime_seconds(text: str) -> int | None:
+    """Seconds of a time limit as SLURM writes it (``--time``, ``sinfo %l``); None for "infinite" or unreadable.
+
+    Examples
+    --------
+    >>> walltime_seconds("1-02:03:04"), walltime_seconds("90"), walltime_seconds("05:30"), walltime_seconds("2-3")
+    (93784, 5400, 330, 183600)
+    """
+    text = text.strip()
+    if not _WALLTIME.match(text):
+        return None
+    days, _, rest = text.rpartition("-")
+    parts = [int(p) for p in rest.split(":")]
+    if days:  # D-HH, D-HH:MM, D-HH:MM:SS
+        hours, minutes, seconds = [*parts, 0, 0][:3]
+    elif len(parts) == 3:  # HH:MM:SS
+        hours, minutes, seconds = parts
+    else:  # MM, MM:SS
+        hours, (minutes, seconds) = 0, [*parts, 0][:2]
+    return ((int(days or 0) * 24 + hours) * 60 + minutes) * 60 + seconds

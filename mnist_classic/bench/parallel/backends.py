@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from ...data.loader import load_dataset
-from ...spec.plugins import load_entry_points, load_plugins
 from ...spec.cluster import ClusterSpec
+from ...spec.plugins import load_entry_points, load_plugins
 from ...spec.runconfig import BACKENDS
 from ...spec.selectors import ConfiguredPipeline
 from ..case import Case, run_case
@@ -293,7 +293,6 @@ def _run_dask(
     local = batch = client = None
     try:
         if cluster is not None:
-            _slurm.check_slurm(cluster)
             batch = _slurm.start_cluster(cluster, log_dir)
             client = Client(batch)
         elif scheduler is None:
@@ -366,7 +365,7 @@ def _check_worker_data(client: Any, ref: DataRef) -> None:
 
     try:
         problem = client.submit(_data_problem, ref, pure=False, key=f"data-check-{os.getpid()}").result()
-    except Exception as exc:  # noqa: BLE001 - any failure on the worker is reported as one line before any case
+    except Exception as exc:
         problem = f"a worker could not load {ref.dataset}: {type(exc).__name__}: {exc}".replace("\n", " ")
     if problem is not None:
         raise ValueError(problem)

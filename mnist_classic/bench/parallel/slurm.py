@@ -28,11 +28,12 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ...spec.cluster import ClusterSpec
+from ...spec.cluster import ClusterSpec, walltime_seconds
 
 __all__ = ["JOB_ID_ENV", "JobWatch", "check_slurm", "start_cluster", "stop_cluster", "unreadable"]
 
@@ -90,6 +91,34 @@ def check_slurm(spec: ClusterSpec) -> None:
         lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
         reason = lines[-1] if lines else f"exit {done.returncode}"
         msg = f"SLURM refuses the cluster's jobs ({' '.join(_directives(spec))}): {reason}"
+        raise ValueError(msg)
+    _check_time_limit(spec)
+
+
+def _check_time_limit(spec: ClusterSpec) -> None:
+    """A walltime past the partition's limit: sbatch accepts the job, which then waits for ever; refuse it here."""
+    sinfo = shutil.which("sinfo")
+    if sinfo is None:
+        return
+    try:
+        done = subprocess.run([sinfo, "-h", "-o", "%P %l"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return
+    limits = {}
+    for line in done.stdout.splitlines():
+        name, _, limit = line.strip().partition(" ")
+        if name.endswith("*"):
+            limits[None] = (name[:-1], limit)
+            name = name[:-1]
+        limits[name] = (name, limit)
+    partition, limit = limits.get(spec.queue, (spec.queue, ""))
+    allowed = walltime_seconds(limit)
+    asked = walltime_seconds(spec.walltime)
+    if allowed is not None and asked is not None and asked > allowed:
+        msg = (
+            f"The 'cluster.walltime' parameter must be at most partition {partition}'s time limit {limit}. "
+            f"Got {spec.walltime!r} instead."
+        )
         raise ValueError(msg)
 
 
@@ -200,17 +229,28 @@ class JobWatch:
         return None
 
 
-def stop_cluster(cluster: Any) -> None:
-    """Close ``cluster`` (its jobs cancelled), then cancel any of its jobs still in ``squeue``."""
+def stop_cluster(cluster: Any, wait: float = 30.0) -> None:
+    """Close ``cluster`` (dask-jobqueue cancels its jobs), then make sure none of them is left in ``squeue``.
+
+    Waits up to ``wait`` seconds for the cancelled jobs to leave the queue
+    (SLURM keeps a job "completing" while its processes end), cancelling
+    again any still pending or running.
+    """
     ids = job_ids(cluster)
     try:
         cluster.close(timeout=60)
-    except Exception as exc:  # noqa: BLE001 - the jobs are cancelled below whatever close raised
+    except Exception as exc:
         logger.warning("closing the SLURM cluster: %s: %s", type(exc).__name__, exc)
-    left = queued(ids)
-    if left and (scancel := shutil.which("scancel")):
-        subprocess.run([scancel, *sorted(left)], capture_output=True, timeout=60, check=False)
-        logger.warning("cancelled SLURM jobs left by the cluster: %s", ", ".join(sorted(left)))
+    scancel = shutil.which("scancel")
+    deadline = time.monotonic() + wait
+    cancelled_again = False
+    while (left := queued(ids)) and time.monotonic() < deadline:
+        if not cancelled_again and scancel is not None:
+            subprocess.run([scancel, *sorted(left)], capture_output=True, timeout=60, check=False)
+            cancelled_again = True
+        time.sleep(0.5)
+    if left:
+        logger.warning("SLURM jobs of this run still in the queue after %.0f s: %s", wait, ", ".join(sorted(left)))
 
 
 def unreadable(paths: Sequence[str]) -> str | None:
