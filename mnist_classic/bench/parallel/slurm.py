@@ -88,8 +88,8 @@ def check_slurm(spec: ClusterSpec) -> None:
         msg = f"sbatch --test-only did not answer ({exc}): is slurmctld running?"
         raise ValueError(msg) from None
     if done.returncode != 0:
-        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
-        reason = lines[-1] if lines else f"exit {done.returncode}"
+        lines = [line.strip().removeprefix("sbatch: error: ") for line in done.stderr.splitlines() if line.strip()]
+        reason = "; ".join(lines) if lines else f"exit {done.returncode}"
         msg = f"SLURM refuses the cluster's jobs ({' '.join(_directives(spec))}): {reason}"
         raise ValueError(msg)
     _check_time_limit(spec)
