@@ -141,8 +141,15 @@ def _grid(out: Path) -> list[str]:
 
 
 def _start(cwd: Path, args: list[str]) -> subprocess.Popen:
+    # SIGINT as a terminal's Ctrl-C gives it: restored, since a shell's background job (CI) starts with it ignored
     return subprocess.Popen(
-        _command(*args), cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        _command(*args),
+        cwd=cwd,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

@@ -26,8 +26,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,6 +63,26 @@ def _slurm_memory(memory: str) -> str:
     return f"{max(1, round(parse_bytes(memory) / 2**20))}M"
 
 
+def _jobqueue() -> Any:
+    """dask_jobqueue, imported keeping this process's Ctrl-C.
+
+    Importing it sets a SIGINT handler that calls ``sys.exit()`` (for its own
+    runner scripts): in a run, Ctrl-C would then end the process with status 0
+    instead of stopping the run (KeyboardInterrupt: rows kept, jobs
+    cancelled, status 130). The handler found before the import is put back.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        import dask_jobqueue
+    except ImportError:
+        msg = 'The \'cluster\' parameter "slurm" needs dask-jobqueue: pip install "mnist-classic[slurm]"'
+        raise ValueError(msg) from None
+    finally:
+        if previous is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, previous)
+    return dask_jobqueue
+
+
 def check_slurm(spec: ClusterSpec) -> None:
     """Check that jobs of ``spec`` can be submitted here, before any is.
 
@@ -72,11 +94,7 @@ def check_slurm(spec: ClusterSpec) -> None:
         --test-only``: an unknown partition or account, a walltime it does
         not take, more CPUs or memory than a node has), in one line.
     """
-    try:
-        import dask_jobqueue  # noqa: F401
-    except ImportError:
-        msg = 'The \'cluster\' parameter "slurm" needs dask-jobqueue: pip install "mnist-classic[slurm]"'
-        raise ValueError(msg) from None
+    _jobqueue()
     sbatch = shutil.which("sbatch")
     if sbatch is None:
         msg = "The 'cluster' parameter \"slurm\" needs SLURM's sbatch on the PATH; no sbatch was found"
@@ -129,7 +147,7 @@ def start_cluster(spec: ClusterSpec, log_dir: Path | None = None) -> Any:
     ``--cpus-per-task``), so a case runs alone on its job's cores. The jobs
     inherit this process's environment (sbatch's default ``--export=ALL``).
     """
-    from dask_jobqueue import SLURMCluster
+    SLURMCluster = _jobqueue().SLURMCluster
 
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
