@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -179,7 +180,7 @@ def test_cancelled_job_loses_no_case(slurm, tmp_path):
     _assert_unique(df)
     failed = df[df["status"] != "ok"]
     assert failed["error"].str.len().gt(0).all(), "a failed case without its reason"
-    assert running[0] in {str(int(float(i))) for i in df["cluster_job_id"].dropna()} | {running[0]}
+    assert re.search(r"WARNING: SLURM job (\d+|of a lost worker) \(Dask worker \S+\) ended", err), err
     assert _sacct({running[0]})[running[0]][1].startswith("CANCELLED")
     assert _our_jobs() == []
 

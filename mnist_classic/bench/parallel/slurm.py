@@ -122,7 +122,7 @@ def _check_time_limit(spec: ClusterSpec) -> None:
         done = subprocess.run([sinfo, "-h", "-o", "%P %l"], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return
-    limits = {}
+    limits: dict[str | None, tuple[str | None, str]] = {}
     for line in done.stdout.splitlines():
         name, _, limit = line.strip().partition(" ")
         if name.endswith("*"):
@@ -213,37 +213,35 @@ class JobWatch:
         self.jobs = jobs
         self.limit = 2 * jobs + 2 if limit is None else limit
         self.replaced = 0
+        self.seen: set[str] = set()  # workers whose job was submitted (a name scale() just added is not gone)
 
     def check(self) -> str | None:
         """Replace the jobs that ended; the reason the run cannot go on, or None."""
         cluster = self.cluster
-        alive = queued(job_ids(cluster))
+        submitted = {
+            name: str(job.job_id) for name, job in list(cluster.workers.items()) if getattr(job, "job_id", None)
+        }
+        alive = queued(set(submitted.values()))
         if alive is None:
             return None  # squeue did not answer: ask again later
-        gone = [
-            name
-            for name, job in list(cluster.workers.items())
-            if getattr(job, "job_id", None) and str(job.job_id) not in alive
-        ]
+        self.seen |= set(submitted)
+        gone = [name for name, job_id in submitted.items() if job_id not in alive]
         # A worker the cluster already dropped (its job ended) is in worker_spec and no longer in workers.
-        gone += [name for name in list(cluster.worker_spec) if name not in cluster.workers]
-        for name in dict.fromkeys(gone):
-            job = cluster.workers.get(name)
-            logger.warning(
-                "SLURM job %s (Dask worker %s) ended", getattr(job, "job_id", None) or "of a lost worker", name
-            )
+        gone += [name for name in list(cluster.worker_spec) if name not in cluster.workers and name in self.seen]
+        gone = list(dict.fromkeys(gone))
+        for name in gone:
+            logger.warning("SLURM job %s (Dask worker %s) ended", submitted.get(name, "of a lost worker"), name)
             cluster.worker_spec.pop(name, None)  # a fresh name for its replacement (a late close never hits it)
             cluster.workers.pop(name, None)
-        if gone:
-            if self.replaced < self.limit:
-                self.replaced += len(set(gone))
-                cluster.scale(jobs=self.jobs)
-                logger.warning("submitted %d replacement SLURM job(s)", len(set(gone)))
-            elif not cluster.workers:
-                return (
-                    f"the run's SLURM jobs ended (cancelled, failed or past their walltime) and {self.replaced} "
-                    "replacements were used up; see squeue, sacct and the job logs"
-                )
+        if gone and self.replaced < self.limit:
+            self.replaced += len(gone)
+            cluster.scale(jobs=self.jobs)
+            logger.warning("submitted %d replacement SLURM job(s)", len(gone))
+        elif not cluster.workers and self.replaced >= self.limit:
+            return (
+                f"the run's SLURM jobs ended (cancelled, failed or past their walltime) and {self.replaced} "
+                "replacements were used up; see squeue, sacct and the job logs"
+            )
         return None
 
 
