@@ -163,7 +163,7 @@ def start_cluster(spec: ClusterSpec, log_dir: Path | None = None) -> Any:
         job_extra_directives=list(spec.extra),
         python=spec.python or sys.executable,
         log_directory=str(log_dir) if log_dir is not None else None,
-        scheduler_options={"dashboard_address": None},
+        scheduler_options={"dashboard_address": ":0"},  # any free port: never a clash with 8787
     )
     cluster.scale(jobs=spec.jobs)
     logger.info("submitted %d SLURM jobs (%s)", spec.jobs, " ".join(_directives(spec)))
