@@ -59,6 +59,8 @@ def test_walltime_seconds():
 def test_resolve_refuses_what_a_cluster_does_not_take():
     with pytest.raises(ValueError, match="give 'cluster' or 'scheduler', not both"):
         resolve(RunConfig(pipelines=["knn"], cluster="slurm", backend="dask", scheduler="tcp://1.2.3.4:8786"))
+    with pytest.raises(ValueError, match=r"'n_jobs' parameter is not used with a cluster.*Got n_jobs=4"):
+        resolve(RunConfig(pipelines=["knn"], cluster="slurm", n_jobs=4))
     with pytest.raises(ValueError, match="'timeout' parameter works with cases run one at a time"):
         resolve(RunConfig(pipelines=["knn"], cluster="slurm", timeout=10))
     with pytest.raises(ValueError, match="'cluster' parameter is not used with measure='instructions'"):

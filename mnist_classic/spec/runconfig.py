@@ -229,6 +229,12 @@ def resolve(config: RunConfig) -> list[ConfiguredPipeline]:
         msg = "The 'scheduler' parameter needs the 'dask' backend (--backend dask)."
         raise ValueError(msg)
     cluster = cluster_spec(config.cluster)
+    if cluster is not None and config.n_jobs != 1:
+        msg = (
+            "The 'n_jobs' parameter is not used with a cluster: its cases run one per batch job, "
+            f"'cluster.jobs' (--cluster-jobs). Got n_jobs={config.n_jobs!r}."
+        )
+        raise ValueError(msg)
     if cluster is not None and config.scheduler is not None:
         msg = "The 'cluster' parameter starts its own Dask scheduler: give 'cluster' or 'scheduler', not both."
         raise ValueError(msg)
