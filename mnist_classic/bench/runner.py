@@ -24,10 +24,12 @@ from typing import Any
 import numpy as np
 
 from .._files import atomic_write
+from ..data.datasets import DATASETS
 from ..data.loader import Dataset
 from ..measure.environment import collect_environment
 from ..measure.machine import free_cores
 from ..results import ResultWriter, read_results, save_labels
+from ..spec.cluster import ClusterSpec, cluster_spec
 from ..spec.engines import get_engine
 from ..spec.runconfig import RunConfig, check_splits
 from ..spec.selectors import ConfiguredPipeline, effective_params
@@ -36,6 +38,7 @@ from .counted import run_counted, run_counted_cases
 from .isolation import ChildRunner
 from .parallel.backends import DataRef, run_parallel, thread_budget
 from .parallel.order import PROBE_SIZE, ProbeTimes, longest_first, probe_times
+from .parallel.slurm import check_slurm
 from .plan import check_free_space, finished_cases, prepare
 from .splits import Split, payload_sha256, split_arrays, splits_for
 
@@ -125,7 +128,10 @@ def run_benchmark(
     plan = prepare(config, on_check)
     output = Path(config.output)
     counting = config.measure == "instructions"
-    parallel = (config.n_jobs > 1 or config.backend == "dask") and not counting
+    cluster = cluster_spec(config.cluster)
+    if cluster is not None and not counting:
+        check_slurm(cluster)  # dask-jobqueue, sbatch, and the jobs SLURM would take: before anything is written
+    parallel = (config.n_jobs > 1 or config.backend == "dask" or cluster is not None) and not counting
     # Earlier rows of the output, read once: the cases --resume skips, and the history that orders parallel cases.
     earlier = None
     if (config.resume or parallel) and output.is_file():
@@ -164,9 +170,15 @@ def run_benchmark(
             "n_test": len(ds.y_test),
             "truth_sha256": save_labels(writer.predictions, np.asarray(ds.y_test)),
             "subset": ds.subset,
-            "execution": _execution(config, parallel),
-            "n_jobs": config.n_jobs,
-            "thread_budget": thread_budget(config.n_jobs) if parallel and config.scheduler is None else None,
+            "execution": _execution(config, parallel, cluster),
+            "n_jobs": cluster.jobs if cluster is not None else config.n_jobs,
+            "thread_budget": (
+                cluster.cores
+                if cluster is not None
+                else thread_budget(config.n_jobs)
+                if parallel and config.scheduler is None
+                else None
+            ),
             "command": config.command,
             "config_sha256": config_sha,
             "engine": config.engine,
@@ -180,8 +192,16 @@ def run_benchmark(
         data_dir = config.data_dir if not several else None
         if parallel:
             n_max = max(c.n_train for c in cases)
+            bundled = data_dir is None and name in DATASETS and DATASETS[name].bundled
             ref = DataRef(
-                name, data_dir, config.data_home, config.n_test, n_max, tuple(ds.sha256.items()), tuple(config.plugins)
+                name,
+                data_dir,
+                config.data_home,
+                config.n_test,
+                n_max,
+                tuple(ds.sha256.items()),
+                tuple(config.plugins),
+                paths=() if bundled else tuple(str(Path(f.path).absolute()) for f in ds.files),
             )
             # Cases without earlier rows are ordered by a probe on the first images (one thread:
             # 2.5 s for the five defaults).
@@ -192,7 +212,13 @@ def run_benchmark(
 
             order = longest_first(cases, earlier, probe, n_test=len(ds.X_test))
             outcomes = run_parallel(
-                order, ref, n_jobs=config.n_jobs, backend=config.backend, scheduler=config.scheduler
+                order,
+                ref,
+                n_jobs=config.n_jobs,
+                backend=config.backend,
+                scheduler=config.scheduler,
+                cluster=cluster,
+                log_dir=writer.path.with_suffix(".slurm-logs") if cluster is not None else None,
             )
         elif counting and config.n_jobs > 1:
             spec = _counted_spec(name, data_dir, config)
@@ -270,9 +296,11 @@ def _split_cases(
     return cases
 
 
-def _execution(config: RunConfig, parallel: bool) -> str:
+def _execution(config: RunConfig, parallel: bool, cluster: ClusterSpec | None = None) -> str:
     if config.measure == "instructions":
         return "callgrind"
+    if cluster is not None:
+        return f"dask-{cluster.kind}"
     return config.backend if parallel else "subprocess" if config.timeout else "inprocess"
 
 

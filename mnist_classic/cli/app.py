@@ -180,6 +180,20 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="Dask scheduler address (default: a LocalCluster of N workers on 127.0.0.1)",
     )
+    par.add_argument(
+        "--cluster",
+        choices=("slurm",),
+        default=None,
+        help="run the cases on batch jobs of this scheduler through dask-jobqueue (the [slurm] extra); "
+        "more settings in a run file's [cluster] table",
+    )
+    par.add_argument(
+        "--cluster-jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="batch jobs to start, one Dask worker each, one case at a time (default 2)",
+    )
     run.add_argument(
         "--resume",
         action="store_true",
@@ -345,11 +359,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, extra = parser.parse_known_args(argv)
         if extra and args.command not in ("matrix", "ab"):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        fresh = not logging.getLogger().handlers
         logging.basicConfig(
             level=logging.INFO if args.verbose else logging.WARNING,
             format=f"{PROG}: %(levelname)s: %(message)s",
             stream=sys.stderr,
         )
+        if fresh:  # the handler made here shows libraries' INFO records (Dask's) only with --verbose
+            logging.getLogger().handlers[0].setLevel(logging.INFO if args.verbose else logging.WARNING)
         if args.command == "run":
             return commands.cmd_run(args, argv)
         if args.command == "data":

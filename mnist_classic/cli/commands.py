@@ -263,6 +263,16 @@ def run_config(args: argparse.Namespace, argv: Sequence[str]) -> Any:
         given = getattr(args, option)
         if given is not None:
             values[name] = given
+    if args.cluster is not None or args.cluster_jobs is not None:
+        table = dict(values.get("cluster") or {})
+        if args.cluster is not None:
+            table["kind"] = args.cluster
+        if args.cluster_jobs is not None:
+            if "kind" not in table:
+                msg = "The '--cluster-jobs' option needs a cluster: --cluster slurm (or a run file's [cluster] table)."
+                raise ValueError(msg)
+            table["jobs"] = args.cluster_jobs
+        values["cluster"] = table
     if args.plugin:
         values["plugins"] = [*values.get("plugins", []), *args.plugin]
     suites = args.suite if args.suite is not None else values.pop("suites", None)

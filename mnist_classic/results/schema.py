@@ -46,6 +46,7 @@ COLUMNS: tuple[str, ...] = (
     "error",
     "started_at",
     "execution",
+    "cluster_job_id",
     "n_jobs",
     "thread_budget",
     "fit_threads",
@@ -122,26 +123,29 @@ _TUNING = COLUMNS[COLUMNS.index("tuned_params") :]
 #: The columns of resampled splits (run --splits); every earlier file lacks them.
 _SPLITS = ("split", "split_train_sha256", "split_test_sha256")
 
+#: The column added with runs on batch clusters (run --cluster slurm).
+_CLUSTER = ("cluster_job_id",)
+
+#: The columns this round added (run --splits, --tune, --cluster): every earlier file lacks them all.
+_ROUND_04 = (*_SPLITS, *_TUNING, *_CLUSTER)
+
+
+def _lacking(*groups: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns an earlier schema lacks: the groups named, and this round's columns, each once."""
+    return tuple(dict.fromkeys(c for g in (*groups, _ROUND_04) for c in g))
+
+
 #: Columns of earlier versions' files, which are read (missing columns empty) but never appended to.
 #: Each entry: the version that last wrote that schema, and the columns it lacks.
 OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
-    "0.1": (
-        "fit_threads",
-        "predict_threads",
-        "config_sha256",
-        "engine",
-        "engine_version",
-        "accelerated",
-        *_NEW_03,
-        *_SPLITS,
+    "0.1": _lacking(
+        ("fit_threads", "predict_threads", "config_sha256", "engine", "engine_version", "accelerated"), _NEW_03
     ),
-    "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads", *_NEW_03, *_SPLITS),
-    "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated", *_NEW_03, *_SPLITS),
-    "0.2 (before the 0.3 columns)": (*_NEW_03, *_SPLITS),
-    "0.3.0.dev0 (neural columns, before instruction counts)": (*_AFTER_NEURAL, *_SPLITS),
-    "0.3 (before resampled splits and tuning)": (*_SPLITS, *_TUNING),
-    "before the tuning columns (run --splits, not --tune)": _TUNING,
-    "before resampled splits (run --tune, not --splits)": _SPLITS,
+    "0.2.0.dev0 (before the thread columns)": _lacking(("fit_threads", "predict_threads"), _NEW_03),
+    "0.2.0.dev0 (before engines)": _lacking(("engine", "engine_version", "accelerated"), _NEW_03),
+    "0.2 (before the 0.3 columns)": _lacking(_NEW_03),
+    "0.3.0.dev0 (neural columns, before instruction counts)": _lacking(_AFTER_NEURAL),
+    "0.3.0.dev0 (before resampled splits, tuning and clusters)": _lacking(),
 }
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).

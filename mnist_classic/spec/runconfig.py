@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .cluster import ClusterSpec, cluster_spec
 from .engines import get_engine, list_engines
 from .objects import configure
 from .pipelines import DEFAULT_PIPELINES
@@ -99,6 +100,12 @@ class RunConfig:
     scheduler : str or None, default=None
         Address of a Dask scheduler (backend "dask"); without one a
         LocalCluster of ``n_jobs`` workers on 127.0.0.1 is started and closed.
+    cluster : ClusterSpec, mapping, str or None, default=None
+        Batch jobs to run the cases on (see :mod:`.cluster`): ``"slurm"``, or
+        a run file's ``[cluster]`` table (kind, jobs, cores, memory, walltime,
+        queue, account, extra, python). The run starts them through
+        dask-jobqueue, runs the cases on their Dask workers (the Dask
+        backend, ``execution`` ``dask-slurm``) and cancels them at the end.
     plugins : sequence of str, default=()
         Modules or ``.py`` files to load first; their ``register_pipeline``
         and ``register_dataset`` calls add entries (see :mod:`.plugins`).
@@ -179,6 +186,7 @@ class RunConfig:
     n_jobs: int = 1
     backend: str = "loky"
     scheduler: str | None = None
+    cluster: ClusterSpec | Mapping[str, Any] | str | None = None
     plugins: Sequence[str] = ()
     config_text: str | None = None
     check_contract: bool = True
@@ -358,6 +366,16 @@ def resolve(config: RunConfig) -> list[ConfiguredPipeline]:
     if config.scheduler is not None and config.backend != "dask":
         msg = "The 'scheduler' parameter needs the 'dask' backend (--backend dask)."
         raise ValueError(msg)
+    cluster = cluster_spec(config.cluster)
+    if cluster is not None and config.n_jobs != 1:
+        msg = (
+            "The 'n_jobs' parameter is not used with a cluster: its cases run one per batch job, "
+            f"'cluster.jobs' (--cluster-jobs). Got n_jobs={config.n_jobs!r}."
+        )
+        raise ValueError(msg)
+    if cluster is not None and config.scheduler is not None:
+        msg = "The 'cluster' parameter starts its own Dask scheduler: give 'cluster' or 'scheduler', not both."
+        raise ValueError(msg)
     for name, accepted in (("warmup", WARMUPS), ("threads", THREADS)):
         if getattr(config, name) not in accepted:
             msg = f"The '{name}' parameter must be one of {', '.join(accepted)}. Got {getattr(config, name)!r} instead."
@@ -373,13 +391,16 @@ def resolve(config: RunConfig) -> list[ConfiguredPipeline]:
         )
         raise ValueError(msg)
     if counting:
+        if cluster is not None:
+            msg = "The 'cluster' parameter is not used with measure='instructions' (counted cases run on this machine)."
+            raise ValueError(msg)
         if config.backend != "loky" or config.scheduler is not None:
             msg = "The 'backend' parameter is not used with measure='instructions' (counted cases are child processes)."
             raise ValueError(msg)
-    if config.n_jobs > 1 or config.backend == "dask":
+    if config.n_jobs > 1 or config.backend == "dask" or cluster is not None:
         for name in ("check_determinism",) if counting else ("timeout", "check_determinism"):
             if getattr(config, name):
-                msg = f"The '{name}' parameter works with cases run one at a time (n_jobs=1, backend loky)."
+                msg = f"The '{name}' parameter works with cases run one at a time (n_jobs=1, backend loky, no cluster)."
                 raise ValueError(msg)
     if config.timeout is not None and not config.timeout > 0:
         msg = f"The 'timeout' parameter must be a positive number of seconds. Got {config.timeout!r} instead."

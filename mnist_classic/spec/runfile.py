@@ -24,6 +24,17 @@ Example (every key is optional; command-line options override the file)::
         { selector = "knn[n_neighbors=[1,3,5,7]]", tune = true, cv = 5 },
     ]
 
+    [cluster]                                       # cases on SLURM batch jobs (the [slurm] extra); after the keys
+    kind = "slurm"
+    jobs = 4                                        # one Dask worker per job, one case at a time
+    cores = 8                                       # CPUs per job: the threads of each case
+    memory = "16GB"                                 # per job
+    walltime = "02:00:00"
+    queue = "cpu"                                   # the partition
+    account = "my-project"
+    extra = ["--qos=normal"]                        # more #SBATCH directives
+    python = "/shared/venv/bin/python"              # the workers' Python (default: this one)
+
 A table in ``pipelines`` is written as the equivalent selector, so a case has
 the same identity whichever way it was named; a list value is a grid, so a
 parameter whose value is a sequence is a list in a list
@@ -40,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.datasets import DATASETS
+from .cluster import CLUSTER_KEYS
 from .runconfig import TUNING_KEYS
 from .syntax import format_value
 
@@ -67,6 +79,7 @@ RUN_FILE_KEYS: dict[str, str] = {
     "n_jobs": "cases run at once",
     "backend": "loky or dask",
     "scheduler": "a Dask scheduler address",
+    "cluster": "a table: batch jobs to run the cases on (kind = 'slurm', jobs, cores, memory, walltime, ...)",
     "resume": "skip cases already in the output",
     "check_determinism": "fit every case twice",
     "engine": "what runs the estimators: sklearn (stock) or sklearnex",
@@ -280,6 +293,17 @@ def read_run_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
                     msg = f"{path}: 'n_train' takes positive integers or 'all'; got {n!r}"
                     raise ValueError(msg)
             out["n_train"] = sizes
+        elif key == "cluster":
+            if not isinstance(value, dict):
+                msg = f"{path}: 'cluster' must be a table ([cluster] with kind, jobs, cores, memory, ...)"
+                raise ValueError(msg)
+            for inner in value:
+                if inner not in CLUSTER_KEYS:
+                    raise _unknown(inner, CLUSTER_KEYS, "in [cluster]", path)
+            table = dict(value)
+            if isinstance(table.get("python"), str) and ("/" in table["python"] or "\\" in table["python"]):
+                table["python"] = _relative(table["python"], base)
+            out["cluster"] = table
         elif key in ("output", "data_dir", "data_home"):
             if not isinstance(value, str):
                 msg = f"{path}: {key!r} must be a path (a string); got {value!r}"

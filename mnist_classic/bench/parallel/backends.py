@@ -1,4 +1,4 @@
-"""Cases side by side: joblib's loky processes on this machine, or a Dask cluster.
+"""Cases side by side: joblib's loky processes on this machine, or a Dask cluster (also on SLURM jobs, :mod:`.slurm`).
 
 The engines schedule; this module only orders the cases (longest expected
 first, so the run's wall time approaches its critical path), gives each case a
@@ -31,10 +31,12 @@ from typing import Any
 import numpy as np
 
 from ...data.loader import load_dataset
+from ...spec.cluster import ClusterSpec
 from ...spec.plugins import load_entry_points, load_plugins
 from ...spec.runconfig import BACKENDS
 from ...spec.selectors import ConfiguredPipeline
 from ..case import Case, run_case
+from . import slurm as _slurm
 from .ledger import CoreLedger
 from .order import PROBE_SIZE, PROBE_SIZES, ProbeTimes, estimate_cost, longest_first, probe_times
 
@@ -66,6 +68,7 @@ class DataRef:
     n_train_max: int
     sha256: tuple[tuple[str, str], ...]
     plugins: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()  # files a worker must read (none for a bundled dataset: the package has them)
 
 
 _WORKER_DATA: dict[DataRef, tuple[np.ndarray, ...]] = {}
@@ -101,12 +104,15 @@ def worker_case(
     budget: int,
     ledger: CoreLedger | None = None,
     index: int = 0,
+    job_id_env: str | None = None,
 ) -> dict[str, Any]:
     """Run one case in a worker process (the function the engines execute).
 
     With a ``ledger`` the case claims its threads there when it starts and
     when its predict starts, and releases them when it ends; else it has
-    ``budget`` threads (0: decided here, on a remote Dask worker).
+    ``budget`` threads (0: decided here, on a remote Dask worker). With
+    ``job_id_env`` the batch job's id in that environment variable is
+    returned as ``cluster_job_id``.
     """
     X, y, Xt, yt = _worker_data(ref)  # loads the run's plugins first: registered steps build from them
     case = Case(index, pipeline, n_train, repeat, seed)
@@ -120,6 +126,8 @@ def worker_case(
         finally:
             ledger.release(index)
     out["thread_budget"] = budget
+    if job_id_env is not None:
+        out["cluster_job_id"] = os.environ.get(job_id_env)
     return out
 
 
@@ -162,6 +170,8 @@ def run_parallel(
     n_jobs: int,
     backend: str = "loky",
     scheduler: str | None = None,
+    cluster: ClusterSpec | None = None,
+    log_dir: Path | None = None,
 ) -> Generator[tuple[Any, dict[str, Any]], None, None]:
     """Run ``cases`` on ``n_jobs`` workers; yield ``(case, result)`` as each finishes.
 
@@ -179,11 +189,19 @@ def run_parallel(
     scheduler : str or None, default=None
         Address of a running Dask scheduler; without one a ``LocalCluster`` on
         127.0.0.1 is started and closed.
+    cluster : ClusterSpec or None, default=None
+        Batch jobs to start for the run (backend "dask"; ``n_jobs`` is then
+        its jobs): each case has the job's cores, and the cluster is closed
+        at the end, on Ctrl-C and on errors (see :mod:`.slurm`).
+    log_dir : Path or None, default=None
+        Where the batch jobs write their logs.
     """
     if backend not in BACKENDS:
         msg = f"The 'backend' parameter must be one of {', '.join(BACKENDS)}. Got {backend!r} instead."
         raise ValueError(msg)
-    remote = backend == "dask" and scheduler is not None
+    if cluster is not None:
+        backend, n_jobs = "dask", cluster.jobs
+    remote = backend == "dask" and (scheduler is not None or cluster is not None)
     if not remote and n_jobs > _cores():
         logger.warning(
             "--n-jobs %d is more than the %d cores: each case keeps at least one thread, so cases share cores "
@@ -198,10 +216,15 @@ def run_parallel(
                 Path(tmp) / "ledger.json", cores=_cores(), workers=n_jobs, waiting=[c.index for c in cases]
             )
         # A remote cluster's workers know their own CPUs (0: decided there); locally the cores are shared out.
-        budget = 0 if remote else thread_budget(n_jobs)
-        args = {c.index: (ref, c.pipeline, c.n_train, c.repeat, c.seed, budget, ledger, c.index) for c in cases}
+        budget = cluster.cores if cluster is not None else 0 if remote else thread_budget(n_jobs)
+        job_env = _slurm.JOB_ID_ENV if cluster is not None else None
+        args = {
+            c.index: (ref, c.pipeline, c.n_train, c.repeat, c.seed, budget, ledger, c.index, job_env) for c in cases
+        }
         if backend == "loky":
             yield from _run_loky(cases, args, n_jobs, ledger)
+        elif cluster is not None:
+            yield from _run_dask(cases, args, n_jobs, None, None, cluster=cluster, ref=ref, log_dir=log_dir)
         else:
             yield from _run_dask(cases, args, n_jobs, scheduler, ledger)
         if ledger is not None:
@@ -257,29 +280,38 @@ def _run_dask(
     n_jobs: int,
     scheduler: str | None,
     ledger: CoreLedger | None,
+    *,
+    cluster: ClusterSpec | None = None,
+    ref: DataRef | None = None,
+    log_dir: Path | None = None,
 ) -> Generator[tuple[Any, dict], None, None]:
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, LocalCluster, wait
     except ImportError:
         msg = 'The Dask backend needs dask.distributed: pip install "mnist-classic[dask]"'
         raise ImportError(msg) from None
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=n_jobs,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,
-        )
-        client = Client(cluster)
-    else:
-        client = Client(scheduler, timeout=30)
+    local = batch = client = None
     try:
+        if cluster is not None:
+            batch = _slurm.start_cluster(cluster, log_dir)
+            client = Client(batch)
+        elif scheduler is None:
+            local = LocalCluster(
+                n_workers=n_jobs,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,
+            )
+            client = Client(local)
+        else:
+            client = Client(scheduler, timeout=30)
+        if batch is not None and ref is not None:
+            _check_worker_data(client, ref)
         # Dask retries a task whose worker died (allowed_failures) before raising KilledWorker;
         # priority keeps the longest-first order among queued cases.
-        futures = {
+        pending = {
             client.submit(
                 worker_case,
                 *args[c.index],
@@ -290,15 +322,50 @@ def _run_dask(
             ): c
             for i, c in enumerate(cases)
         }
-        for fut in as_completed(futures):
-            case = futures[fut]
-            if ledger is not None:  # Dask retried a case whose worker died; a failed one is released here
-                ledger.release(case.index)
-            if fut.status == "finished":
-                yield case, fut.result()
-            else:
-                yield case, _error(fut.exception())
+        watch = _slurm.JobWatch(batch, n_jobs) if batch is not None else None
+        while pending:
+            try:
+                done = wait(list(pending), timeout=5, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                done = set()
+            for fut in done:
+                case = pending.pop(fut)
+                if ledger is not None:  # Dask retried a case whose worker died; a failed one is released here
+                    ledger.release(case.index)
+                if fut.status == "finished":
+                    yield case, fut.result()
+                else:
+                    yield case, _error(fut.exception())
+            reason = watch.check() if watch is not None else None
+            if reason is not None:
+                for fut, case in list(pending.items()):
+                    fut.cancel()
+                    del pending[fut]
+                    yield case, {"status": "error", "error": reason, "predictions": None}
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        if client is not None:
+            client.close()
+        if local is not None:
+            local.close()
+        if batch is not None:
+            _slurm.stop_cluster(batch)
+
+
+def _data_problem(ref: DataRef) -> str | None:
+    """On a worker: why it cannot read the data of ``ref`` (the first file it cannot open), or None once loaded."""
+    bad = _slurm.unreadable(ref.paths)
+    if bad is not None:
+        return f"a worker on {_slurm.worker_host()} cannot read {bad}: the data must be on a path the workers share"
+    _worker_data(ref)
+    return None
+
+
+def _check_worker_data(client: Any, ref: DataRef) -> None:
+    """On one worker, before any case: the data's files readable, and the data loaded; else one line naming why."""
+
+    try:
+        problem = client.submit(_data_problem, ref, pure=False, key=f"data-check-{os.getpid()}").result()
+    except Exception as exc:
+        problem = f"a worker could not load {ref.dataset}: {type(exc).__name__}: {exc}".replace("\n", " ")
+    if problem is not None:
+        raise ValueError(problem)
