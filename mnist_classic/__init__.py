@@ -47,8 +47,8 @@ _LAZY: dict[str, str] = {
     "SUITES": "spec.pipelines",
     "register_suite": "spec.pipelines",
     "suite_pipelines": "spec.pipelines",
-    "ConfiguredPipeline": "spec.selectors",
-    "parse_selector": "spec.selectors",
+    "ConfiguredPipeline": "spec.selectors.parse",
+    "parse_selector": "spec.selectors.parse",
     "RunConfig": "spec.runconfig",
     "RunResult": "bench.runner",
     "run_benchmark": "bench.runner",
@@ -89,7 +89,7 @@ if TYPE_CHECKING:  # pragma: no cover
         suite_pipelines,
     )
     from .spec.runconfig import RunConfig
-    from .spec.selectors import ConfiguredPipeline, parse_selector
+    from .spec.selectors.parse import ConfiguredPipeline, parse_selector
 
 __all__ = [
     "DATASETS",

@@ -24,7 +24,7 @@ from mnist_classic.data.datasets import DATASET_ORIGINS, DATASETS
 from mnist_classic.results import ResultsSchemaError, ResultWriter
 from mnist_classic.spec import plugins
 from mnist_classic.spec.pipelines import PIPELINES
-from mnist_classic.spec.selectors import expand_selector, parse_selector
+from mnist_classic.spec.selectors.parse import expand_selector, parse_selector
 
 SMALL = {"n_train": [300], "n_test": 100}
 

@@ -182,7 +182,7 @@ def fake_engine(monkeypatch):
 
 
 def test_the_engine_is_part_of_the_name():
-    from mnist_classic.spec.selectors import parse_selector
+    from mnist_classic.spec.selectors.parse import parse_selector
 
     p = parse_selector("svm[C=10]")
     assert p.name == "svm[C=10]"

@@ -23,7 +23,7 @@ from mnist_classic.analysis.verdicts.machine import speed_note, threads_note
 from mnist_classic.bench.case import Case, forget_warmups, run_case
 from mnist_classic.cli import main
 from mnist_classic.measure.machine import MachineWatch, calibrate, free_cores
-from mnist_classic.spec.selectors import parse_selector
+from mnist_classic.spec.selectors.parse import parse_selector
 
 N = 2_000
 QUIET = {"others_cores": 0.05, "steal_fraction": 0.0, "calibration_s": 0.0100}

@@ -12,8 +12,8 @@ from sklearn.svm import SVC, LinearSVC
 from mnist_classic import read_results
 from mnist_classic.cli import main
 from mnist_classic.spec.runfile import read_run_file, table_to_selector
-from mnist_classic.spec.selectors import expand_selector, parse_selector
-from mnist_classic.spec.steps import slot_kind
+from mnist_classic.spec.selectors.parse import expand_selector, parse_selector
+from mnist_classic.spec.selectors.steps import slot_kind
 
 OVR = "sklearn.multiclass:OneVsRestClassifier"
 LR = "sklearn.linear_model:LogisticRegression"

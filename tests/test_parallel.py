@@ -20,7 +20,7 @@ from mnist_classic.bench.parallel.backends import ProbeTimes, estimate_cost, lon
 from mnist_classic.bench.parallel.ledger import CoreLedger, LedgerState, claim, release
 from mnist_classic.bench.runner import RunConfig, run_benchmark
 from mnist_classic.spec.pipelines import PIPELINES, register_pipeline
-from mnist_classic.spec.selectors import parse_selector
+from mnist_classic.spec.selectors.parse import parse_selector
 
 GRID = {"pipelines": ["dummy", "rf[n_estimators=20]", "pca_svm", "logreg"], "n_train": [1000, 2000], "n_test": 500}
 

@@ -10,7 +10,7 @@ from sklearn.base import clone, is_classifier
 
 from mnist_classic.measure.timing import timed_fit, timed_predict
 from mnist_classic.spec.pipelines import DEFAULT_PIPELINES, PIPELINES
-from mnist_classic.spec.selectors import effective_params, parse_selector
+from mnist_classic.spec.selectors.parse import effective_params, parse_selector
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from mnist_classic.bench.case import plan_cases
 from mnist_classic.bench.progress import summary_table
 from mnist_classic.bench.runner import RunConfig, run_benchmark
 from mnist_classic.results import ResultWriter, labels_sha256, predictions_dir, save_labels
-from mnist_classic.spec.selectors import parse_selector
+from mnist_classic.spec.selectors.parse import parse_selector
 
 N_TRAIN, N_TEST = 2000, 1000
 

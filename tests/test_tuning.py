@@ -20,7 +20,7 @@ from mnist_classic.cli import main
 from mnist_classic.results import best_on_test, read_results
 from mnist_classic.spec.runconfig import RunConfig, resolve
 from mnist_classic.spec.runfile import read_run_file
-from mnist_classic.spec.selectors import Tuning, expand_selector, tuned_grid
+from mnist_classic.spec.selectors.parse import Tuning, expand_selector, tuned_grid
 
 KNN = "knn[n_neighbors=[1,3,5,7]]"
 DUMMY = "sklearn.dummy:DummyClassifier[random_state=[" + ",".join(map(str, range(20))) + "],strategy=uniform]"

@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 from ..measure.machine import MachineWatch, calibrate
 from ..measure.timing import PeakMemory, Region, timed_fit, timed_predict
 from ..spec.engines import get_engine
-from ..spec.selectors import ConfiguredPipeline, effective_params
+from ..spec.selectors.parse import ConfiguredPipeline, effective_params
 from .tuning import search_candidate
 
 __all__ = ["Case", "forget_warmups", "neural_fields", "plan_cases", "run_case"]

@@ -38,8 +38,8 @@ import numpy as np
 from sklearn.base import clone
 
 from ..spec.plugins import load_entry_points, load_plugins
-from ..spec.selectors import ConfiguredPipeline
-from ..spec.steps import ContractError
+from ..spec.selectors.parse import ConfiguredPipeline
+from ..spec.selectors.steps import ContractError
 
 __all__ = ["DEFAULT_CONTRACT_TIMEOUT", "ContractError", "check_contract", "contract_sample"]
 

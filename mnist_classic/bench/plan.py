@@ -18,7 +18,7 @@ from typing import Any
 from ..data.loader import Dataset, load_dataset
 from ..measure.callgrind import require_instructions
 from ..spec.runconfig import RunConfig, check_splits, dataset_names, resolve
-from ..spec.selectors import ConfiguredPipeline
+from ..spec.selectors.parse import ConfiguredPipeline
 from .contract import check_contract
 from .tuning import check_tuning
 

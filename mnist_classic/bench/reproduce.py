@@ -32,8 +32,8 @@ from ..data.loader import load_dataset
 from ..results import read_results
 from ..spec.plugins import load_entry_points, load_plugins
 from ..spec.runconfig import RunConfig
-from ..spec.selectors import ConfiguredPipeline, expand_selector, parse_selector, tuned_grid
-from ..spec.targets import allowed_imports
+from ..spec.selectors.parse import ConfiguredPipeline, expand_selector, parse_selector, tuned_grid
+from ..spec.selectors.targets import allowed_imports
 from .runner import run_benchmark
 from .tuning import tuning_of_row
 

@@ -32,7 +32,7 @@ from ..results import ResultWriter, read_results, save_labels
 from ..spec.cluster import ClusterSpec, cluster_spec
 from ..spec.engines import get_engine
 from ..spec.runconfig import RunConfig, check_splits
-from ..spec.selectors import ConfiguredPipeline, effective_params
+from ..spec.selectors.parse import ConfiguredPipeline, effective_params
 from .case import Case, forget_warmups, plan_cases, run_case
 from .counted import run_counted, run_counted_cases
 from .isolation import ChildRunner

@@ -19,7 +19,7 @@ A tuned case is a grid selector (``knn[n_neighbors=[1,3,5,7]]``) run as ONE case
 The search's estimator is the grid's first candidate, and its grid is a list of
 one-point grids, one per candidate, setting the parameters (full ``set_params``
 names, the outermost that differ) whose values are taken from each candidate as
-:meth:`~mnist_classic.spec.selectors.ConfiguredPipeline.build` makes it (seeds
+:meth:`~mnist_classic.spec.selectors.parse.ConfiguredPipeline.build` makes it (seeds
 included): so a grid inside a step or a nested estimator is searched as well.
 """
 
@@ -45,7 +45,7 @@ from sklearn.model_selection import (
 )
 
 from ..spec.engines import get_engine
-from ..spec.selectors import ConfiguredPipeline, Tuning
+from ..spec.selectors.parse import ConfiguredPipeline, Tuning
 
 __all__ = ["HALVING_FACTOR", "check_tuning", "halving_cost", "search_candidate", "tuning_of_row", "validation_split"]
 
@@ -216,7 +216,7 @@ def search_candidate(
     Parameters
     ----------
     pipeline : ConfiguredPipeline
-        A tuned grid (:func:`~mnist_classic.spec.selectors.tuned_grid`).
+        A tuned grid (:func:`~mnist_classic.spec.selectors.parse.tuned_grid`).
     X, y : numpy.ndarray
         The case's training set; the test set is never seen here.
     seed : int
@@ -295,7 +295,7 @@ def search_candidate(
 
 
 def tuning_of_row(tuning_scores: str) -> Tuning:
-    """The :class:`~mnist_classic.spec.selectors.Tuning` a tuned row was run with, from its ``tuning_scores``."""
+    """The :class:`~mnist_classic.spec.selectors.parse.Tuning` a tuned row was run with, from its ``tuning_scores``."""
     try:
         options = json.loads(tuning_scores)["tuning"]
         return Tuning(**options)

@@ -19,10 +19,10 @@ import numpy as np
 
 from .cluster import ClusterSpec, cluster_spec
 from .engines import get_engine, list_engines
-from .objects import configure
 from .pipelines import DEFAULT_PIPELINES
 from .plugins import load_entry_points, load_plugins
-from .selectors import SEARCHES, ConfiguredPipeline, Tuning, expand_selector, tuned_grid
+from .selectors.objects import configure
+from .selectors.parse import SEARCHES, ConfiguredPipeline, Tuning, expand_selector, tuned_grid
 
 __all__ = [
     "BACKENDS",

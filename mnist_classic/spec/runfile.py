@@ -53,7 +53,7 @@ from typing import Any
 from ..data.datasets import DATASETS
 from .cluster import CLUSTER_KEYS
 from .runconfig import TUNING_KEYS
-from .syntax import format_value
+from .selectors.syntax import format_value
 
 if sys.version_info >= (3, 11):
     import tomllib

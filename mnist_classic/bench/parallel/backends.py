@@ -34,7 +34,7 @@ from ...data.loader import load_dataset
 from ...spec.cluster import ClusterSpec
 from ...spec.plugins import load_entry_points, load_plugins
 from ...spec.runconfig import BACKENDS
-from ...spec.selectors import ConfiguredPipeline
+from ...spec.selectors.parse import ConfiguredPipeline
 from ..case import Case, run_case
 from . import slurm as _slurm
 from .ledger import CoreLedger

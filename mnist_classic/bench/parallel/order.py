@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ...spec.selectors import ConfiguredPipeline
+from ...spec.selectors.parse import ConfiguredPipeline
 
 __all__ = [
     "PROBE_SIZE",

@@ -7,7 +7,7 @@ from typing import Any
 
 from sklearn.base import BaseEstimator, clone
 
-from .selectors import ConfiguredPipeline, check_estimator_like, expand_selector
+from .parse import ConfiguredPipeline, check_estimator_like, expand_selector
 from .steps import ContractError
 from .syntax import format_value
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 
-from .pipelines import PIPELINES
+from ..pipelines import PIPELINES
 
 __all__ = ["allowed_imports", "canonical_target", "check_estimator_like", "import_target"]
 

@@ -39,7 +39,7 @@ from typing import Any
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import make_pipeline
 
-from .pipelines import PIPELINES
+from ..pipelines import PIPELINES
 from .syntax import format_value, parse_value, split_top_level
 from .targets import canonical_target, check_estimator_like, import_target
 

@@ -37,7 +37,7 @@ from typing import Any
 from sklearn.base import BaseEstimator, clone
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from .pipelines import PIPELINES, PipelineSpec
+from ..pipelines import PIPELINES, PipelineSpec
 from .steps import ContractError, EstimatorValue, NamedEstimators, Step, _tunable, check_estimator_like, expand_chain
 from .syntax import format_value
 
