@@ -17,7 +17,7 @@ from typing import Any
 
 from ..data.loader import Dataset, load_dataset
 from ..measure.callgrind import require_instructions
-from ..spec.runconfig import RunConfig, dataset_names, resolve
+from ..spec.runconfig import RunConfig, check_latency, dataset_names, resolve
 from ..spec.selectors import ConfiguredPipeline
 from .contract import check_contract
 
@@ -65,6 +65,7 @@ def prepare(config: RunConfig, on_check: Callable[[list[str], float], None] | No
     loaded = []
     for name in dataset_names(config):
         ds = load_dataset(name, data_dir=config.data_dir, n_test=config.n_test, data_home=config.data_home)
+        check_latency(config.latency, len(ds.y_test))
         available = len(ds.y_train)
         sizes = []
         for n in config.n_train:

@@ -56,6 +56,10 @@ class Progress:
                 f"ok accuracy={100 * row['accuracy']:.2f}% fit={row['fit_time_s']:.2f}s "
                 f"predict={row['predict_time_s']:.2f}s"
             )
+            if row.get("latency_ms_p50") is not None:
+                what += f" one-image p50={row['latency_ms_p50']:.2f}ms"
+            if row.get("notes"):
+                what += f" (note: {'; '.join(row['notes'])})"
         else:
             what = f"{row['status']}: {row.get('error', '')}"
         bar = ""

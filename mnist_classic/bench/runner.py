@@ -25,9 +25,10 @@ import numpy as np
 
 from .._files import atomic_write
 from ..data.loader import Dataset
+from ..measure.calibration import probability_scores
 from ..measure.environment import collect_environment
 from ..measure.machine import free_cores
-from ..results import ResultWriter, read_results, save_labels
+from ..results import ResultWriter, load_probabilities, read_results, save_labels, save_probabilities
 from ..spec.engines import get_engine
 from ..spec.runconfig import RunConfig
 from ..spec.selectors import ConfiguredPipeline, effective_params
@@ -186,14 +187,19 @@ def run_benchmark(
 
             order = longest_first(cases, earlier, probe, n_test=len(ds.X_test))
             outcomes = run_parallel(
-                order, ref, n_jobs=config.n_jobs, backend=config.backend, scheduler=config.scheduler
+                order,
+                ref,
+                n_jobs=config.n_jobs,
+                backend=config.backend,
+                scheduler=config.scheduler,
+                latency=config.latency,
             )
         elif counting and config.n_jobs > 1:
             spec = _counted_spec(name, data_dir, config)
             outcomes = run_counted_cases(cases, spec, n_jobs=config.n_jobs, timeout=config.timeout)
         else:
             outcomes = _run_sequential(cases, ds, name, data_dir, config, on_start, total)
-        _record(outcomes, common, writer, result, on_end, total)
+        _record(outcomes, common, writer, result, on_end, total, np.asarray(ds.y_test))
     return result
 
 
@@ -204,11 +210,19 @@ def _record(
     result: RunResult,
     on_end: Callable[[Case, dict[str, Any], int], None] | None,
     total: int,
+    y_test: np.ndarray,
 ) -> None:
-    """Append a row per finished case, as it finishes; stop on a write error or Ctrl-C."""
+    """Append a row per finished case, as it finishes; stop on a write error or Ctrl-C.
+
+    Probabilities are stored in the sidecar first; ``log_loss``, ``ece`` and
+    ``brier`` are then computed from the stored (float32) copy, so that they
+    can be recomputed from the sidecar exactly.
+    """
     try:
         for case, out in outcomes:
             pred = out.pop("predictions")
+            proba, classes = out.pop("probabilities", None), out.pop("classes", None)
+            notes = out.pop("notes", [])
             row = {
                 **common,
                 **out,
@@ -222,10 +236,16 @@ def _record(
             try:
                 if pred is not None:
                     row["predictions_sha256"] = save_labels(writer.predictions, pred)
+                if proba is not None and row.get("status") == "ok":
+                    sha = save_probabilities(writer.predictions, proba, classes)
+                    row["probabilities_sha256"] = sha
+                    row.update(_scores(*load_probabilities(writer.predictions, sha), y_test))
                 writer.append(row)
             except OSError as exc:  # disk full, file removed...: stop, keeping what was written
                 result.write_error = str(exc)
                 break
+            if notes:
+                row["notes"] = notes  # for the progress line; not a column
             result.rows.append(row)
             if on_end:
                 on_end(case, row, total)
@@ -233,6 +253,11 @@ def _record(
         result.interrupted = True
     finally:
         outcomes.close()  # stops workers or the child process
+
+
+def _scores(proba: np.ndarray, classes: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
+    """``log_loss``, ``ece`` and ``brier`` of stored probabilities, rounded for the CSV."""
+    return {k: round(v, 6) for k, v in probability_scores(proba, classes, y_test).items()}
 
 
 def _execution(config: RunConfig, parallel: bool) -> str:
@@ -279,7 +304,12 @@ def _run_sequential(
         budget = None
         if config.threads == "free" and (free := free_cores()) < (os.cpu_count() or 1):
             budget = free
-        timing: dict[str, Any] = {"thread_budget": budget, "warmup": config.warmup, "machine": True}
+        timing: dict[str, Any] = {
+            "thread_budget": budget,
+            "warmup": config.warmup,
+            "machine": True,
+            "latency": config.latency,
+        }
         if child is None:
             return run_case(case, X_train, y_train, X_test, y_test, **timing)
         args = (

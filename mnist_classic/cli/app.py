@@ -219,6 +219,14 @@ def _build_parser() -> argparse.ArgumentParser:
         help="free (default): a case gets no more BLAS/OpenMP threads than the cores other processes leave free; "
         "all: the libraries' defaults",
     )
+    run.add_argument(
+        "--latency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="after each case, predict N test images (a fixed seeded sample) one at a time on one thread, after "
+        "10 untimed calls: latency_ms_p50 and latency_ms_p99 (default 200; 0: off; at most the test size)",
+    )
     # Set by 'mnist-classic ab' on each run it starts (recorded in the side and ab_round columns).
     run.add_argument("--side", default=None, help=argparse.SUPPRESS)
     run.add_argument("--ab-round", type=int, default=None, help=argparse.SUPPRESS)

@@ -217,6 +217,7 @@ _RUN_OVERRIDES = (
     ("measure", "measure"),
     ("warmup", "warmup"),
     ("threads", "threads"),
+    ("latency", "latency"),
     ("side", "side"),
     ("ab_round", "ab_round"),
 )

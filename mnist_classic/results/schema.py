@@ -16,6 +16,7 @@ from typing import Any
 
 __all__ = [
     "COLUMNS",
+    "DEPLOYMENT_COLUMNS",
     "NUMERIC_COLUMNS",
     "OLDER_SCHEMAS",
     "STATUSES",
@@ -36,11 +37,19 @@ COLUMNS: tuple[str, ...] = (
     "repeat",
     "status",
     "accuracy",
+    "log_loss",
+    "ece",
+    "brier",
     "fit_time_s",
     "predict_time_s",
+    "latency_ms_p50",
+    "latency_ms_p99",
+    "latency_n",
     "step_times",
     "peak_memory_mb",
+    "model_bytes",
     "predictions_sha256",
+    "probabilities_sha256",
     "truth_sha256",
     "deterministic",
     "error",
@@ -79,6 +88,7 @@ COLUMNS: tuple[str, ...] = (
     # neural (0.3)
     "device",
     "n_params",
+    "macs",
     "learning_curves",
     # instruction counts (0.3): run --measure instructions
     "measure",
@@ -101,19 +111,37 @@ COLUMNS: tuple[str, ...] = (
     "ab_round",
 )
 
+#: What a deployment asks of a model (0.3, issue #31): probability quality, one-image latency, size, MACs.
+#: They stand beside the columns they relate to; every earlier schema lacks them all.
+DEPLOYMENT_COLUMNS: tuple[str, ...] = (
+    "log_loss",
+    "ece",
+    "brier",
+    "latency_ms_p50",
+    "latency_ms_p99",
+    "latency_n",
+    "model_bytes",
+    "probabilities_sha256",
+    "macs",
+)
+_BEFORE = tuple(c for c in COLUMNS if c not in DEPLOYMENT_COLUMNS)
 #: The columns 0.3 added (neural, instruction counts, clean timings, machine state, A/B); 0.2 files lack them all.
-_NEW_03 = COLUMNS[COLUMNS.index("device") :]
+_NEW_03 = _BEFORE[_BEFORE.index("device") :]
 #: The columns added after the neural ones (results/mnist-cnn.csv was written before them).
-_AFTER_NEURAL = COLUMNS[COLUMNS.index("measure") :]
+_AFTER_NEURAL = _BEFORE[_BEFORE.index("measure") :]
 
 #: Columns of earlier versions' files, which are read (missing columns empty) but never appended to.
 #: Each entry: the version that last wrote that schema, and the columns it lacks.
 OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
-    "0.1": ("fit_threads", "predict_threads", "config_sha256", "engine", "engine_version", "accelerated", *_NEW_03),
-    "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads", *_NEW_03),
-    "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated", *_NEW_03),
-    "0.2 (before the 0.3 columns)": _NEW_03,
-    "0.3.0.dev0 (neural columns, before instruction counts)": _AFTER_NEURAL,
+    name: (*lacks, *DEPLOYMENT_COLUMNS)
+    for name, lacks in {
+        "0.1": ("fit_threads", "predict_threads", "config_sha256", "engine", "engine_version", "accelerated", *_NEW_03),
+        "0.2.0.dev0 (before the thread columns)": ("fit_threads", "predict_threads", *_NEW_03),
+        "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated", *_NEW_03),
+        "0.2 (before the 0.3 columns)": _NEW_03,
+        "0.3.0.dev0 (neural columns, before instruction counts)": _AFTER_NEURAL,
+        "0.3.0.dev0 (before the deployment columns)": (),
+    }.items()
 }
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).
@@ -146,6 +174,14 @@ NUMERIC_COLUMNS: frozenset[str] = frozenset(
         "procs_running",
         "ab_round",
         "n_params",
+        "log_loss",
+        "ece",
+        "brier",
+        "latency_ms_p50",
+        "latency_ms_p99",
+        "latency_n",
+        "model_bytes",
+        "macs",
     }
 )
 

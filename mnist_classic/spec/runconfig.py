@@ -22,7 +22,18 @@ from .pipelines import DEFAULT_PIPELINES
 from .plugins import load_entry_points, load_plugins
 from .selectors import ConfiguredPipeline
 
-__all__ = ["BACKENDS", "MEASURES", "THREADS", "WARMUPS", "RunConfig", "available_engines", "dataset_names", "resolve"]
+__all__ = [
+    "BACKENDS",
+    "LATENCY_IMAGES",
+    "MEASURES",
+    "THREADS",
+    "WARMUPS",
+    "RunConfig",
+    "available_engines",
+    "check_latency",
+    "dataset_names",
+    "resolve",
+]
 
 #: What ``run --backend`` accepts: joblib's loky processes, or Dask.
 BACKENDS: tuple[str, ...] = ("loky", "dask")
@@ -32,6 +43,8 @@ MEASURES: tuple[str, ...] = ("time", "instructions")
 WARMUPS: tuple[str, ...] = ("small", "full", "none")
 #: What ``run --threads`` accepts.
 THREADS: tuple[str, ...] = ("free", "all")
+#: Test images predicted one at a time for the latency columns by default (``run --latency``).
+LATENCY_IMAGES = 200
 
 
 @dataclass
@@ -112,6 +125,12 @@ class RunConfig:
         (sampled before it starts; recorded in ``fit_threads`` and
         ``predict_threads`` when fewer than all); ``all`` leaves the
         libraries' defaults.
+    latency : int, default=LATENCY_IMAGES
+        Timed runs: after each case's timed predict, this many test images
+        (a fixed seeded sample) are predicted one at a time on one thread,
+        after ten untimed calls: ``latency_ms_p50`` and ``latency_ms_p99``.
+        0 takes none; at most the test set's size. Not taken with
+        ``measure="instructions"``.
     side, ab_round : str or None, int or None, default=None
         Set by ``mnist-classic ab`` on each of its runs: the side (``base``
         or ``new``) and round recorded in every row.
@@ -140,6 +159,7 @@ class RunConfig:
     measure: str = "time"
     warmup: str = "small"
     threads: str = "free"
+    latency: int = LATENCY_IMAGES
     side: str | None = None
     ab_round: int | None = None
 
@@ -150,6 +170,15 @@ def _check_positive(value: Any, name: str, allow_none: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         extra = " or None" if allow_none else ""
         msg = f"The '{name}' parameter must be a positive int{extra}. Got {value!r} instead."
+        raise ValueError(msg)
+
+
+def check_latency(latency: Any, n_test: int | None = None) -> None:
+    """Raise ValueError unless ``latency`` is an int in [0, n_test] (any non-negative int when ``n_test`` is None)."""
+    bad = isinstance(latency, bool) or not isinstance(latency, (int, np.integer)) or latency < 0
+    if bad or (n_test is not None and latency > n_test):
+        accepted = f"an int in [0, {n_test}] (the test images)" if n_test is not None else "a non-negative int"
+        msg = f"The 'latency' parameter must be {accepted}; 0 turns it off. Got {latency!r} instead."
         raise ValueError(msg)
 
 
@@ -214,6 +243,7 @@ def resolve(config: RunConfig) -> list[ConfiguredPipeline]:
         msg = f"The 'seed' parameter must be a non-negative int. Got {config.seed!r} instead."
         raise ValueError(msg)
     _check_positive(config.n_jobs, "n_jobs")
+    check_latency(config.latency, config.n_test)
     if config.backend not in BACKENDS:
         msg = f"The 'backend' parameter must be one of {', '.join(BACKENDS)}. Got {config.backend!r} instead."
         raise ValueError(msg)

@@ -68,6 +68,7 @@ RUN_FILE_KEYS: dict[str, str] = {
     "measure": "time (seconds, the default) or instructions (counted under valgrind's callgrind)",
     "warmup": "small (default), full or none: the untimed warm-up before a pipeline's first case",
     "threads": "free (default: no more threads than the cores other processes leave free) or all",
+    "latency": "test images predicted one at a time for latency_ms_p50/p99 (0: none; default 200)",
 }
 _STEP_KEYS = ("estimator", "pipeline", "params", "steps")
 

@@ -101,6 +101,7 @@ def worker_case(
     budget: int,
     ledger: CoreLedger | None = None,
     index: int = 0,
+    latency: int = 0,
 ) -> dict[str, Any]:
     """Run one case in a worker process (the function the engines execute).
 
@@ -112,11 +113,20 @@ def worker_case(
     case = Case(index, pipeline, n_train, repeat, seed)
     if ledger is None:
         budget = budget if budget >= 1 else _remote_budget()
-        out = run_case(case, X, y, Xt, yt, thread_budget=budget)
+        out = run_case(case, X, y, Xt, yt, thread_budget=budget, latency=latency)
     else:
         try:
             fit_threads = ledger.claim(index)
-            out = run_case(case, X, y, Xt, yt, thread_budget=fit_threads, predict_budget=lambda: ledger.claim(index))
+            out = run_case(
+                case,
+                X,
+                y,
+                Xt,
+                yt,
+                thread_budget=fit_threads,
+                predict_budget=lambda: ledger.claim(index),
+                latency=latency,
+            )
         finally:
             ledger.release(index)
     out["thread_budget"] = budget
@@ -162,6 +172,7 @@ def run_parallel(
     n_jobs: int,
     backend: str = "loky",
     scheduler: str | None = None,
+    latency: int = 0,
 ) -> Generator[tuple[Any, dict[str, Any]], None, None]:
     """Run ``cases`` on ``n_jobs`` workers; yield ``(case, result)`` as each finishes.
 
@@ -179,6 +190,9 @@ def run_parallel(
     scheduler : str or None, default=None
         Address of a running Dask scheduler; without one a ``LocalCluster`` on
         127.0.0.1 is started and closed.
+    latency : int, default=0
+        Test images each case predicts one at a time after its timed predict
+        (see :func:`~mnist_classic.bench.case.run_case`); 0 takes none.
     """
     if backend not in BACKENDS:
         msg = f"The 'backend' parameter must be one of {', '.join(BACKENDS)}. Got {backend!r} instead."
@@ -199,7 +213,9 @@ def run_parallel(
             )
         # A remote cluster's workers know their own CPUs (0: decided there); locally the cores are shared out.
         budget = 0 if remote else thread_budget(n_jobs)
-        args = {c.index: (ref, c.pipeline, c.n_train, c.repeat, c.seed, budget, ledger, c.index) for c in cases}
+        args = {
+            c.index: (ref, c.pipeline, c.n_train, c.repeat, c.seed, budget, ledger, c.index, latency) for c in cases
+        }
         if backend == "loky":
             yield from _run_loky(cases, args, n_jobs, ledger)
         else:
