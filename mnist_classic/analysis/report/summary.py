@@ -3,7 +3,8 @@
 A row is a case summarized over its repeats: accuracy with a 95% CI, error rate, fit and predict
 times, peak memory, the closest published figure (:mod:`mnist_classic.analysis.report.published`) and, against a
 reference pipeline, an exact McNemar test on paired predictions. Rows of neural networks also get a table of
-their own (:mod:`mnist_classic.analysis.report.neural`). Nothing is re-run.
+their own (:mod:`mnist_classic.analysis.report.neural`), and rows with the deployment columns a cost table
+(:mod:`mnist_classic.analysis.report.deployment`). Nothing is re-run.
 """
 
 from __future__ import annotations
@@ -156,8 +157,11 @@ def build_report(df: pd.DataFrame, *, reference: str | None = None, alpha: float
             rec["versus"] = versus.get(tuple(rec[c] for c in GROUP), "")
         _fill_cells(table, report)
         report.tables.append(table)
-    from .neural import neural_tables  # matplotlib stays unimported: neural imports figures, which imports it lazily
+    # matplotlib stays unimported: neural and deployment import figures, which imports it lazily
+    from .deployment import cost_tables
+    from .neural import neural_tables
 
+    report.tables += cost_tables(df)
     report.tables += neural_tables(df)
     return report
 
@@ -275,6 +279,7 @@ def write_report(
         pages = explore_pages(df, data_dir=data_dir, data_home=data_home)
     figs: list[Any] = []  # FigureFile
     if figures:
+        from .deployment import deployment_figures
         from .figures import write_figures
         from .neural import neural_figures
 
@@ -282,6 +287,7 @@ def write_report(
             figs = write_figures(
                 df, summarize(df), out / "figures", formats=figure_formats, data_dir=data_dir, data_home=data_home
             )
+            figs += deployment_figures(df, out / "figures", formats=figure_formats)
             figs += neural_figures(df, out / "figures", formats=figure_formats)
         except ImportError as exc:
             raise ValueError(f"{exc}, or pass --no-figures") from None
