@@ -190,9 +190,8 @@ def reliability_figure(panels: Sequence[tuple[str, Any]], title: str = "") -> An
         mids = rel.edges[:-1] + width / 2
         ax.bar(mids[used], rel.accuracy[used], width=width[used], color="tab:blue", alpha=0.75, edgecolor="white",
                label="accuracy")  # fmt: skip
-        gap = rel.confidence[used] - rel.accuracy[used]
-        ax.bar(mids[used], gap, bottom=rel.accuracy[used], width=width[used], color="tab:red", alpha=0.25,
-               label="gap to confidence")  # fmt: skip
+        ax.vlines(mids[used], rel.accuracy[used], rel.confidence[used], color="firebrick", lw=1.5)
+        ax.plot(mids[used], rel.confidence[used], "o", ms=3, color="firebrick", label="mean confidence")
         ax.plot([0, 1], [0, 1], color="black", ls="--", lw=1)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
@@ -246,7 +245,8 @@ def deployment_figures(
             cap = (
                 "Per case with probabilities (the row of the lowest seed): the accuracy of the test images whose top "
                 f"probability falls in each of {ECE_BINS} equal-width bins; the dashed diagonal is perfect "
-                "calibration, bars below it are over-confident."
+                "calibration; a red point is the bin's mean confidence, joined to its bar: bars below their point are "
+                "over-confident, above under-confident."
             )
             fig = reliability_figure(panels, where)
             out.append(save_figure(fig, folder, f"reliability-{stem}", formats, "Reliability diagrams", cap))
