@@ -84,6 +84,14 @@ def _add_gate_options(parser: argparse.ArgumentParser) -> None:
         help="where both sides were counted (run --measure instructions): fail when an instruction-count ratio "
         "NEW/BASELINE exceeds this, beyond the measured noise (default 1.01)",
     )
+    parser.add_argument(
+        "--max-model-growth",
+        type=float,
+        default=None,
+        metavar="RATIO",
+        help="fail when a model_bytes ratio NEW/BASELINE exceeds this (default: model size, latency, MACs and "
+        "probability scores are shown, not judged)",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
