@@ -65,7 +65,7 @@ def prepare(config: RunConfig, on_check: Callable[[list[str], float], None] | No
     loaded = []
     for name in dataset_names(config):
         ds = load_dataset(name, data_dir=config.data_dir, n_test=config.n_test, data_home=config.data_home)
-        check_latency(config.latency, len(ds.y_test))
+        check_latency(config.latency, len(ds.y_test))  # each dataset's own default is taken by the runner
         available = len(ds.y_train)
         sizes = []
         for n in config.n_train:

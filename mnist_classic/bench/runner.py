@@ -30,7 +30,7 @@ from ..measure.environment import collect_environment
 from ..measure.machine import free_cores
 from ..results import ResultWriter, load_probabilities, read_results, save_labels, save_probabilities
 from ..spec.engines import get_engine
-from ..spec.runconfig import RunConfig
+from ..spec.runconfig import RunConfig, check_latency
 from ..spec.selectors import ConfiguredPipeline, effective_params
 from .case import Case, forget_warmups, plan_cases, run_case
 from .counted import run_counted, run_counted_cases
@@ -192,7 +192,7 @@ def run_benchmark(
                 n_jobs=config.n_jobs,
                 backend=config.backend,
                 scheduler=config.scheduler,
-                latency=config.latency,
+                latency=check_latency(config.latency, len(ds.y_test)),
             )
         elif counting and config.n_jobs > 1:
             spec = _counted_spec(name, data_dir, config)
@@ -308,7 +308,7 @@ def _run_sequential(
             "thread_budget": budget,
             "warmup": config.warmup,
             "machine": True,
-            "latency": config.latency,
+            "latency": check_latency(config.latency, len(X_test)),
         }
         if child is None:
             return run_case(case, X_train, y_train, X_test, y_test, **timing)

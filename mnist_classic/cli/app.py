@@ -233,7 +233,7 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="after each case, predict N test images (a fixed seeded sample) one at a time on one thread, after "
-        "10 untimed calls: latency_ms_p50 and latency_ms_p99 (default 200; 0: off; at most the test size)",
+        "10 untimed calls: latency_ms_p50 and latency_ms_p99 (default 200, or the test size when smaller; 0: off)",
     )
     # Set by 'mnist-classic ab' on each run it starts (recorded in the side and ab_round columns).
     run.add_argument("--side", default=None, help=argparse.SUPPRESS)

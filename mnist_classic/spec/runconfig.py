@@ -125,11 +125,12 @@ class RunConfig:
         (sampled before it starts; recorded in ``fit_threads`` and
         ``predict_threads`` when fewer than all); ``all`` leaves the
         libraries' defaults.
-    latency : int, default=LATENCY_IMAGES
+    latency : int or None, default=None
         Timed runs: after each case's timed predict, this many test images
         (a fixed seeded sample) are predicted one at a time on one thread,
         after ten untimed calls: ``latency_ms_p50`` and ``latency_ms_p99``.
-        0 takes none; at most the test set's size. Not taken with
+        0 takes none; at most the test set's size. None: :data:`LATENCY_IMAGES`
+        (200), or the whole test set when it is smaller. Not taken with
         ``measure="instructions"``.
     side, ab_round : str or None, int or None, default=None
         Set by ``mnist-classic ab`` on each of its runs: the side (``base``
@@ -159,7 +160,7 @@ class RunConfig:
     measure: str = "time"
     warmup: str = "small"
     threads: str = "free"
-    latency: int = LATENCY_IMAGES
+    latency: int | None = None
     side: str | None = None
     ab_round: int | None = None
 
@@ -173,13 +174,20 @@ def _check_positive(value: Any, name: str, allow_none: bool = False) -> None:
         raise ValueError(msg)
 
 
-def check_latency(latency: Any, n_test: int | None = None) -> None:
-    """Raise ValueError unless ``latency`` is an int in [0, n_test] (any non-negative int when ``n_test`` is None)."""
+def check_latency(latency: Any, n_test: int | None = None) -> int:
+    """The images the one-image latency takes: ``latency`` checked, or the default for ``n_test`` images.
+
+    Raises ValueError unless ``latency`` is None or an int in [0, n_test]
+    (any non-negative int when ``n_test`` is None).
+    """
+    if latency is None:
+        return LATENCY_IMAGES if n_test is None else min(LATENCY_IMAGES, n_test)
     bad = isinstance(latency, bool) or not isinstance(latency, (int, np.integer)) or latency < 0
     if bad or (n_test is not None and latency > n_test):
         accepted = f"an int in [0, {n_test}] (the test images)" if n_test is not None else "a non-negative int"
         msg = f"The 'latency' parameter must be {accepted}; 0 turns it off. Got {latency!r} instead."
         raise ValueError(msg)
+    return int(latency)
 
 
 def dataset_names(config: RunConfig) -> list[str]:
