@@ -35,7 +35,8 @@ def finished_cases(df: Any, sha256: dict[str, str], n_test: int) -> set[tuple[st
 
 def check_free_space(path: Path, n_cases: int) -> None:
     """Refuse to start when the output's disk cannot hold the run's rows and predictions."""
-    need = (1 << 20) + n_cases * (256 << 10)  # generous: a row is ~2 KB, compressed predictions ~10 KB
+    # generous: a row is ~2 KB, compressed predictions ~10 KB, probabilities up to 0.4 MB (10,000 x 10 float32)
+    need = (1 << 20) + n_cases * (640 << 10)
     folder = path.absolute().parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent  # the output's folder may not exist yet: ask its nearest ancestor
