@@ -123,6 +123,26 @@ def test_lenet5_macs_match_the_hand_count_from_its_layer_shapes():
 
 
 @pytest.mark.slow  # importing torch takes seconds
+def test_vit_macs_count_its_attention_from_its_layer_shapes():
+    pytest.importorskip("torch")
+    from mnist_classic.estimators.vit import ViTClassifier
+
+    module = ViTClassifier()._build_module(10)
+    conv = module.patches
+    tokens = module.pos.shape[1]  # patches (and a class token, if any)
+    patches = (28 // conv.kernel_size[0]) ** 2
+    hand = conv.out_channels * conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1] * patches
+    for layer in module.encoder.layers:
+        d = layer.self_attn.embed_dim
+        hand += tokens * 3 * d * d + tokens * d * d  # the q, k, v projections and the output projection
+        hand += 2 * tokens * tokens * d  # q k^T and the weighted sum of v, over all heads
+        hand += tokens * layer.linear1.in_features * layer.linear1.out_features
+        hand += tokens * layer.linear2.in_features * layer.linear2.out_features
+    hand += module.head.in_features * module.head.out_features
+    assert forward_macs(module) == hand
+
+
+@pytest.mark.slow  # importing torch takes seconds
 def test_model_bytes_of_a_network_is_its_state_dict():
     torch = pytest.importorskip("torch")
     import io

@@ -148,6 +148,13 @@ def forward_macs(module: Any, shape: tuple[int, ...] = IMAGE_SHAPE) -> int:
     pooling, normalization, additions of biases) is not counted, as in the
     multiply-add figures of the lightweight-network papers.
 
+    The pass runs in eval mode with autograd on: with gradients off, torch's
+    transformer layers take a fused "fast path" (one kernel per layer) that
+    the counter does not see, and a ViT would count its patch embedding only.
+    Attention on the CPU runs ``_scaled_dot_product_flash_attention_for_cpu``,
+    which the counter's registry lacks: it is counted with torch's own
+    formula for the other attention kernels (``sdpa_flop_count``).
+
     Parameters
     ----------
     module : torch.nn.Module
@@ -159,15 +166,25 @@ def forward_macs(module: Any, shape: tuple[int, ...] = IMAGE_SHAPE) -> int:
     int
     """
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
+    from torch.utils import flop_counter
 
+    # The CPU attention kernel, counted as torch counts its other attention kernels (where this torch has both).
+    cpu_attention = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    formula = getattr(flop_counter, "sdpa_flop_count", None)
+    custom = {}
+    if cpu_attention is not None and formula is not None:
+
+        def cpu_sdpa(query: Any, key: Any, value: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+            return int(formula(query, key, value))  # the shapes of query, key and value, as torch's sdpa_flop
+
+        custom[cpu_attention] = cpu_sdpa
     param = next(module.parameters(), None)
     device = param.device if param is not None else "cpu"
     was_training = module.training
     module.eval()
     try:
-        counter = FlopCounterMode(display=False)
-        with torch.inference_mode(), counter:
+        counter = flop_counter.FlopCounterMode(display=False, custom_mapping=custom)
+        with torch.enable_grad(), counter:
             module(torch.zeros(shape, device=device))
     finally:
         module.train(was_training)
