@@ -88,7 +88,8 @@ def _step_params(step: Any) -> int | None:
     members = getattr(step, "estimators_", None)
     if members is not None:  # forests, extra trees, gradient boosting (a 2-D array of trees)
         counts = [_tree_nodes(m) for m in np.asarray(members, dtype=object).ravel()]
-        return int(sum(counts)) if counts and all(c is not None for c in counts) else None  # type: ignore[misc]
+        nodes_each = [c for c in counts if c is not None]
+        return sum(nodes_each) if counts and len(nodes_each) == len(counts) else None
     predictors = getattr(step, "_predictors", None)
     if predictors is not None:  # HistGradientBoosting: one list of tree predictors per iteration
         return int(sum(len(p.nodes) for it in predictors for p in it))

@@ -314,7 +314,7 @@ def build_history(
     """
     validate_axis(axis)
     validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions, max_model_growth)
-    settings = {
+    settings: dict[str, Any] = {
         "max_model_growth": max_model_growth,
         "max_instructions": max_instructions,
         "max_slowdown": max_slowdown,

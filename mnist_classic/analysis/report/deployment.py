@@ -140,8 +140,9 @@ def cost_tables(df: pd.DataFrame) -> list[ReportTable]:
             "p50 ms, p99 ms: median and 99th percentile of predict on one test image at a time, on one thread, over "
             "the run's --latency sample (a fixed seeded sample of test images, after 10 untimed calls).",
             "MACs: multiply-accumulates of one forward pass of a network on one image (torch's FlopCounterMode, "
-            "matrix products, convolutions and attention; FLOPs / 2); params: a network's trainable parameters, or a "
-            "classical model's learned numbers where meaningful (coefficients, support vectors x features, tree nodes).",
+            "matrix products, convolutions and attention; FLOPs / 2); params: a network's trainable parameters, or "
+            "a classical model's learned numbers where meaningful (coefficients, support vectors x features, tree "
+            "nodes).",
             f"log-loss (natural log), ECE (top-label, {ECE_BINS} equal-width bins) and Brier (sum over classes): "
             "from predict_proba on the test set; empty for estimators without it. Each column: the median over the "
             "k ok repeats; accuracy: their mean.",
