@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import pickle
 
@@ -374,6 +375,23 @@ def test_report_draws_latency_and_reliability_figures(tiny_run, tmp_path):
     figs = deployment_figures(load_runs([out]), tmp_path, formats=["png"])
     assert [f.name for f in figs] == ["latency-mnist", "reliability-mnist"]
     assert all(p.stat().st_size > 0 for f in figs for p in f.paths)
+
+
+def test_explore_payload_lists_confident_mistakes_of_cases_with_probabilities(tiny_run):
+    from mnist_classic.analysis.explore.explorer import explore_payload
+    from mnist_classic.results import row_labels
+
+    _, out = tiny_run
+    df = load_runs([out])
+    payload = explore_payload(df)
+    cases = {c["pipeline"]: c for c in payload["cases"]}
+    assert cases["svm"]["confident_wrong"] is None  # no predict_proba
+    row = df[df["pipeline"] == "logreg"].iloc[0]
+    proba, classes = load_probabilities(predictions_dir(out), row["probabilities_sha256"])
+    expected = confidently_wrong(proba, classes, row_labels(row, "truth_sha256"))
+    assert [tuple(e) for e in cases["logreg"]["confident_wrong"]] == expected
+    assert expected and all(a[2] >= b[2] for a, b in itertools.pairwise(expected))
+    assert payload["confident_wrong_max"] == 120
 
 
 def test_the_neural_table_gains_macs():

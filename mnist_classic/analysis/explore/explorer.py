@@ -188,6 +188,7 @@ def explore_payload(
     Keys: ``dataset``, ``n_test``, ``shape`` (height, width), ``class_names``,
     ``sources``, ``cases`` (name, pipeline, n_train, seed, run_id, accuracy,
     ``confident_wrong``: :func:`confidently_wrong` from the stored probabilities, or None),
+    ``confident_wrong_max`` (how many of those are kept at most),
     ``mcnemar`` (the exact two-sided p-value of every pair, ``None`` on the
     diagonal), ``pixels`` (the test images, row-major uint8) and ``labels``
     (the true labels, then each case's predictions), both packed by zlib and
@@ -247,6 +248,7 @@ def explore_payload(
             for c, ok, w in zip(explored, right, wrong, strict=True)
         ],
         "mcnemar": mcnemar,
+        "confident_wrong_max": CONFIDENT_WRONG,
         "pixels": _pack(images.images),
         "labels": _pack(labels),
         "generator": f"mnist-classic {__version__}",

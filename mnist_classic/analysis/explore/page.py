@@ -323,13 +323,14 @@ function renderSure() {
     return;
   }
   s.replaceChildren(...withProba.map((k) => el("option", { value: k }, D.cases[k].name)));
+  s.value = String(withProba[0]);
   const show = () => {
     const k = Number(s.value);
     const list = D.cases[k].confident_wrong;
     const said = new Map(list.map(([i, p, q]) => [i, [p, q]]));
     $("sure-note").textContent = "The test images " + D.cases[k].name + " gets wrong with the highest probability " +
-      "on its answer (its top class in predict_proba), most confident first (" + fmt(list.length) + " at most " +
-      "kept in the page).";
+      "on its answer (its top class in predict_proba), most confident first: " + fmt(list.length) + " image(s) " +
+      "(the page keeps at most " + fmt(D.confident_wrong_max) + " per case).";
     $("sure").dataset.count = list.length;
     pager($("sure"), $("sure-more"), list.map((e) => e[0]), (i) => {
       const [p, q] = said.get(i);
