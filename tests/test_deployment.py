@@ -345,6 +345,34 @@ def test_an_unpicklable_model_is_recorded_with_empty_model_bytes(tmp_path, caplo
     assert result.exit_code == 0
 
 
+class _OddProba(_Unpicklable):
+    """predict_proba of the wrong shape (``shape="wrong"``) or with NaN (``shape="nan"``)."""
+
+    def __init__(self, shape: str = "wrong") -> None:
+        self.shape = shape
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        if self.shape == "wrong":
+            return np.ones((len(X), 1))
+        return np.full((len(X), len(self.classes_)), np.nan)
+
+
+@pytest.mark.parametrize("shape", ["wrong", "nan"])
+def test_odd_probabilities_leave_the_scores_empty_never_fail_the_case(tmp_path, caplog, shape):
+    out = tmp_path / "r.csv"
+    with caplog.at_level("WARNING"):
+        config = RunConfig(pipelines=[("odd", _OddProba(shape))], n_train=[100], n_test=50, latency=0, output=out,
+                           check_contract=False, warmup="none")  # fmt: skip
+        assert run_benchmark(config).exit_code == 0
+    row = read_results(out).iloc[0]
+    assert row["status"] == "ok" and math.isnan(row["log_loss"]) and math.isnan(row["latency_ms_p50"])
+    assert "predict_proba failed" in caplog.text if shape == "wrong" else "left empty" in caplog.text
+
+
 @pytest.mark.parametrize("value", ["-1", "121"])
 def test_cli_latency_out_of_range_is_one_line_and_exit_2(tmp_path, capsys, value):
     out = tmp_path / "r.csv"

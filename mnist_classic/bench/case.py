@@ -293,8 +293,11 @@ def deployment_fields(
     if probabilities:
         if hasattr(est, "predict_proba"):
             try:
-                out["probabilities"] = np.asarray(est.predict_proba(X_test), dtype=np.float32)
-                out["classes"] = np.asarray(est.classes_)
+                proba, classes = np.asarray(est.predict_proba(X_test), dtype=np.float32), np.asarray(est.classes_)
+                if proba.shape != (len(X_test), len(classes)):
+                    msg = f"predict_proba gave shape {proba.shape} for {len(X_test)} images and {len(classes)} classes"
+                    raise ValueError(msg)
+                out.update(probabilities=proba, classes=classes)
             except Exception as exc:
                 logger.warning(
                     "%s: predict_proba failed, probability columns empty: %s: %s", label, type(exc).__name__, exc

@@ -239,7 +239,7 @@ def _record(
                 if proba is not None and row.get("status") == "ok":
                     sha = save_probabilities(writer.predictions, proba, classes)
                     row["probabilities_sha256"] = sha
-                    row.update(_scores(*load_probabilities(writer.predictions, sha), y_test))
+                    row.update(_scores(*load_probabilities(writer.predictions, sha), y_test, case.label))
                 writer.append(row)
             except OSError as exc:  # disk full, file removed...: stop, keeping what was written
                 result.write_error = str(exc)
@@ -255,9 +255,14 @@ def _record(
         outcomes.close()  # stops workers or the child process
 
 
-def _scores(proba: np.ndarray, classes: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
-    """``log_loss``, ``ece`` and ``brier`` of stored probabilities, rounded for the CSV."""
-    return {k: round(v, 6) for k, v in probability_scores(proba, classes, y_test).items()}
+def _scores(proba: np.ndarray, classes: np.ndarray, y_test: np.ndarray, label: str) -> dict[str, float]:
+    """``log_loss``, ``ece`` and ``brier`` of stored probabilities, rounded for the CSV; none (logged) if they fail."""
+    try:
+        scores = probability_scores(proba, classes, y_test)
+    except (ValueError, TypeError, FloatingPointError) as exc:  # a user's odd probabilities: empty cells, not a crash
+        logger.warning("%s: log_loss, ece and brier left empty: %s: %s", label, type(exc).__name__, exc)
+        return {}
+    return {k: round(v, 6) for k, v in scores.items()}
 
 
 def _execution(config: RunConfig, parallel: bool) -> str:
