@@ -450,6 +450,28 @@ def test_compare_shows_deployment_columns_and_gates_model_growth_only_when_asked
         compare_runs(base, new, max_model_growth=0.9)
 
 
+def test_history_shows_deployment_columns_and_gates_model_growth_only_when_asked(tiny_run):
+    import pandas as pd
+
+    from mnist_classic.analysis.history.dashboard import render_dashboard
+    from mnist_classic.analysis.history.series import build_history, format_markdown
+
+    _, out = tiny_run
+    base = load_runs([out])
+    new = base.copy()
+    new["run_id"], new["started_at"] = "later", "2099-01-01T00:00:00+00:00"
+    new["model_bytes"] = new["model_bytes"].astype(float)
+    new.loc[new["pipeline"] == "knn", "model_bytes"] *= 1.5
+    rows = pd.concat([base, new], ignore_index=True)
+    shown = build_history(rows, axis="started_at")
+    assert shown.exit_code == 0
+    md = format_markdown(shown)
+    assert "| model size |" in md and "| log-loss |" in md and "shown, not gated" in md
+    assert "deployment</th>" in render_dashboard(shown)
+    gated = build_history(rows, axis="started_at", max_model_growth=1.2)
+    assert [(s.pipeline, r.metric) for s, r in gated.regressions] == [("knn", "model_bytes")]
+
+
 # --- the "done when" check, on the full test set ---------------------------------------------------------
 
 
