@@ -36,7 +36,7 @@ from .data import (
     verify_dataset,
     write_idx,
 )
-from .results import COLUMNS, ResultsSchemaError, ResultWriter, load_labels, read_results
+from .results import COLUMNS, ResultsSchemaError, ResultWriter, load_labels, load_probabilities, read_results
 
 # Public names served lazily (module attribute -> submodule), see __getattr__:
 # they import scikit-learn or matplotlib.
@@ -116,6 +116,7 @@ __all__ = [
     "load_dataset",
     "load_split",
     "load_labels",
+    "load_probabilities",
     "read_results",
     "read_idx",
     "register_dataset",

@@ -41,13 +41,14 @@ def test_neural_table_lists_only_the_networks(run_csv):
     report = build_report(load_runs([run_csv]))
     table = next(t for t in report.tables if "neural networks" in t.title)
     assert table.head == [
-        "pipeline", "architecture", "year", "n_train", "device", "parameters", "epochs", "s / epoch", "images / s",
-        "accuracy %",
+        "pipeline", "architecture", "year", "n_train", "device", "parameters", "MACs", "epochs", "s / epoch",
+        "images / s", "accuracy %",
     ]  # fmt: skip
     assert [r[0] for r in table.rows] == ["lenet5", "vit[depth=2]"]
     lenet, vit = table.rows
-    assert lenet[1:] == ["LeNet-5", "1998", "60,000", "cpu", "61,706", "3", "55", "5,000", "99.15"]
-    assert vit[1:3] == ["ViT", "2020"] and vit[8] == "1,250"  # 10,000 images in 8 s
+    # no macs in these rows (as in rows written before the column): a dash
+    assert lenet[1:] == ["LeNet-5", "1998", "60,000", "cpu", "61,706", "\N{EM DASH}", "3", "55", "5,000", "99.15"]
+    assert vit[1:3] == ["ViT", "2020"] and vit[9] == "1,250"  # 10,000 images in 8 s
     assert table.left == {0, 1, 4}
     # the summary table of every row is still first, and keeps its own alignment
     assert report.tables[0].left == {0, 4} and "svm" in [r[0] for r in report.tables[0].rows]

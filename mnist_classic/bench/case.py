@@ -23,13 +23,15 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..measure.footprint import classical_n_params, final_step, forward_macs, model_bytes
+from ..measure.latency import one_image_latency
 from ..measure.machine import MachineWatch, calibrate
 from ..measure.timing import PeakMemory, Region, timed_fit, timed_predict
 from ..spec.engines import get_engine
 from ..spec.selectors.parse import ConfiguredPipeline, effective_params
 from .tuning import search_candidate
 
-__all__ = ["Case", "forget_warmups", "neural_fields", "plan_cases", "run_case"]
+__all__ = ["Case", "deployment_fields", "forget_warmups", "neural_fields", "plan_cases", "run_case"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +86,8 @@ def run_case(
     region: Region | None = None,
     warmup: str = "none",
     machine: bool = False,
+    latency: int = 0,
+    probabilities: bool = True,
 ) -> dict[str, Any]:
     """Fit and predict one case; never raises for the estimator's own errors.
 
@@ -113,6 +117,14 @@ def run_case(
     machine : bool, default=False
         Record the machine's state around the case and a calibration before
         it (:mod:`mnist_classic.measure.machine`).
+    latency : int, default=0
+        Test images predicted one at a time, on one thread, after the timed
+        predict (:func:`~mnist_classic.measure.latency.one_image_latency`):
+        ``latency_ms_p50``, ``latency_ms_p99`` and ``latency_n``; 0 takes none.
+    probabilities : bool, default=True
+        Call ``predict_proba`` on the test set after the timed predict
+        (untimed) where the estimator has it: ``probabilities`` and
+        ``classes`` in the result, scored and stored by the runner.
 
     Returns
     -------
@@ -120,8 +132,11 @@ def run_case(
         ``status``, ``accuracy``, ``fit_time_s``, ``predict_time_s``,
         ``step_times`` (JSON), ``peak_memory_mb``, ``params`` (JSON),
         ``error``, ``accelerated`` (JSON: per step, whether the engine ran it
-        accelerated), ``predictions`` (the labels array, or None), and with a
-        budget ``fit_threads`` and ``predict_threads``. A tuned grid
+        accelerated), ``predictions`` (the labels array, or None), with a
+        budget ``fit_threads`` and ``predict_threads``, and what the fitted
+        model costs (:func:`deployment_fields`): ``model_bytes``, ``n_params``
+        or ``macs``, the latency columns, ``probabilities`` (float32 array or
+        None), ``classes`` and ``notes`` (a list of strings). A tuned grid
         (``case.pipeline.candidates``) first runs its search on the training
         set (:mod:`.tuning`, ``thread_budget`` or all cores for its workers),
         adds its columns (``tuned_params``, ``validation_accuracy``, ...),
@@ -189,6 +204,10 @@ def run_case(
         out.update(getattr(watch, "values", {}))
         return out
     out.update(getattr(watch, "values", {}))
+    # What the fitted model costs, measured after (and outside) the timed, memory-watched and machine-watched block.
+    limits = nullcontext() if thread_budget is None else threadpool_limits(limits=thread_budget)
+    with limits, engine.activate():
+        out.update(deployment_fields(est, X_test, latency=latency, probabilities=probabilities, label=case.label))
     steps = {k: {"fit": round(fit_steps[k], 6), "predict": _round(predict_steps.get(k))} for k in fit_steps}
     out.update(
         accuracy=float(np.mean(np.asarray(pred) == y_test)),
@@ -231,11 +250,11 @@ def _warm_up(
     if key in _WARMED:
         return "warm"
     if mode == "full":
-        run_case(case, X_train, y_train, X_test, y_test, thread_budget=thread_budget)
+        run_case(case, X_train, y_train, X_test, y_test, thread_budget=thread_budget, probabilities=False)
     else:
         n, m = min(case.n_train, WARMUP_TRAIN), min(len(y_test), WARMUP_TEST)
         small = replace(case, n_train=n)
-        run_case(small, X_train, y_train, X_test[:m], y_test[:m], thread_budget=thread_budget)
+        run_case(small, X_train, y_train, X_test[:m], y_test[:m], thread_budget=thread_budget, probabilities=False)
     _WARMED.add(key)
     return mode
 
@@ -261,6 +280,59 @@ def neural_fields(est: Any) -> dict[str, Any]:
         "n_params": getattr(final, "n_params_", None),
         "learning_curves": json.dumps(curves, separators=(",", ":")) if curves else "",
     }
+
+
+def deployment_fields(
+    est: Any, X_test: np.ndarray, *, latency: int = 0, probabilities: bool = True, label: str = ""
+) -> dict[str, Any]:
+    """What a fitted model costs to ship and to answer one request; never raises for the estimator's errors.
+
+    ``model_bytes`` (:func:`~mnist_classic.measure.footprint.model_bytes`; empty
+    with the reason logged when the model cannot be serialized), ``macs`` of a
+    network or ``n_params`` of a classical model
+    (:mod:`~mnist_classic.measure.footprint`), ``latency_ms_p50``,
+    ``latency_ms_p99`` and ``latency_n`` when ``latency`` > 0, and
+    ``probabilities`` (``predict_proba`` on ``X_test`` as float32, or None) with
+    ``classes``. ``notes`` lists what could not be measured, for the progress line.
+    """
+    out: dict[str, Any] = {"probabilities": None, "classes": None, "notes": []}
+    size, what = model_bytes(est)
+    out["model_bytes"] = size
+    if size is None:
+        logger.warning("%s: model_bytes left empty: the model cannot be serialized (%s)", label, what)
+        out["notes"].append("model not serializable")
+    final = final_step(est)
+    try:
+        if hasattr(final, "module_"):
+            out["macs"] = forward_macs(final.module_)
+        elif not hasattr(final, "device_"):
+            out["n_params"] = classical_n_params(est)
+    except Exception as exc:  # a count that cannot be taken is an empty cell, not a failed case
+        logger.warning("%s: macs/n_params left empty: %s: %s", label, type(exc).__name__, exc)
+    if probabilities:
+        if hasattr(est, "predict_proba"):
+            try:
+                proba, classes = np.asarray(est.predict_proba(X_test), dtype=np.float32), np.asarray(est.classes_)
+                if proba.shape != (len(X_test), len(classes)):
+                    msg = f"predict_proba gave shape {proba.shape} for {len(X_test)} images and {len(classes)} classes"
+                    raise ValueError(msg)
+                out.update(probabilities=proba, classes=classes)
+            except Exception as exc:
+                logger.warning(
+                    "%s: predict_proba failed, probability columns empty: %s: %s", label, type(exc).__name__, exc
+                )
+                out["notes"].append("predict_proba failed")
+        else:
+            logger.info("%s has no predict_proba: log_loss, ece and brier are empty", label)
+            out["notes"].append("no predict_proba: log_loss, ece, brier empty")
+    if latency:
+        try:
+            p50, p99 = one_image_latency(est, X_test, latency)
+            out.update(latency_ms_p50=round(p50, 4), latency_ms_p99=round(p99, 4), latency_n=latency)
+        except Exception as exc:
+            logger.warning("%s: latency not measured: %s: %s", label, type(exc).__name__, exc)
+            out["notes"].append("latency not measured")
+    return out
 
 
 def _set_budget(est: Any, case: Case, jobs: list[str], threads: int) -> int:

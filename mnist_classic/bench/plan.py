@@ -17,7 +17,7 @@ from typing import Any
 
 from ..data.loader import Dataset, load_dataset
 from ..measure.callgrind import require_instructions
-from ..spec.runconfig import RunConfig, check_splits, dataset_names, resolve
+from ..spec.runconfig import RunConfig, check_latency, check_splits, dataset_names, resolve
 from ..spec.selectors.parse import ConfiguredPipeline
 from .contract import check_contract
 from .tuning import check_tuning
@@ -36,7 +36,8 @@ def finished_cases(df: Any, sha256: dict[str, str], n_test: int) -> set[tuple[st
 
 def check_free_space(path: Path, n_cases: int) -> None:
     """Refuse to start when the output's disk cannot hold the run's rows and predictions."""
-    need = (1 << 20) + n_cases * (256 << 10)  # generous: a row is ~2 KB, compressed predictions ~10 KB
+    # generous: a row is ~2 KB, compressed predictions ~10 KB, probabilities up to 0.4 MB (10,000 x 10 float32)
+    need = (1 << 20) + n_cases * (640 << 10)
     folder = path.absolute().parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent  # the output's folder may not exist yet: ask its nearest ancestor
@@ -69,6 +70,7 @@ def prepare(config: RunConfig, on_check: Callable[[list[str], float], None] | No
         resplit = config.splits is not None and check_splits(config)[0] == "resplit"
         n_test = None if resplit else config.n_test
         ds = load_dataset(name, data_dir=config.data_dir, n_test=n_test, data_home=config.data_home)
+        check_latency(config.latency, len(ds.y_test))  # each dataset's own default is taken by the runner
         available = len(ds.y_train)
         sizes = []
         for n in config.n_train:

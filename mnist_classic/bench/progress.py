@@ -63,6 +63,10 @@ class Progress:
                     f" tuned={row['tuned_params']} validation={100 * row['validation_accuracy']:.2f}% "
                     f"search={row['tuning_time_s']:.2f}s"
                 )
+            if row.get("latency_ms_p50") is not None:
+                what += f" one-image p50={row['latency_ms_p50']:.2f}ms"
+            if row.get("notes"):
+                what += f" (note: {'; '.join(row['notes'])})"
         else:
             what = f"{row['status']}: {row.get('error', '')}"
         bar = ""

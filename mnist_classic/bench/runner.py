@@ -26,12 +26,13 @@ import numpy as np
 from .._files import atomic_write
 from ..data.datasets import DATASETS
 from ..data.loader import Dataset
+from ..measure.calibration import probability_scores
 from ..measure.environment import collect_environment
 from ..measure.machine import free_cores
-from ..results import ResultWriter, read_results, save_labels
+from ..results import ResultWriter, load_probabilities, read_results, save_labels, save_probabilities
 from ..spec.cluster import ClusterSpec, cluster_spec
 from ..spec.engines import get_engine
-from ..spec.runconfig import RunConfig, check_splits
+from ..spec.runconfig import RunConfig, check_latency, check_splits
 from ..spec.selectors.parse import ConfiguredPipeline, effective_params
 from .case import Case, forget_warmups, plan_cases, run_case
 from .counted import run_counted, run_counted_cases
@@ -219,13 +220,14 @@ def run_benchmark(
                 scheduler=config.scheduler,
                 cluster=cluster,
                 log_dir=writer.path.with_suffix(".slurm-logs") if cluster is not None else None,
+                latency=check_latency(config.latency, len(ds.y_test)),
             )
         elif counting and config.n_jobs > 1:
             spec = _counted_spec(name, data_dir, config)
             outcomes = run_counted_cases(cases, spec, n_jobs=config.n_jobs, timeout=config.timeout)
         else:
             outcomes = _run_sequential(cases, ds, name, data_dir, config, on_start, total, drawn)
-        _record(outcomes, common, writer, result, on_end, total)
+        _record(outcomes, common, writer, result, on_end, total, np.asarray(ds.y_test))
     return result
 
 
@@ -236,12 +238,20 @@ def _record(
     result: RunResult,
     on_end: Callable[[Case, dict[str, Any], int], None] | None,
     total: int,
+    y_test: np.ndarray,
 ) -> None:
-    """Append a row per finished case, as it finishes; stop on a write error or Ctrl-C."""
+    """Append a row per finished case, as it finishes; stop on a write error or Ctrl-C.
+
+    Probabilities are stored in the sidecar first; ``log_loss``, ``ece`` and
+    ``brier`` are then computed from the stored (float32) copy, so that they
+    can be recomputed from the sidecar exactly.
+    """
     try:
         for case, out in outcomes:
             pred = out.pop("predictions")
             truth = out.pop("truth", None)  # run --splits: the labels this case's split tested on
+            proba, classes = out.pop("probabilities", None), out.pop("classes", None)
+            notes = out.pop("notes", [])
             row = {
                 **common,
                 **out,
@@ -257,10 +267,20 @@ def _record(
                     row["predictions_sha256"] = save_labels(writer.predictions, pred)
                 if truth is not None:
                     row["truth_sha256"] = save_labels(writer.predictions, truth)
+                if proba is not None and row.get("status") == "ok":
+                    sha = save_probabilities(writer.predictions, proba, classes)
+                    row["probabilities_sha256"] = sha
+                    row.update(
+                        _scores(
+                            *load_probabilities(writer.predictions, sha), y_test if truth is None else truth, case.label
+                        )
+                    )
                 writer.append(row)
             except OSError as exc:  # disk full, file removed...: stop, keeping what was written
                 result.write_error = str(exc)
                 break
+            if notes:
+                row["notes"] = notes  # for the progress line; not a column
             result.rows.append(row)
             if on_end:
                 on_end(case, row, total)
@@ -294,6 +314,16 @@ def _split_cases(
                 drawn[index] = split
                 cases.append(Case(index, p, len(split.train), split.repeat, split.seed, dataset, split.label))
     return cases
+
+
+def _scores(proba: np.ndarray, classes: np.ndarray, y_test: np.ndarray, label: str) -> dict[str, float]:
+    """``log_loss``, ``ece`` and ``brier`` of stored probabilities, rounded for the CSV; none (logged) if they fail."""
+    try:
+        scores = probability_scores(proba, classes, y_test)
+    except (ValueError, TypeError, FloatingPointError) as exc:  # a user's odd probabilities: empty cells, not a crash
+        logger.warning("%s: log_loss, ece and brier left empty: %s: %s", label, type(exc).__name__, exc)
+        return {}
+    return {k: round(v, 6) for k, v in scores.items()}
 
 
 def _execution(config: RunConfig, parallel: bool, cluster: ClusterSpec | None = None) -> str:
@@ -365,7 +395,12 @@ def _run_sequential(
         budget = None
         if config.threads == "free" and (free := free_cores()) < (os.cpu_count() or 1):
             budget = free
-        timing: dict[str, Any] = {"thread_budget": budget, "warmup": config.warmup, "machine": True}
+        timing: dict[str, Any] = {
+            "thread_budget": budget,
+            "warmup": config.warmup,
+            "machine": True,
+            "latency": check_latency(config.latency, len(data[2])),  # a split's test set may be smaller
+        }
         if child is None:
             return {**run_case(case, *data, **timing), **fields}
         args = (

@@ -85,6 +85,14 @@ def _add_gate_options(parser: argparse.ArgumentParser) -> None:
         help="where both sides were counted (run --measure instructions): fail when an instruction-count ratio "
         "NEW/BASELINE exceeds this, beyond the measured noise (default 1.01)",
     )
+    parser.add_argument(
+        "--max-model-growth",
+        type=float,
+        default=None,
+        metavar="RATIO",
+        help="fail when a model_bytes ratio NEW/BASELINE exceeds this (default: model size, latency, MACs and "
+        "probability scores are shown, not judged)",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -269,6 +277,14 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="GridSearchCV (default), RandomizedSearchCV (the default when --budget is below the grid) or "
         "HalvingGridSearchCV",
+    )
+    run.add_argument(
+        "--latency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="after each case, predict N test images (a fixed seeded sample) one at a time on one thread, after "
+        "10 untimed calls: latency_ms_p50 and latency_ms_p99 (default 200, or the test size when smaller; 0: off)",
     )
     # Set by 'mnist-classic ab' on each run it starts (recorded in the side and ab_round columns).
     run.add_argument("--side", default=None, help=argparse.SUPPRESS)

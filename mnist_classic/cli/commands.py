@@ -164,7 +164,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..analysis.significance import compare_splits, format_splits, split_regressions
     from ..analysis.verdicts.compare import compare_runs, format_json, format_markdown, format_text, validate_gate
 
-    validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions)
+    validate_gate(
+        args.max_slowdown,
+        args.max_accuracy_drop,
+        args.alpha,
+        args.time_resolution,
+        args.max_instructions,
+        args.max_model_growth,
+    )
     baseline, new = load_runs([args.baseline]), load_runs([args.new])
     # Rows of resampled splits (run --splits) are judged split by split (5x2cv F, corrected t), not by the gate.
     canonical = [df[df["split"].fillna("") == ""] for df in (baseline, new)]
@@ -181,6 +188,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             alpha=args.alpha,
             time_resolution=args.time_resolution,
             max_instructions=args.max_instructions,
+            max_model_growth=args.max_model_growth,
         )
         formatter = {"text": format_text, "md": format_markdown, "json": format_json}[args.format]
         text = formatter(result)
@@ -240,6 +248,7 @@ _RUN_OVERRIDES = (
     ("warmup", "warmup"),
     ("threads", "threads"),
     ("splits", "splits"),
+    ("latency", "latency"),
     ("side", "side"),
     ("ab_round", "ab_round"),
     ("tune", "tune"),

@@ -39,7 +39,14 @@ def cmd_history(args: argparse.Namespace) -> int:
     from ..analysis.verdicts.compare import validate_gate
 
     validate_axis(args.axis)
-    validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions)
+    validate_gate(
+        args.max_slowdown,
+        args.max_accuracy_drop,
+        args.alpha,
+        args.time_resolution,
+        args.max_instructions,
+        args.max_model_growth,
+    )
     history = build_history(
         load_runs(args.results),
         axis=args.axis,
@@ -48,6 +55,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         time_resolution=args.time_resolution,
         max_instructions=args.max_instructions,
+        max_model_growth=args.max_model_growth,
     )
     for path in write_history(history, args.out):
         print(path)

@@ -1,4 +1,4 @@
-"""Measure: how one call is measured: time and peak memory, the machine's state, the environment, callgrind.
+"""Measure: how one call is measured (time, peak memory, machine, environment, callgrind), what a fitted model costs.
 
-May import threadpoolctl, psutil and ``_version``; nothing else of the package (``bench`` calls it).
+May import threadpoolctl, psutil, scikit-learn, torch (inside functions) and ``_version``; nothing else of the package.
 """

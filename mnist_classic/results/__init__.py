@@ -10,13 +10,33 @@ May import: the standard library, numpy, pandas (on read), ``mnist_classic._file
 Never imports ``data``, ``bench``, ``analysis`` or ``cli``.
 """
 
-from .labels import labels_sha256, load_labels, predictions_dir, row_labels, save_labels
-from .schema import COLUMNS, NUMERIC_COLUMNS, OLDER_SCHEMAS, STATUSES, ResultsSchemaError, header_line, read_results
+from .labels import (
+    labels_sha256,
+    load_labels,
+    load_probabilities,
+    predictions_dir,
+    probabilities_sha256,
+    row_labels,
+    row_probabilities,
+    save_labels,
+    save_probabilities,
+)
+from .schema import (
+    COLUMNS,
+    DEPLOYMENT_COLUMNS,
+    NUMERIC_COLUMNS,
+    OLDER_SCHEMAS,
+    STATUSES,
+    ResultsSchemaError,
+    header_line,
+    read_results,
+)
 from .selection import SELECTION_NOTE, best_on_test, grid_family, is_tuned
 from .writer import ResultWriter
 
 __all__ = [
     "COLUMNS",
+    "DEPLOYMENT_COLUMNS",
     "NUMERIC_COLUMNS",
     "OLDER_SCHEMAS",
     "SELECTION_NOTE",
@@ -29,8 +49,12 @@ __all__ = [
     "is_tuned",
     "labels_sha256",
     "load_labels",
+    "load_probabilities",
     "predictions_dir",
+    "probabilities_sha256",
     "read_results",
     "row_labels",
+    "row_probabilities",
     "save_labels",
+    "save_probabilities",
 ]

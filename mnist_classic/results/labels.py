@@ -3,6 +3,9 @@
 Predicted labels are kept in ``<stem>.predictions/<sha256>.npz``, named by the
 SHA-256 of the labels (canonical little-endian int64 bytes), which is also the
 value of the ``predictions_sha256`` column: the hash both identifies and locates them.
+Predicted probabilities are kept the same way, as float32 with the labels of
+their columns (:func:`save_probabilities`), named by the ``probabilities_sha256``
+column.
 """
 
 from __future__ import annotations
@@ -17,7 +20,17 @@ import numpy as np
 from .._files import atomic_write
 from .schema import ResultsSchemaError
 
-__all__ = ["labels_sha256", "load_labels", "predictions_dir", "row_labels", "save_labels"]
+__all__ = [
+    "labels_sha256",
+    "load_labels",
+    "load_probabilities",
+    "predictions_dir",
+    "probabilities_sha256",
+    "row_labels",
+    "row_probabilities",
+    "save_labels",
+    "save_probabilities",
+]
 
 
 def predictions_dir(csv_path: str | os.PathLike[str]) -> Path:
@@ -89,6 +102,95 @@ def row_labels(row: Any, column: str) -> np.ndarray:
     except FileNotFoundError:
         msg = (
             f"{row['_source']}: predictions of {row['pipeline']} ({sha[:12]}...) not found in {folder}; "
+            "keep the .predictions folder beside its CSV"
+        )
+        raise ResultsSchemaError(msg) from None
+
+
+def probabilities_sha256(proba: np.ndarray, classes: np.ndarray) -> str:
+    """SHA-256 of probabilities (canonical little-endian float32) and their columns' labels (int64), with the shape."""
+    proba = np.ascontiguousarray(proba, dtype="<f4")
+    h = hashlib.sha256(f"proba:{proba.shape[0]}x{proba.shape[1]};".encode())
+    h.update(np.ascontiguousarray(classes, dtype="<i8").tobytes())
+    h.update(proba.tobytes())
+    return h.hexdigest()
+
+
+def save_probabilities(folder: str | os.PathLike[str], proba: np.ndarray, classes: np.ndarray) -> str:
+    """Store probabilities (as float32, compressed) and their columns' labels as ``<sha256>.npz``; return the hash.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The sidecar folder (:func:`predictions_dir`).
+    proba : numpy.ndarray of shape (n_samples, n_classes)
+        Stored as float32: what :func:`load_probabilities` returns and what the
+        row's probability columns are computed from.
+    classes : numpy.ndarray of shape (n_classes,)
+        The label of each column (the model's ``classes_``), integers.
+    """
+    folder = Path(folder)
+    proba = np.ascontiguousarray(proba, dtype=np.float32)
+    classes = np.asarray(classes)
+    if proba.ndim != 2 or classes.shape != (proba.shape[1],):
+        msg = (
+            "probabilities must be (n_samples, n_classes) with one label per column; "
+            f"got {proba.shape} and {classes.shape}"
+        )
+        raise ValueError(msg)
+    sha = probabilities_sha256(proba, classes)
+    path = folder / f"{sha}.npz"
+    if path.exists():
+        return sha
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, proba=proba, classes=classes.astype(np.int64))
+
+    atomic_write(path, write)
+    return sha
+
+
+def load_probabilities(folder: str | os.PathLike[str], sha: str) -> tuple[np.ndarray, np.ndarray]:
+    """Load probabilities saved by :func:`save_probabilities` and check their hash: (proba float32, classes int64).
+
+    Raises
+    ------
+    FileNotFoundError
+        If no such file is in ``folder``.
+    ResultsSchemaError
+        If the file holds no probabilities or they do not hash to ``sha``.
+    """
+    path = Path(folder) / f"{sha}.npz"
+    with np.load(path, allow_pickle=False) as z:
+        if "proba" not in z.files:
+            msg = f"{path}: holds no probabilities"
+            raise ResultsSchemaError(msg)
+        proba, classes = z["proba"].astype(np.float32), z["classes"].astype(np.int64)
+    if probabilities_sha256(proba, classes) != sha:
+        msg = f"{path}: stored probabilities do not match their SHA-256 {sha}"
+        raise ResultsSchemaError(msg)
+    return proba, classes
+
+
+def row_probabilities(row: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The probabilities a result row points to (``probabilities_sha256``), or None when it has none.
+
+    Raises
+    ------
+    ResultsSchemaError
+        When the row names probabilities that its sidecar folder lacks.
+    """
+    sha = row.get("probabilities_sha256") if hasattr(row, "get") else row["probabilities_sha256"]
+    if not isinstance(sha, str) or not sha:
+        return None
+    folder = predictions_dir(row["_source"])
+    try:
+        return load_probabilities(folder, sha)
+    except FileNotFoundError:
+        msg = (
+            f"{row['_source']}: probabilities of {row['pipeline']} ({sha[:12]}...) not found in {folder}; "
             "keep the .predictions folder beside its CSV"
         )
         raise ResultsSchemaError(msg) from None

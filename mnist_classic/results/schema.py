@@ -16,6 +16,7 @@ from typing import Any
 
 __all__ = [
     "COLUMNS",
+    "DEPLOYMENT_COLUMNS",
     "NUMERIC_COLUMNS",
     "OLDER_SCHEMAS",
     "STATUSES",
@@ -36,11 +37,19 @@ COLUMNS: tuple[str, ...] = (
     "repeat",
     "status",
     "accuracy",
+    "log_loss",
+    "ece",
+    "brier",
     "fit_time_s",
     "predict_time_s",
+    "latency_ms_p50",
+    "latency_ms_p99",
+    "latency_n",
     "step_times",
     "peak_memory_mb",
+    "model_bytes",
     "predictions_sha256",
+    "probabilities_sha256",
     "truth_sha256",
     "deterministic",
     "error",
@@ -84,6 +93,7 @@ COLUMNS: tuple[str, ...] = (
     # neural (0.3)
     "device",
     "n_params",
+    "macs",
     "learning_curves",
     # instruction counts (0.3): run --measure instructions
     "measure",
@@ -113,6 +123,19 @@ COLUMNS: tuple[str, ...] = (
     "tuning_scores",
 )
 
+#: What a deployment asks of a model (0.3, issue #31): probability quality, one-image latency, size, MACs.
+#: They stand beside the columns they relate to; every earlier schema lacks them all.
+DEPLOYMENT_COLUMNS: tuple[str, ...] = (
+    "log_loss",
+    "ece",
+    "brier",
+    "latency_ms_p50",
+    "latency_ms_p99",
+    "latency_n",
+    "model_bytes",
+    "probabilities_sha256",
+    "macs",
+)
 #: The columns 0.3 added (neural, instruction counts, clean timings, machine state, A/B); 0.2 files lack them all.
 _NEW_03 = COLUMNS[COLUMNS.index("device") :]
 #: The columns added after the neural ones (results/mnist-cnn.csv was written before them).
@@ -126,8 +149,8 @@ _SPLITS = ("split", "split_train_sha256", "split_test_sha256")
 #: The column added with runs on batch clusters (run --cluster slurm).
 _CLUSTER = ("cluster_job_id",)
 
-#: The columns this round added (run --splits, --tune, --cluster): every earlier file lacks them all.
-_ROUND_04 = (*_SPLITS, *_TUNING, *_CLUSTER)
+#: The columns this round added (run --splits, --tune, --cluster, deployment): every earlier file lacks them all.
+_ROUND_04 = (*_SPLITS, *_TUNING, *_CLUSTER, *DEPLOYMENT_COLUMNS)
 
 
 def _lacking(*groups: tuple[str, ...]) -> tuple[str, ...]:
@@ -145,7 +168,7 @@ OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
     "0.2.0.dev0 (before engines)": _lacking(("engine", "engine_version", "accelerated"), _NEW_03),
     "0.2 (before the 0.3 columns)": _lacking(_NEW_03),
     "0.3.0.dev0 (neural columns, before instruction counts)": _lacking(_AFTER_NEURAL),
-    "0.3.0.dev0 (before resampled splits, tuning and clusters)": _lacking(),
+    "0.3.0.dev0 (before resampled splits, tuning, clusters and the deployment columns)": _lacking(),
 }
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).
@@ -181,6 +204,14 @@ NUMERIC_COLUMNS: frozenset[str] = frozenset(
         "validation_accuracy",
         "tuning_candidates",
         "tuning_time_s",
+        "log_loss",
+        "ece",
+        "brier",
+        "latency_ms_p50",
+        "latency_ms_p99",
+        "latency_n",
+        "model_bytes",
+        "macs",
     }
 )
 

@@ -26,6 +26,7 @@ from .selectors.parse import SEARCHES, ConfiguredPipeline, Tuning, expand_select
 
 __all__ = [
     "BACKENDS",
+    "LATENCY_IMAGES",
     "MEASURES",
     "SEARCHES",
     "THREADS",
@@ -33,6 +34,7 @@ __all__ = [
     "WARMUPS",
     "RunConfig",
     "available_engines",
+    "check_latency",
     "check_splits",
     "dataset_names",
     "parse_splits",
@@ -51,6 +53,8 @@ WARMUPS: tuple[str, ...] = ("small", "full", "none")
 THREADS: tuple[str, ...] = ("free", "all")
 #: The options of ``run --tune``, which a run file may also set per pipeline.
 TUNING_KEYS: tuple[str, ...] = ("tune", "validation", "cv", "budget", "search")
+#: Test images predicted one at a time for the latency columns by default (``run --latency``).
+LATENCY_IMAGES = 200
 
 
 @dataclass
@@ -146,6 +150,13 @@ class RunConfig:
         across pipelines by its seed. Cases then run one at a time in this
         process (``n_jobs=1``, no ``timeout``, ``measure="time"``), one
         repeat each, without ``resume``.
+    latency : int or None, default=None
+        Timed runs: after each case's timed predict, this many test images
+        (a fixed seeded sample) are predicted one at a time on one thread,
+        after ten untimed calls: ``latency_ms_p50`` and ``latency_ms_p99``.
+        0 takes none; at most the test set's size. None: :data:`LATENCY_IMAGES`
+        (200), or the whole test set when it is smaller. Not taken with
+        ``measure="instructions"``.
     side, ab_round : str or None, int or None, default=None
         Set by ``mnist-classic ab`` on each of its runs: the side (``base``
         or ``new``) and round recorded in every row.
@@ -195,6 +206,7 @@ class RunConfig:
     warmup: str = "small"
     threads: str = "free"
     splits: str | int | None = None
+    latency: int | None = None
     side: str | None = None
     ab_round: int | None = None
     tune: bool = False
@@ -299,6 +311,22 @@ def _check_positive(value: Any, name: str, allow_none: bool = False) -> None:
         raise ValueError(msg)
 
 
+def check_latency(latency: Any, n_test: int | None = None) -> int:
+    """The images the one-image latency takes: ``latency`` checked, or the default for ``n_test`` images.
+
+    Raises ValueError unless ``latency`` is None or an int in [0, n_test]
+    (any non-negative int when ``n_test`` is None).
+    """
+    if latency is None:
+        return LATENCY_IMAGES if n_test is None else min(LATENCY_IMAGES, n_test)
+    bad = isinstance(latency, bool) or not isinstance(latency, (int, np.integer)) or latency < 0
+    if bad or (n_test is not None and latency > n_test):
+        accepted = f"an int in [0, {n_test}] (the test images)" if n_test is not None else "a non-negative int"
+        msg = f"The 'latency' parameter must be {accepted}; 0 turns it off. Got {latency!r} instead."
+        raise ValueError(msg)
+    return int(latency)
+
+
 def dataset_names(config: RunConfig) -> list[str]:
     """The datasets a config names, checked: at least one, none twice, ``data_dir`` only with one."""
     names = [config.dataset] if isinstance(config.dataset, (str, os.PathLike)) else list(config.dataset)
@@ -360,6 +388,7 @@ def resolve(config: RunConfig) -> list[ConfiguredPipeline]:
         msg = f"The 'seed' parameter must be a non-negative int. Got {config.seed!r} instead."
         raise ValueError(msg)
     _check_positive(config.n_jobs, "n_jobs")
+    check_latency(config.latency, config.n_test)
     if config.backend not in BACKENDS:
         msg = f"The 'backend' parameter must be one of {', '.join(BACKENDS)}. Got {config.backend!r} instead."
         raise ValueError(msg)

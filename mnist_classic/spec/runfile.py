@@ -92,6 +92,7 @@ RUN_FILE_KEYS: dict[str, str] = {
     "cv": "tune by this many stratified folds instead",
     "budget": "at most this many candidates scored per tuned case",
     "search": "grid, random or halving",
+    "latency": "test images predicted one at a time for latency_ms_p50/p99 (0: none; default 200)",
 }
 _STEP_KEYS = ("estimator", "pipeline", "params", "steps")
 

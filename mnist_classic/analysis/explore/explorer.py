@@ -6,7 +6,9 @@ sidecar (checked against their SHA-256) and the test images from the dataset
 the rows name (checked against the rows' payload hashes), and writes
 ``explore.html``: the images and the labels packed once (zlib, base64) with the
 exact McNemar test of every pair of cases, drawn by the page's own script
-(:mod:`.page`). Nothing is fetched: the page opens from disk.
+(:mod:`.page`). Nothing is fetched: the page opens from disk. For
+each case with probabilities in the sidecar (``probabilities_sha256``), the
+images it is most confidently wrong about (:func:`confidently_wrong`) are listed too.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 
 from ..._files import atomic_write
 from ..._version import __version__
-from ...results import ResultsSchemaError, row_labels
+from ...results import ResultsSchemaError, row_labels, row_probabilities
 from ..stats import mcnemar_exact
 from .page import render_explorer
 from .testset import IMAGE_SET_COLUMNS, image_set_key, load_image_set
@@ -35,8 +37,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "CONFIDENT_WRONG",
     "EXPLORE_FILE",
     "ExploreCase",
+    "confidently_wrong",
     "explore",
     "explore_pages",
     "explore_payload",
@@ -48,6 +52,43 @@ logger = logging.getLogger(__name__)
 
 #: The page :func:`explore` writes into its ``out`` folder.
 EXPLORE_FILE = "explore.html"
+#: Most confidently wrong images listed per case with probabilities.
+CONFIDENT_WRONG = 120
+
+
+def confidently_wrong(
+    proba: np.ndarray, classes: np.ndarray, truth: np.ndarray, n: int = CONFIDENT_WRONG
+) -> list[tuple[int, int, float]]:
+    """The ``n`` test images whose top-probability class is wrong, most confident first.
+
+    Parameters
+    ----------
+    proba : numpy.ndarray of shape (n_test, n_classes)
+    classes : numpy.ndarray of shape (n_classes,)
+        The label of each column.
+    truth : numpy.ndarray of shape (n_test,)
+    n : int, default=CONFIDENT_WRONG
+
+    Returns
+    -------
+    list of (index, label said, probability of that label)
+        Ties in probability in test order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])
+    >>> confidently_wrong(p, np.array([0, 1]), np.array([1, 1, 1]))
+    [(0, 0, 0.9), (2, 0, 0.6)]
+    """
+    top = np.asarray(proba).argmax(axis=1)
+    confidence = np.asarray(proba)[np.arange(len(top)), top].astype(float)
+    said = np.asarray(classes)[top]
+    wrong = np.flatnonzero(said != np.asarray(truth))
+    order = wrong[np.lexsort((wrong, -confidence[wrong]))][:n]
+    return [(int(i), int(said[i]), round(float(confidence[i]), 4)) for i in order]
+
+
 _QUALIFIERS = (
     ("n_train", "n_train={}"),
     ("n_test", "n_test={}"),
@@ -145,7 +186,9 @@ def explore_payload(
     """Everything the page shows, as a JSON-ready dict (see :func:`explore` for the parameters).
 
     Keys: ``dataset``, ``n_test``, ``shape`` (height, width), ``class_names``,
-    ``sources``, ``cases`` (name, pipeline, n_train, seed, run_id, accuracy),
+    ``sources``, ``cases`` (name, pipeline, n_train, seed, run_id, accuracy,
+    ``confident_wrong``: :func:`confidently_wrong` from the stored probabilities, or None),
+    ``confident_wrong_max`` (how many of those are kept at most),
     ``mcnemar`` (the exact two-sided p-value of every pair, ``None`` on the
     diagonal), ``pixels`` (the test images, row-major uint8) and ``labels``
     (the true labels, then each case's predictions), both packed by zlib and
@@ -178,6 +221,13 @@ def explore_payload(
             mcnemar[i][j] = mcnemar[j][i] = p
     labels = np.concatenate([truth, *(c.predictions for c in explored)])
     height, width = images.images.shape[1:]
+    wrong: list[list[tuple[int, int, float]] | None] = []
+    for c in explored:
+        stored = row_probabilities(c.row)
+        if stored is not None and len(stored[0]) != len(truth):
+            msg = f"{c.row['_source']}: probabilities of {c.name} hold {len(stored[0])} rows for {len(truth)} images"
+            raise ResultsSchemaError(msg)
+        wrong.append(None if stored is None else confidently_wrong(stored[0], stored[1], truth))
     return {
         "dataset": images.name,
         "n_test": len(truth),
@@ -193,10 +243,12 @@ def explore_payload(
                 "seed": int(c.row["seed"]),
                 "run_id": str(c.row["run_id"]),
                 "accuracy": float(np.mean(ok)),
+                "confident_wrong": w,
             }
-            for c, ok in zip(explored, right, strict=True)
+            for c, ok, w in zip(explored, right, wrong, strict=True)
         ],
         "mcnemar": mcnemar,
+        "confident_wrong_max": CONFIDENT_WRONG,
         "pixels": _pack(images.images),
         "labels": _pack(labels),
         "generator": f"mnist-classic {__version__}",

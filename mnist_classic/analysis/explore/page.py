@@ -5,7 +5,8 @@ nothing fetched; a Content-Security-Policy forbids every request), and the
 payload as JSON. The script inflates the packed images and labels with the
 browser's own ``DecompressionStream`` (Chromium 80, Firefox 113, Safari 16.4),
 then computes what it shows from the labels: the discordant images of two
-cases, their confusion matrices, accuracy by class, the hardest images. Images
+cases, their confusion matrices, accuracy by class, the hardest images, and
+(listed by the payload) the images each case is most confidently wrong about. Images
 are drawn on ``<canvas>`` elements from the pixel bytes; nothing is an ``<img>``.
 """
 
@@ -77,6 +78,11 @@ with what the other case said.</p>
 <p class="note" id="hardest-note"></p>
 <div class="gallery" id="hardest"></div>
 <button id="hardest-more" hidden></button>
+<h2>Most confidently wrong</h2>
+<div class="pair"><label>case <select id="case-sure"></select></label></div>
+<p class="note" id="sure-note"></p>
+<div class="gallery" id="sure"></div>
+<button id="sure-more" hidden></button>
 """
 
 # Hand-written rather than a library: the page must hold everything itself, and what it does (a few tables,
@@ -308,6 +314,38 @@ function renderHardest() {
   pager($("hardest"), $("hardest-more"), idx, hardTile);
 }
 
+function renderSure() {
+  const withProba = D.cases.map((c, k) => k).filter((k) => D.cases[k].confident_wrong);
+  const s = $("case-sure");
+  if (!withProba.length) {
+    s.disabled = true;
+    $("sure-note").textContent = "No case has stored probabilities (predict_proba): nothing to rank by confidence.";
+    return;
+  }
+  s.replaceChildren(...withProba.map((k) => el("option", { value: k }, D.cases[k].name)));
+  s.value = String(withProba[0]);
+  const show = () => {
+    const k = Number(s.value);
+    const list = D.cases[k].confident_wrong;
+    const said = new Map(list.map(([i, p, q]) => [i, [p, q]]));
+    $("sure-note").textContent = "The test images " + D.cases[k].name + " gets wrong with the highest probability " +
+      "on its answer (its top class in predict_proba), most confident first: " + fmt(list.length) + " image(s) " +
+      "(the page keeps at most " + fmt(D.confident_wrong_max) + " per case).";
+    $("sure").dataset.count = list.length;
+    pager($("sure"), $("sure-more"), list.map((e) => e[0]), (i) => {
+      const [p, q] = said.get(i);
+      const lines = [el("div", { className: "muted" }, "#" + i), el("div", {}, "true: " + lab(truth[i])),
+        el("div", { className: "bad" }, "said " + lab(p) + " at " + (100 * q).toFixed(1) + "%")];
+      const fig = tile(i, lines, { said: p, confidence: q });
+      fig.title = "test image " + i + ", true " + labLong(truth[i]) + "\n" + D.cases[k].name + ": " + labLong(p) +
+        " with probability " + q;
+      return fig;
+    });
+  };
+  s.onchange = show;
+  show();
+}
+
 async function main() {
   if (typeof DecompressionStream === "undefined") {
     $("status").textContent = "This browser cannot inflate the embedded data (DecompressionStream): use a " +
@@ -336,6 +374,7 @@ async function main() {
   renderPair();
   renderClasses();
   renderHardest();
+  renderSure();
   performance.mark("explore-ready");
   document.body.dataset.ready = "yes";
 }

@@ -6,13 +6,17 @@ predict time and accuracy along the axis: the median of each point, a whisker
 from the fastest to the slowest repeat, points coloured by ``compare``'s verdict
 against the point before, and a dashed line at each step found. Hovering a point
 shows (SVG ``<title>``) its runs, commit and versions; a table under the charts
-says the same for every point.
+says the same for every point, with its deployment columns (model size,
+one-image latency, MACs, probability scores: medians, shown and not judged
+unless ``--max-model-growth`` gates the size).
 """
 
 from __future__ import annotations
 
 from html import escape
 from typing import Any, TypeAlias
+
+from ..verdicts.compare import DEPLOYMENT_METRICS, deployment_value
 
 # The objects drawn are analysis.history's History, Series, HistoryPoint and HistoryStep, typed Any
 # here: history imports this module to write the page, and the package has no import cycle.
@@ -125,13 +129,16 @@ def _step_text(st: HistoryStep) -> str:
 
 
 def _points_table(history: History, s: Series) -> str:
-    head = [history.axis, "runs", "commit", "versions", "repeats", "fit", "predict", "accuracy", "vs previous"]
+    head = [history.axis, "runs", "commit", "versions", "repeats", "fit", "predict", "accuracy", "deployment"]
+    head.append("vs previous")
     rows = ["<table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>"]
     for p in s.points:
         verdicts = ", ".join(
             f'<span class="{r.verdict}">{escape(r.metric.removesuffix("_time_s"))} {r.verdict}</span>'
             for r in p.versus_previous
+            if r.metric not in DEPLOYMENT_METRICS or r.verdict != "same"  # shown in their own column
         )
+        deployment = "<br>".join(escape(f"{m}: {deployment_value(m, v)}") for m, v in p.deployment.items())
         versions = "<br>".join(escape(f"{k.removesuffix('_version')} {v}") for k, v in p.versions.items() if v)
         cells = [
             escape(p.axis_value),
@@ -142,6 +149,7 @@ def _points_table(history: History, s: Series) -> str:
             escape(_fmt("fit_time_s", p.fit_time_s)),
             escape(_fmt("predict_time_s", p.predict_time_s)),
             escape(_fmt("accuracy", p.accuracy)),
+            deployment,
             verdicts,
         ]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ...results import COLUMNS
-from ..verdicts.compare import KEY, CaseComparison, compare_runs, validate_gate
+from ..verdicts.compare import DEPLOYMENT_METRICS, KEY, CaseComparison, compare_runs, deployment_value, validate_gate
 from ..verdicts.counts import COUNT_METRICS
 from .changepoint import BETA, detect_steps, noise_scale
 
@@ -88,6 +88,7 @@ class HistoryPoint:
     fit_instructions: float | None = None
     predict_instructions: float | None = None
     accuracy: float | None = None
+    deployment: dict[str, float] = field(default_factory=dict)  # DEPLOYMENT_METRICS the rows have -> median
     spread: dict[str, tuple[float, float]] = field(default_factory=dict)  # metric -> (min, max)
     sd: dict[str, float] = field(default_factory=dict)  # metric -> standard deviation of the repeats (2 or more)
     versus_previous: list[CaseComparison] = field(default_factory=list)  # compare's rows against the point before
@@ -212,6 +213,11 @@ def _point(value: str, rows: pd.DataFrame) -> HistoryPoint:
             point.spread[metric] = (float(x.min()), float(x.max()))
             if x.size >= 2:
                 point.sd[metric] = float(x.std(ddof=1))
+    for metric in DEPLOYMENT_METRICS:  # shown beside each point, judged only by compare's rows (model size, if asked)
+        x = ok[metric].to_numpy(dtype=float) if metric in ok else np.empty(0)
+        x = x[np.isfinite(x)]
+        if x.size:
+            point.deployment[metric] = float(np.median(x))
     return point
 
 
@@ -274,6 +280,7 @@ def build_history(
     alpha: float = 0.01,
     time_resolution: float = 0.05,
     max_instructions: float = 1.01,
+    max_model_growth: float | None = None,
 ) -> History:
     """One series per case along ``axis``, with its steps and the gate on its latest point.
 
@@ -283,7 +290,7 @@ def build_history(
         Result rows with a ``_source`` column (:func:`~mnist_classic.analysis.runs.load_runs`).
     axis : str, default="sklearn_version"
         ``git_commit``, ``started_at`` or a column ending in ``_version``.
-    max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions
+    max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions, max_model_growth
         The gate, as in :func:`~mnist_classic.analysis.verdicts.compare.compare_runs`.
 
     Returns
@@ -306,8 +313,9 @@ def build_history(
     ValueError: The 'axis' parameter must be one of git_commit, started_at, python_version, ... Got 'nope' instead.
     """
     validate_axis(axis)
-    validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions)
-    settings = {
+    validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions, max_model_growth)
+    settings: dict[str, Any] = {
+        "max_model_growth": max_model_growth,
         "max_instructions": max_instructions,
         "max_slowdown": max_slowdown,
         "max_accuracy_drop": max_accuracy_drop,
@@ -345,14 +353,20 @@ def build_history(
 
 
 def _value(metric: str, x: float) -> str:
+    if metric in DEPLOYMENT_METRICS:
+        return deployment_value(metric, x)
     if metric in COUNT_METRICS:
         return f"{x / 1e6:,.2f} M instructions"
     return f"{100 * x:.2f}%" if metric == "accuracy" else f"{x:.3g} s"
 
 
 def _change(step_or_row: Any) -> str:
+    if step_or_row.change is None:
+        return ""
     if step_or_row.metric == "accuracy":
         return f"{step_or_row.change:+.2f} pt"
+    if step_or_row.metric in ("log_loss", "ece", "brier"):
+        return f"{step_or_row.change:+.4f}"
     return f"x{step_or_row.change:.3f}"
 
 
@@ -363,6 +377,13 @@ _METRIC = {
     "predict_instructions": "predict instructions",
     "accuracy": "accuracy",
     "status": "status",
+    "model_bytes": "model size",
+    "latency_ms_p50": "one-image p50",
+    "latency_ms_p99": "one-image p99",
+    "macs": "MACs",
+    "log_loss": "log-loss",
+    "ece": "ECE",
+    "brier": "Brier",
 }
 
 
@@ -380,7 +401,13 @@ def format_markdown(history: History) -> str:
         f"(p < {s['alpha']:g}). Verdicts use the gate of `compare`: slowdown beyond x{s['max_slowdown']:g}, "
         f"accuracy drop beyond {s['max_accuracy_drop']:g} points, time differences under "
         f"{s['time_resolution']:g} s not judged; where rows were counted (`run --measure instructions`), "
-        f"instruction counts beyond x{s['max_instructions']:g}, their times not judged.",
+        f"instruction counts beyond x{s['max_instructions']:g}, their times not judged. Model size, one-image "
+        "latency, MACs and probability scores are shown"
+        + (
+            f"; model size beyond x{s['max_model_growth']:g} is judged."
+            if s.get("max_model_growth")
+            else ", not judged."
+        ),
         "",
         "## Steps",
         "",
@@ -413,9 +440,11 @@ def format_markdown(history: History) -> str:
                     continue
                 p = "" if r.p_value is None else f"{r.p_value:.2g}"
                 note = f" ({r.note})" if r.note else ""
+                base = "" if r.baseline is None else _value(r.metric, r.baseline)
+                new = "" if r.new is None else _value(r.metric, r.new)
                 lines.append(
-                    f"| {se.case} | {_METRIC[r.metric]} | {prev}: {_value(r.metric, r.baseline or 0.0)} | "
-                    f"{last}: {_value(r.metric, r.new or 0.0)} | {_change(r)} | {p} | {r.verdict}{note} |"
+                    f"| {se.case} | {_METRIC[r.metric]} | {prev}: {base} | "
+                    f"{last}: {new} | {_change(r)} | {p} | {r.verdict}{note} |"
                 )
         lines.append("")
     else:

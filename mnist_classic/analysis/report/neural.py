@@ -4,7 +4,7 @@ A neural row is an ok row with a ``device`` (the suite's torch models write
 one; see :func:`mnist_classic.bench.case.neural_fields`). Per case (dataset,
 test size, pipeline, training size) the row of the lowest seed is shown:
 
-- a table of the architecture and its year, device, parameters, epochs,
+- a table of the architecture and its year, device, parameters, multiply-adds of one image, epochs,
   training seconds per epoch (median over the epochs), inference images per
   second (test images over ``predict`` seconds) and test accuracy;
 - accuracy against inference cost (milliseconds per 1,000 images, log axis);
@@ -101,7 +101,7 @@ def neural_tables(df: pd.DataFrame) -> list[ReportTable]:
     for keys, g in cases.groupby(["dataset", "n_test"], sort=False):
         records = cast(list[dict[str, Any]], g.to_dict("records"))
         table = ReportTable(f"{keys[0]}: neural networks, {keys[1]:,} test images", records)
-        table.head = ["pipeline", "architecture", "year", "n_train", "device", "parameters", "epochs"]
+        table.head = ["pipeline", "architecture", "year", "n_train", "device", "parameters", "MACs", "epochs"]
         table.head += ["s / epoch", "images / s", "accuracy %"]
         table.left_columns = {0, 1, 4}
         for r in table.data:
@@ -113,6 +113,7 @@ def neural_tables(df: pd.DataFrame) -> list[ReportTable]:
                     f"{r['n_train']:,}",
                     r["device"],
                     _int(r["n_params"], ","),
+                    _int(r.get("macs"), ","),
                     _int(r["epochs"]),
                     _number(r["epoch_s"]),
                     _int(r["images_per_s"], ","),
@@ -121,7 +122,9 @@ def neural_tables(df: pd.DataFrame) -> list[ReportTable]:
             )
         table.notes = [
             "s / epoch: median wall-clock seconds of a training epoch (learning_curves column); images / s: test "
-            "images over predict seconds; year: the architecture's paper; parameters: trainable parameters.",
+            "images over predict seconds; year: the architecture's paper; parameters: trainable parameters; MACs: "
+            "multiply-accumulates of one forward pass on one image (torch's FlopCounterMode; empty for rows written "
+            "before the macs column).",
             "A neural row is a row with a device (cpu, cuda or mps); the row of the lowest seed is shown per case.",
         ]
         tables.append(table)

@@ -3,7 +3,8 @@
 A row is a case summarized over its repeats: accuracy with a 95% CI, error rate, fit and predict
 times, peak memory, the closest published figure (:mod:`mnist_classic.analysis.report.published`) and, against a
 reference pipeline, an exact McNemar test on paired predictions. Rows of neural networks also get a table of
-their own (:mod:`mnist_classic.analysis.report.neural`). Nothing is re-run.
+their own (:mod:`mnist_classic.analysis.report.neural`), and rows with the deployment columns a cost table
+(:mod:`mnist_classic.analysis.report.deployment`). Nothing is re-run.
 """
 
 from __future__ import annotations
@@ -165,9 +166,12 @@ def build_report(df: pd.DataFrame, *, reference: str | None = None, alpha: float
             rec["versus"] = versus.get(tuple(rec[c] for c in GROUP), "")
         _fill_cells(table, report)
         report.tables.append(table)
-    from .neural import neural_tables  # matplotlib stays unimported: neural imports figures, which imports it lazily
+    # matplotlib stays unimported: neural and deployment import figures, which imports it lazily
+    from .deployment import cost_tables
+    from .neural import neural_tables
     from .significant import significance_tables
 
+    report.tables += cost_tables(df)
     report.tables += neural_tables(df)
     report.significance = significance_tables(everything, alpha)
 
@@ -304,6 +308,7 @@ def write_report(
     figs: list[Any] = []  # FigureFile
     if figures:
         from ..significance import canonical_rows
+        from .deployment import deployment_figures
         from .figures import write_figures
         from .neural import neural_figures
         from .significant import significance_figures
@@ -318,6 +323,7 @@ def write_report(
                 data_dir=data_dir,
                 data_home=data_home,
             )
+            figs += deployment_figures(canonical, out / "figures", formats=figure_formats)
             figs += neural_figures(canonical, out / "figures", formats=figure_formats)
             figs += significance_figures(df, out / "figures", figure_formats, alpha)
             from .tuning import tuning_figures

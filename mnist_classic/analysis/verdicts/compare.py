@@ -20,6 +20,13 @@ noise, and (where the repeats allow the test to reach ``alpha``) significant.
 When both sides were counted (``run --measure instructions``), the speed
 verdicts are on instruction counts instead (:mod:`.counts`), and the wall
 times, measured under valgrind, are shown but not judged.
+
+What a deployment asks (:data:`DEPLOYMENT_METRICS`: model size, one-image
+latency, multiply-adds, log-loss, ECE, Brier) is shown where either side has
+it and judged only when asked: ``max_model_growth`` gates ``model_bytes`` (a
+ratio NEW/BASELINE above it is a regression). One-image latencies are single
+runs without a noise estimate, and probability scores move with accuracy,
+which has its own test: neither is judged.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from .counts import COUNT_METRICS, counted, counts_incomparable, judge_counts, t
 from .machine import machine_note, speed_note, threads_note
 
 __all__ = [
+    "DEPLOYMENT_METRICS",
     "CaseComparison",
     "Comparison",
     "compare_runs",
@@ -45,6 +53,17 @@ __all__ = [
 ]
 
 KEY = ("dataset", "pipeline", "n_train", "n_test")
+#: Deployment columns compare shows (median over repeats): ratios for sizes, times and counts, differences for scores.
+DEPLOYMENT_METRICS: tuple[str, ...] = (
+    "model_bytes",
+    "latency_ms_p50",
+    "latency_ms_p99",
+    "macs",
+    "log_loss",
+    "ece",
+    "brier",
+)
+_SCORES = ("log_loss", "ece", "brier")
 _SHA_COLUMNS = ("sha256_train_images", "sha256_train_labels", "sha256_test_images", "sha256_test_labels")
 
 
@@ -56,10 +75,12 @@ class CaseComparison:
     pipeline: str
     n_train: int
     n_test: int
-    metric: str  # accuracy, fit_time_s, predict_time_s, fit_instructions, predict_instructions, status
+    metric: (
+        str  # accuracy, fit_time_s, predict_time_s, fit_instructions, predict_instructions, status; DEPLOYMENT_METRICS
+    )
     baseline: float | None = None
     new: float | None = None
-    change: float | None = None  # accuracy: points; times: ratio new/baseline
+    change: float | None = None  # accuracy: points; times, sizes, counts: ratio new/baseline; scores: difference
     p_value: float | None = None
     verdict: str = "same"  # better, worse, same
     note: str = ""
@@ -214,10 +235,58 @@ def _time(
     )
 
 
+def _deployment(
+    case: dict[str, Any], b_ok: pd.DataFrame, n_ok: pd.DataFrame, max_model_growth: float | None
+) -> list[CaseComparison]:
+    """A row per deployment column either side has (medians over repeats); only ``model_bytes`` is gated, if asked."""
+    rows = []
+    for metric in DEPLOYMENT_METRICS:
+        if metric not in b_ok or metric not in n_ok:
+            continue
+        tb, tn = b_ok[metric].astype(float).dropna(), n_ok[metric].astype(float).dropna()
+        if tb.empty and tn.empty:
+            continue
+        mb = float(tb.median()) if len(tb) else None
+        mn = float(tn.median()) if len(tn) else None
+        change = None
+        if mb is not None and mn is not None:
+            change = mn - mb if metric in _SCORES else (mn / mb if mb > 0 else math.inf if mn > 0 else 1.0)
+        verdict, note = "same", "shown, not gated"
+        if mb is None or mn is None:
+            note = f"{'baseline' if mb is None else 'new'} has none"
+        elif metric == "model_bytes" and max_model_growth is not None and change is not None:
+            note = ""
+            if change > max_model_growth:
+                verdict = "worse"
+            elif change < 1 / max_model_growth:
+                verdict = "better"
+        rows.append(
+            CaseComparison(
+                **case,
+                metric=metric,
+                baseline=mb,
+                new=mn,
+                change=change,
+                verdict=verdict,
+                note=note,
+                repeats=(len(tb), len(tn)),
+            )
+        )
+    return rows
+
+
 def validate_gate(
-    max_slowdown: float, max_accuracy_drop: float, alpha: float, time_resolution: float, max_instructions: float = 1.01
+    max_slowdown: float,
+    max_accuracy_drop: float,
+    alpha: float,
+    time_resolution: float,
+    max_instructions: float = 1.01,
+    max_model_growth: float | None = None,
 ) -> None:
     """Check the gate's parameters (see :func:`compare_runs`); raise ValueError naming the bad one."""
+    if max_model_growth is not None and not max_model_growth > 1:
+        msg = f"The 'max_model_growth' parameter must be a ratio > 1. Got {max_model_growth!r} instead."
+        raise ValueError(msg)
     if not max_instructions > 1:
         msg = f"The 'max_instructions' parameter must be a ratio > 1. Got {max_instructions!r} instead."
         raise ValueError(msg)
@@ -244,6 +313,7 @@ def compare_runs(
     alpha: float = 0.01,
     time_resolution: float = 0.05,
     max_instructions: float = 1.01,
+    max_model_growth: float | None = None,
 ) -> Comparison:
     """Compare result frames (from :func:`load_runs`) case by case.
 
@@ -266,6 +336,10 @@ def compare_runs(
         Where both sides were counted: an instruction-count ratio
         NEW/BASELINE above this (beyond the measured noise) is a regression,
         below its inverse an improvement.
+    max_model_growth : float or None, default=None
+        When set, a ``model_bytes`` ratio NEW/BASELINE above this is a
+        regression, below its inverse an improvement (sizes are exact: no
+        noise floor). None shows the deployment columns without judging them.
 
     Returns
     -------
@@ -278,9 +352,10 @@ def compare_runs(
     ValueError
         A gate parameter out of range.
     """
-    validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions)
+    validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions, max_model_growth)
     _check_payloads(baseline, new)
     settings = {
+        "max_model_growth": max_model_growth,
         "max_instructions": max_instructions,
         "max_slowdown": max_slowdown,
         "max_accuracy_drop": max_accuracy_drop,
@@ -319,6 +394,7 @@ def compare_runs(
             acc.verdict = "same"
         out.rows.append(acc)
         out.rows.extend(_speed(case, b_ok, n_ok, settings, speed))
+        out.rows.extend(_deployment(case, b_ok, n_ok, max_model_growth))
     return out
 
 
@@ -364,6 +440,9 @@ def _fmt(r: CaseComparison) -> list[str]:
     elif r.metric in COUNT_METRICS:
         base, new = f"{(r.baseline or 0) / 1e6:,.2f} M", f"{(r.new or 0) / 1e6:,.2f} M"
         change = f"x{r.change:.4f}"
+    elif r.metric in DEPLOYMENT_METRICS:
+        base, new = deployment_value(r.metric, r.baseline), deployment_value(r.metric, r.new)
+        change = "" if r.change is None else f"{r.change:+.4f}" if r.metric in _SCORES else f"x{r.change:.3f}"
     else:
         base, new = f"{r.baseline:.3f} s", f"{r.new:.3f} s"
         change = f"x{r.change:.3f}"
@@ -373,8 +452,24 @@ def _fmt(r: CaseComparison) -> list[str]:
         "predict_time_s": "predict",
         "fit_instructions": "fit instr",
         "predict_instructions": "predict instr",
+        "model_bytes": "model size",
+        "latency_ms_p50": "1-image p50",
+        "latency_ms_p99": "1-image p99",
     }.get(r.metric, r.metric)
     return [r.case, metric, base, new, change, p, r.verdict + (f" ({r.note})" if r.note else "")]
+
+
+def deployment_value(metric: str, x: float | None) -> str:
+    """A deployment figure with its unit: ``3.14 MB``, ``1.97 ms``, ``0.42 M MACs``, ``0.0301``; empty for None."""
+    if x is None or math.isnan(x):
+        return ""
+    if metric == "model_bytes":
+        return f"{x / 1e6:,.3f} MB" if x >= 1e5 else f"{x / 1e3:,.1f} kB"
+    if metric.startswith("latency_ms"):
+        return f"{x:.3g} ms"
+    if metric == "macs":
+        return f"{x / 1e6:,.3f} M MACs"
+    return f"{x:.4f}"
 
 
 _HEAD = ["case", "metric", "baseline", "new", "change", "p", "verdict"]

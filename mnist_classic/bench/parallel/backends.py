@@ -105,6 +105,7 @@ def worker_case(
     ledger: CoreLedger | None = None,
     index: int = 0,
     job_id_env: str | None = None,
+    latency: int = 0,
 ) -> dict[str, Any]:
     """Run one case in a worker process (the function the engines execute).
 
@@ -118,11 +119,20 @@ def worker_case(
     case = Case(index, pipeline, n_train, repeat, seed)
     if ledger is None:
         budget = budget if budget >= 1 else _remote_budget()
-        out = run_case(case, X, y, Xt, yt, thread_budget=budget)
+        out = run_case(case, X, y, Xt, yt, thread_budget=budget, latency=latency)
     else:
         try:
             fit_threads = ledger.claim(index)
-            out = run_case(case, X, y, Xt, yt, thread_budget=fit_threads, predict_budget=lambda: ledger.claim(index))
+            out = run_case(
+                case,
+                X,
+                y,
+                Xt,
+                yt,
+                thread_budget=fit_threads,
+                predict_budget=lambda: ledger.claim(index),
+                latency=latency,
+            )
         finally:
             ledger.release(index)
     out["thread_budget"] = budget
@@ -172,6 +182,7 @@ def run_parallel(
     scheduler: str | None = None,
     cluster: ClusterSpec | None = None,
     log_dir: Path | None = None,
+    latency: int = 0,
 ) -> Generator[tuple[Any, dict[str, Any]], None, None]:
     """Run ``cases`` on ``n_jobs`` workers; yield ``(case, result)`` as each finishes.
 
@@ -195,6 +206,9 @@ def run_parallel(
         at the end, on Ctrl-C and on errors (see :mod:`.slurm`).
     log_dir : Path or None, default=None
         Where the batch jobs write their logs.
+    latency : int, default=0
+        Test images each case predicts one at a time after its timed predict
+        (see :func:`~mnist_classic.bench.case.run_case`); 0 takes none.
     """
     if backend not in BACKENDS:
         msg = f"The 'backend' parameter must be one of {', '.join(BACKENDS)}. Got {backend!r} instead."
@@ -219,7 +233,8 @@ def run_parallel(
         budget = cluster.cores if cluster is not None else 0 if remote else thread_budget(n_jobs)
         job_env = _slurm.JOB_ID_ENV if cluster is not None else None
         args = {
-            c.index: (ref, c.pipeline, c.n_train, c.repeat, c.seed, budget, ledger, c.index, job_env) for c in cases
+            c.index: (ref, c.pipeline, c.n_train, c.repeat, c.seed, budget, ledger, c.index, job_env, latency)
+            for c in cases
         }
         if backend == "loky":
             yield from _run_loky(cases, args, n_jobs, ledger)
