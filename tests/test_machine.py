@@ -45,10 +45,15 @@ def busy_neighbour():
         proc.wait()
 
 
-def _side(tmp_path, truth, name, fit, columns, pred=None):
-    case = {"pipeline": "work", "pred": predictions(truth, 1900) if pred is None else pred, "fit": fit}
-    case["columns"] = columns
-    return load_runs([write_run(tmp_path / f"{name}.csv", truth, [case])])
+def _side(tmp_path, truth, name, fit, columns, pred=None, runs=3):
+    """``runs`` runs of a side (a folder of CSVs: the run is the unit a time verdict replicates), a little apart."""
+    folder = tmp_path / name
+    folder.mkdir()
+    for k in range(runs):
+        case = {"pipeline": "work", "pred": predictions(truth, 1900) if pred is None else pred}
+        case["fit"], case["columns"] = [t * (1 + 0.01 * k) for t in fit], columns
+        write_run(folder / f"run{k}.csv", truth, [case], run_id=f"{name}{k}")
+    return load_runs([folder])
 
 
 def _fit(cmp):
@@ -80,7 +85,7 @@ def test_a_slower_machine_by_its_speed_index_is_not_judged(tmp_path, truth):
     base = _side(tmp_path, truth, "base", [10.0, 10.3, 10.1], QUIET)
     new = _side(tmp_path, truth, "new", [13.0, 13.2, 12.9], {**QUIET, "calibration_s": 0.0135})
     fit = _fit(compare_runs(base, new))
-    assert fit.verdict == "same" and "speed index differs (x1.35)" in fit.note
+    assert fit.verdict == "unknown" and "speed index differs (x1.35)" in fit.note
 
 
 # The speed index of one quiet run on the reference VM (ms, one value per case and repeat): two groups.
@@ -116,7 +121,7 @@ def test_fewer_threads_are_not_a_code_change(tmp_path, truth):
         pred=predictions(truth, 1800),
     )  # fmt: skip
     cmp = compare_runs(base, new)
-    assert _fit(cmp).verdict == "same" and _fit(cmp).note == "not judged: threads differ (all vs 1)"
+    assert _fit(cmp).verdict == "unknown" and _fit(cmp).note == "not judged: threads differ (all vs 1)"
     acc = next(r for r in cmp.rows if r.metric == "accuracy")
     assert acc.verdict == "same" and "predictions move with the thread count; not judged" in acc.note
     assert cmp.exit_code() == 0
@@ -135,6 +140,16 @@ def test_rows_without_machine_columns_are_judged_as_before(tmp_path, truth):
     new = _side(tmp_path, truth, "new", [13.0, 13.2, 12.9], {})
     assert _fit(compare_runs(base, new)).verdict == "worse"
 
+
+def test_one_run_per_side_is_unknown_however_far_apart(tmp_path, truth, capsys):
+    # The reference VM ran the same svm predict at 9.0 s and 12.8 s in two runs: one run per side cannot tell.
+    base = write_run(tmp_path / "base.csv", truth, [_case(truth, [9.0, 9.1, 9.0], QUIET)])
+    new = write_run(tmp_path / "new.csv", truth, [_case(truth, [12.8, 12.9, 12.8], QUIET)])
+    assert main(["compare", str(base), str(new)]) == 0
+    out = capsys.readouterr().out
+    assert "unknown (1 run(s) vs 1: the run-to-run spread is not measured" in out
+    assert "1 verdict(s) unknown" in out
+    assert main(["compare", str(base), str(new), "--fail-on-unknown"]) == 3
 
 def test_a_case_records_warm_up_cpu_seconds_and_the_machine(tmp_path):
     rng = np.random.default_rng(0)

@@ -30,8 +30,9 @@ def add_ab_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Build (or reuse) the environments of --base and --new as 'matrix' does, then run "
         "'mnist-classic run' with the other options in both, once per round: one after the other in a random "
         "order (interleave) or both at once, one core each (duet). Each round's ratio NEW/BASE is paired; the "
-        "geometric mean of the ratios is judged with its t interval on the logs. Exit 1 when a case is slower "
-        "beyond --max-slowdown and significantly; 2 on misuse. Any option of 'run' may be given "
+        "geometric mean of the ratios is judged with its t interval on the logs: worse, same (the interval inside "
+        "the margin) or unknown. Exit 1 when a case is worse (slower beyond --max-slowdown and significantly); 3 "
+        "with --fail-on-unknown when a verdict is unknown; 2 on misuse. Any option of 'run' may be given "
         "(--pipelines, --n-train, --n-test, --plugin, --measure, ...).",
     )
     p.add_argument("--base", metavar="REQS", help="the base side's requirements, as matrix --env takes them")
@@ -99,12 +100,26 @@ def add_ab_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="bonferroni (default): each of the m speed metrics judged is tested at alpha/m, so a version compared "
         "with itself fails with probability at most alpha; none: each at alpha",
     )
+    gate.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        metavar="RATIO",
+        help="equivalence margin of the times: 'same' when the 1-2*alpha interval lies inside [1/RATIO, RATIO] "
+        "(default: --max-slowdown)",
+    )
+    gate.add_argument(
+        "--fail-on-unknown",
+        action="store_true",
+        help="exit 3 when nothing is worse but a verdict is unknown (more rounds, or a quieter machine, would decide)",
+    )
     p.add_argument("--format", choices=("text", "md", "json"), default="text", help="output format of the verdicts")
     return p
 
 
 def _judge(args: argparse.Namespace, path: str) -> int:
     from ..analysis.runs import load_runs
+    from ..analysis.verdicts.decide import exit_code
     from ..analysis.verdicts.paired import compare_paired, format_json, format_markdown, format_text
 
     result = compare_paired(
@@ -115,10 +130,11 @@ def _judge(args: argparse.Namespace, path: str) -> int:
         time_resolution=args.time_resolution,
         max_instructions=args.max_instructions,
         correction=args.correction,
+        margin=args.margin,
     )
     formatter = {"text": format_text, "md": format_markdown, "json": format_json}[args.format]
     sys.stdout.write(formatter(result))
-    return result.exit_code
+    return exit_code([r.verdict for r in result.rows], fail_on_unknown=args.fail_on_unknown)
 
 
 def cmd_ab(args: argparse.Namespace, run_args: Sequence[str], argv: Sequence[str]) -> int:
@@ -127,7 +143,9 @@ def cmd_ab(args: argparse.Namespace, run_args: Sequence[str], argv: Sequence[str
     from ..matrix.ab import ABRunError, run_ab
     from ..matrix.envs import EnvBuildError
 
-    validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions)
+    validate_gate(
+        args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions, args.margin
+    )
     if args.results is not None:
         given = [o for o, v in (("--base", args.base), ("--new", args.new), ("--output", args.output)) if v]
         if given or run_args:

@@ -163,7 +163,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..analysis.runs import load_runs
     from ..analysis.verdicts.compare import compare_runs, format_json, format_markdown, format_text, validate_gate
 
-    validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions)
+    validate_gate(
+        args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions, args.margin
+    )
     result = compare_runs(
         load_runs([args.baseline]),
         load_runs([args.new]),
@@ -172,10 +174,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         time_resolution=args.time_resolution,
         max_instructions=args.max_instructions,
+        margin=args.margin,
     )
     formatter = {"text": format_text, "md": format_markdown, "json": format_json}[args.format]
     sys.stdout.write(formatter(result))
-    return result.exit_code(fail_on_missing=args.fail_on_missing)
+    return result.exit_code(fail_on_missing=args.fail_on_missing, fail_on_unknown=args.fail_on_unknown)
 
 
 def cmd_summary(args: argparse.Namespace) -> int:

@@ -37,9 +37,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     from ..analysis.history.series import build_history, validate_axis, write_history
     from ..analysis.runs import load_runs
     from ..analysis.verdicts.compare import validate_gate
+    from ..analysis.verdicts.decide import exit_code
 
     validate_axis(args.axis)
-    validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions)
+    validate_gate(
+        args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions, args.margin
+    )
     history = build_history(
         load_runs(args.results),
         axis=args.axis,
@@ -48,11 +51,12 @@ def cmd_history(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         time_resolution=args.time_resolution,
         max_instructions=args.max_instructions,
+        margin=args.margin,
     )
     for path in write_history(history, args.out):
         print(path)
     print(history.verdict_line())
-    return history.exit_code
+    return exit_code([r.verdict for _, r in history.regressions + history.unknown], fail_on_unknown=args.fail_on_unknown)
 
 
 def add_export_parser(subparsers: Any) -> None:

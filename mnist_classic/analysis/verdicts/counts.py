@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import relative_spread
+from .decide import decide
 
 __all__ = [
     "COUNT_METRICS",
@@ -98,15 +99,18 @@ def judge_counts(b_ok: pd.DataFrame, n_ok: pd.DataFrame, metric: str, max_ratio:
     mb, mn = float(np.median(cb)), float(np.median(cn))
     ratio = mn / mb if mb > 0 else (float("inf") if mn > 0 else 1.0)
     noise = max(NOISE_FLOOR, _seed_spread(b_ok, metric), _seed_spread(n_ok, metric))
-    verdict, note = "same", ""
-    if ratio > max_ratio and ratio - 1 > noise:
-        verdict = "worse"
-    elif ratio < 1 / max_ratio and 1 - ratio > noise:
-        verdict = "better"
-    elif abs(ratio - 1) <= noise:
-        note = f"inside the noise ({100 * noise:.2g}%)"
-    else:
-        note = f"within the gate (x{max_ratio:g})"
+    # A count is exact up to the measured noise: the ratio's interval is ratio x/÷ (1 + noise), and the same
+    # interval serves the test and the equivalence (there is no sampling to correct for).
+    interval = (ratio / (1 + noise), ratio * (1 + noise))
+    verdict = decide(ratio, interval, interval, gate=max_ratio)
+    note = ""
+    if verdict == "same":
+        note = f"inside the noise ({100 * noise:.2g}%)" if abs(ratio - 1) <= noise else f"within the gate (x{max_ratio:g})"
+    elif verdict == "unknown":
+        note = (
+            f"on the gate (x{max_ratio:g}) within the noise ({100 * noise:.2g}%): "
+            "more repeats on each side, or a gate further from the change"
+        )
     return {
         "baseline": mb,
         "new": mn,
