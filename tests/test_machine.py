@@ -151,6 +151,7 @@ def test_one_run_per_side_is_unknown_however_far_apart(tmp_path, truth, capsys):
     assert "1 verdict(s) unknown" in out
     assert main(["compare", str(base), str(new), "--fail-on-unknown"]) == 3
 
+
 def test_a_case_records_warm_up_cpu_seconds_and_the_machine(tmp_path):
     rng = np.random.default_rng(0)
     X, y = rng.random((300, 16)).astype(np.float32), np.arange(300) % 3

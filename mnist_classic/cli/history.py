@@ -56,7 +56,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     for path in write_history(history, args.out):
         print(path)
     print(history.verdict_line())
-    return exit_code([r.verdict for _, r in history.regressions + history.unknown], fail_on_unknown=args.fail_on_unknown)
+    return exit_code(
+        [r.verdict for _, r in history.regressions + history.unknown], fail_on_unknown=args.fail_on_unknown
+    )
 
 
 def add_export_parser(subparsers: Any) -> None:

@@ -201,7 +201,7 @@ def run_bisect(
             raise BisectError(f"bisect: {name} is not a commit of {root}: {good if name == 'GOOD' else bad!r}")
     folder = Path(tempfile.mkdtemp(prefix="mnist-classic-bisect-"))
     tree = folder / "tree"
-    state = {
+    state: dict[str, Any] = {
         "tree": str(tree),
         "folder": str(folder),
         "run_args": list(run_args),

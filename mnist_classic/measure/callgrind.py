@@ -194,6 +194,7 @@ def counted_environment(base: dict[str, str] | None = None) -> dict[str, str]:
 def callgrind_command(out_dir: Path, argv: list[str]) -> list[str]:
     """``valgrind --tool=callgrind ...`` around ``python argv`` (this interpreter), dumps into ``out_dir``."""
     return [
+        *_no_aslr(),
         shutil.which("valgrind") or "valgrind",
         "--tool=callgrind",
         "--instr-atstart=no",  # nothing counted outside the measured regions
@@ -204,6 +205,20 @@ def callgrind_command(out_dir: Path, argv: list[str]) -> list[str]:
         "-P",  # the working directory (whose listing changes as results are written) is not on sys.path
         *argv,
     ]
+
+
+@cache
+def _no_aslr() -> list[str]:
+    """``setarch <arch> -R`` (address-space randomization off for the child) where it works here, else nothing."""
+    exe = shutil.which("setarch")
+    if exe is None or not sys.platform.startswith("linux"):
+        return []
+    cmd = [exe, os.uname().machine, "-R"]
+    try:
+        ok = subprocess.run([*cmd, "true"], capture_output=True, timeout=30, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return cmd if ok else []
 
 
 _TRIGGER = re.compile(r"^desc: Trigger: Client Request: (.*)$")

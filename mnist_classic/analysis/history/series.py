@@ -320,7 +320,7 @@ def build_history(
     """
     validate_axis(axis)
     validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions, margin)
-    settings = {
+    settings: dict[str, Any] = {
         "margin": margin,
         "max_instructions": max_instructions,
         "max_slowdown": max_slowdown,

@@ -192,7 +192,7 @@ def _runs(rows: pd.DataFrame, metric: str) -> np.ndarray:
     keep = x > 0
     if not by:
         return np.log(x[keep].to_numpy(dtype=float)).mean(keepdims=True) if keep.any() else np.empty(0)
-    logs = np.log(x[keep].astype(float))
+    logs = pd.Series(np.log(x[keep].to_numpy(dtype=float)), index=x[keep].index)
     keys = [rows.loc[keep, c].astype(str) for c in by]
     return logs.groupby(keys).mean().to_numpy(dtype=float)
 
@@ -261,7 +261,9 @@ def _time(
     )
 
 
-def _undecided(ratio: float, test: tuple[float, float] | None, runs: tuple[int, int], gate: float, margin: float) -> str:
+def _undecided(
+    ratio: float, test: tuple[float, float] | None, runs: tuple[int, int], gate: float, margin: float
+) -> str:
     """What would decide an ``unknown`` time verdict of ``compare``."""
     if test is None:
         return (

@@ -105,7 +105,9 @@ def judge_counts(b_ok: pd.DataFrame, n_ok: pd.DataFrame, metric: str, max_ratio:
     verdict = decide(ratio, interval, interval, gate=max_ratio)
     note = ""
     if verdict == "same":
-        note = f"inside the noise ({100 * noise:.2g}%)" if abs(ratio - 1) <= noise else f"within the gate (x{max_ratio:g})"
+        note = (
+            f"inside the noise ({100 * noise:.2g}%)" if abs(ratio - 1) <= noise else f"within the gate (x{max_ratio:g})"
+        )
     elif verdict == "unknown":
         note = (
             f"on the gate (x{max_ratio:g}) within the noise ({100 * noise:.2g}%): "

@@ -157,7 +157,9 @@ def judge_ratios(
         verdict, note = "same", f"difference under the {resolution:g} s resolution"
     else:
         verdict = decide(mean, (tlo, thi), (elo, ehi), gate=gate, margin=m)
-        if verdict == "unknown":
+        if verdict == "same":
+            note = f"interval inside the margin (x{m:g})"
+        elif verdict == "unknown":
             note = _undecided(mean, (lo, hi), (tlo, thi), len(ratios), gate, m, family)
     return {
         "rounds": len(ratios),
@@ -353,7 +355,16 @@ def _case_rows(
         if base:
             out.append(
                 _Speed(
-                    case, metric, base, new, s["max_slowdown"], s["time_resolution"], untimed, left_out, s["margin"], busy
+                    case,
+                    metric,
+                    base,
+                    new,
+                    s["max_slowdown"],
+                    s["time_resolution"],
+                    untimed,
+                    left_out,
+                    s["margin"],
+                    busy,
                 )
             )
     if counted(b_rows) and counted(n_rows):
