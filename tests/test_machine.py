@@ -190,3 +190,31 @@ def test_free_cores_and_the_watch_see_a_busy_neighbour():
             time.sleep(1.0)
     assert watch.values["others_cores"] >= 0.6
     assert calibrate() > 0
+
+
+def test_the_free_core_monitor_sleeps_only_when_its_window_is_too_short_or_too_long(monkeypatch):
+    from mnist_classic.measure import machine
+
+    n = os.cpu_count() or 1
+    clock = {"t": 100.0, "busy": 0.0, "own": 0.0}
+    slept = []
+
+    def sleep(s):
+        slept.append(s)
+        clock["t"] += s
+
+    monkeypatch.setattr(machine.time, "sleep", sleep)
+    monitor = machine.FreeCoresMonitor(sample_s=0.25, max_window_s=2.0)
+    monitor._reading = lambda: (clock["busy"], clock["own"], clock["t"])
+    assert monitor() == n and slept == [0.25]  # the first call samples
+    for _ in range(50):  # trivial cases of 2 ms each, this process busy, nobody else: no more sleeps
+        clock["t"] += 0.002
+        clock["busy"] += 0.002
+        clock["own"] += 0.002
+        assert monitor() == n
+    assert slept == [0.25] and monitor.samples == 1
+    clock["t"] += 1.0  # a case of one second while a neighbour kept a core busy: read as it stands
+    clock["busy"] += 1.0
+    assert monitor() == max(1, n - 1) and slept == [0.25]
+    clock["t"] += 10.0  # a long case: its window says too little about now, so a fresh sample
+    assert monitor() == n and slept == [0.25, 0.25] and monitor.samples == 2

@@ -26,7 +26,7 @@ import numpy as np
 from .._files import atomic_write
 from ..data.loader import Dataset
 from ..measure.environment import collect_environment
-from ..measure.machine import free_cores
+from ..measure.machine import FreeCoresMonitor
 from ..results import ResultWriter, read_results, save_labels
 from ..spec.engines import get_engine
 from ..spec.runconfig import RunConfig
@@ -271,6 +271,7 @@ def _run_sequential(
     # Materialize the data in memory once, outside every timed region.
     X_train, y_train = np.ascontiguousarray(ds.X_train[:n_max]), np.asarray(ds.y_train[:n_max])
     X_test, y_test = np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test)
+    free_cores = FreeCoresMonitor()  # one sleep to sample per run, not per case (see its docstring)
 
     def execute(case: Case) -> dict[str, Any]:
         if counting:
