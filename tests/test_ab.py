@@ -451,3 +451,44 @@ def test_a_slowdown_seen_beside_a_busy_process_is_unknown(tmp_path, truth):
     assert rows["quiet"].verdict == "worse"
     assert rows["busy"].verdict == "unknown"
     assert rows["busy"].note.startswith("machine busy: other processes used 1.2 cores during the baseline runs")
+
+
+def test_sequential_rounds_add_batches_while_asked_within_the_budgets(tmp_path, monkeypatch):
+    from mnist_classic.cli.ab import looks
+    from mnist_classic.matrix import ab as matrix_ab
+
+    ran: list[list[int]] = []
+    monkeypatch.setattr(matrix_ab, "build_env", lambda *a, **k: matrix_ab.Env.__new__(matrix_ab.Env))
+    monkeypatch.setattr(matrix_ab, "_write_log", lambda *a, **k: None)
+
+    def fake_rounds(batch, envs, run_args, out, mode, run_timeout, on_output, on_round, done):
+        ran.append([r.round for r in batch])
+        done.extend(batch)
+
+    monkeypatch.setattr(matrix_ab, "_rounds", fake_rounds)
+    asked = []
+
+    def more(look):
+        asked.append(look)
+        return look < 2  # unknown after the first look, settled after the second
+
+    args = {"mode": "interleave", "order_seed": 1}
+    matrix_ab.run_ab("a", "b", [], tmp_path / "x.csv", rounds=3, max_rounds=12, more=more, **args)
+    assert ran == [[1, 2, 3], [4, 5, 6]] and asked == [1, 2]
+    ran.clear()
+    matrix_ab.run_ab("a", "b", [], tmp_path / "y.csv", rounds=3, max_rounds=7, more=lambda look: True, **args)
+    assert ran == [[1, 2, 3], [4, 5, 6], [7]]  # never past --max-rounds
+    ran.clear()
+    matrix_ab.run_ab("a", "b", [], tmp_path / "z.csv", rounds=3, max_rounds=12, max_time=1e-9, more=more, **args)
+    assert ran == [[1, 2, 3]]  # out of time: no further batch
+    # the first rounds are the same as without sequential rounds
+    plain = matrix_ab.round_plan(3, "interleave", 1, [0, 1])
+    assert [r.order for r in plain] == [r.order for r in matrix_ab.round_plan(12, "interleave", 1, [0, 1])[:3]]
+    with pytest.raises(ValueError, match="The '--max-rounds' option must be an integer >= --rounds"):
+        matrix_ab.run_ab("a", "b", [], tmp_path / "w.csv", rounds=3, max_rounds=2, **args)
+    assert looks(3, 12) == 4 and looks(3, None) == 1
+
+
+def test_max_time_without_max_rounds_is_misuse(capsys):
+    assert main(["ab", "--base", "x", "--new", "y", "--max-time", "60"]) == 2
+    assert "--max-time bounds sequential rounds: give --max-rounds too" in capsys.readouterr().err
