@@ -76,7 +76,7 @@ def _git(args: Sequence[str], cwd: Path, *, check: bool = True) -> str:
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     if check and proc.returncode != 0:
         why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-        raise BisectError(f"git {' '.join(args[:2])} failed: {why}")
+        raise BisectError(f"bisect: git {' '.join(args[:2])} failed: {why}")
     return proc.stdout.strip()
 
 
