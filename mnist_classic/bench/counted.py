@@ -130,7 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     X_test, y_test = np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test)
     requests = client_requests()
     with threadpool_limits(limits=1):
-        out = run_case(case, X_train, y_train, X_test, y_test, region=requests.region)
+        warmup = spec.get("warmup", "none")
+        out = run_case(case, X_train, y_train, X_test, y_test, region=requests.region, warmup=warmup)
         out["count_basis"] = json.dumps(count_basis(), sort_keys=True)
     tmp = Path(f"{out_path}.part")
     tmp.write_bytes(pickle.dumps(out))
