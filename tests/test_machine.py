@@ -192,6 +192,14 @@ def test_free_cores_and_the_watch_see_a_busy_neighbour():
     assert calibrate() > 0
 
 
+def test_the_watch_records_the_process_and_its_cpu():
+    with MachineWatch() as watch:
+        pass
+    assert watch.values["process_id"] == os.getpid()
+    cpu = watch.values["cpu"]
+    assert cpu is None or 0 <= cpu < (os.cpu_count() or 1)
+
+
 def test_the_free_core_monitor_sleeps_only_when_its_window_is_too_short_or_too_long(monkeypatch):
     from mnist_classic.measure import machine
 

@@ -13,7 +13,9 @@ timed case records (columns of the same names):
   ``/proc/stat``; this process included) at the case's start;
 - ``calibration_s``: a short fixed workload timed before the case (best of
   three): a machine-speed index for the moment. Its ratio between two runs
-  describes the day's machine; it does not translate seconds between CPU models.
+  describes the day's machine; it does not translate seconds between CPU models;
+- ``process_id`` and ``cpu``: the process that measured the case and the CPU it
+  was on at the end (psutil's ``cpu_num``, Linux's ``sched_getcpu``).
 
 :func:`free_cores` samples the other processes' load before a case so that the
 case asks for no more BLAS/OpenMP threads than the cores they leave free;
@@ -169,6 +171,13 @@ class MachineWatch:
             # CPU times tick every 10 ms: on a short case the estimate is coarse, so it is kept within [0, cores].
             others = max(0.0, (b1 - b0) - own) / wall
             self.values["others_cores"] = round(min(others, float(os.cpu_count() or 1)), 3)
+        # The measurement's process and the CPU it ended on: the machine's speed varies between
+        # processes (and cores), so the rows show which repeats shared a process.
+        self.values["process_id"] = os.getpid()
+        try:
+            self.values["cpu"] = psutil.Process().cpu_num()
+        except (AttributeError, psutil.Error):  # pragma: no cover - macOS and Windows have no cpu_num
+            self.values["cpu"] = None
         has_steal = hasattr(psutil.cpu_times(), "steal")
         if has_steal and tot1 > tot0:
             self.values["steal_fraction"] = round((s1 - s0) / (tot1 - tot0), 4)

@@ -96,6 +96,9 @@ COLUMNS: tuple[str, ...] = (
     "steal_fraction",
     "load_avg",
     "procs_running",
+    # the process and CPU of each measurement (0.3): the level at which the machine's speed varies
+    "process_id",
+    "cpu",
     # A/B runs (0.3): mnist-classic ab
     "side",
     "ab_round",
@@ -114,6 +117,7 @@ OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
     "0.2.0.dev0 (before engines)": ("engine", "engine_version", "accelerated", *_NEW_03),
     "0.2 (before the 0.3 columns)": _NEW_03,
     "0.3.0.dev0 (neural columns, before instruction counts)": _AFTER_NEURAL,
+    "0.3.0.dev0 (before the process and CPU columns)": ("process_id", "cpu"),
 }
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).
@@ -144,6 +148,8 @@ NUMERIC_COLUMNS: frozenset[str] = frozenset(
         "steal_fraction",
         "load_avg",
         "procs_running",
+        "process_id",
+        "cpu",
         "ab_round",
         "n_params",
     }
