@@ -26,7 +26,7 @@ class Work(ClassifierMixin, BaseEstimator):
         self.units = units
 
     def fit(self, X, y):
-        W = np.random.default_rng(0).standard_normal((X.shape[1], 8)).astype(X.dtype)
+        W = np.random.default_rng(0).standard_normal((X.shape[1], 64)).astype(X.dtype)
         self.acc_ = sum(float(np.abs(X @ W).sum()) for _ in range(self.units + round(self.units * EXTRA)))
         self.nc_ = NearestCentroid().fit(X, y)
         self.classes_ = self.nc_.classes_
@@ -96,7 +96,7 @@ def test_bisect_names_the_commit_that_added_5_percent_of_work(tmp_path, capsys):
     history = [(0.0, "start"), (0.0, "docs"), (0.05, "five percent more work"), (0.05, "tidy"), (0.05, "more docs")]
     repo, commits = _repo(tmp_path, history)
     run = ["--pipelines", "work", "--plugin", "work.py", "--n-train", "100", "--n-test", "100"]
-    code = main(["bisect", commits[0], commits[-1], "--repo", str(repo), "--", *run])
+    code = main(["bisect", commits[0], commits[-1], "--repo", str(repo), "--phase", "fit", "--", *run])
     out, err = capsys.readouterr()
     assert code == 0, out + err
     assert out.splitlines()[-1] == f"first bad commit: {commits[2]} five percent more work"

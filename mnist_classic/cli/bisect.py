@@ -34,6 +34,12 @@ def add_bisect_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="instructions (default: counted under valgrind, exact) or time (wall seconds, --runs per commit)",
     )
     p.add_argument(
+        "--phase",
+        choices=("all", "fit", "predict"),
+        default="all",
+        help="what decides: all of compare's verdicts (default), or only fit's or only predict's speed",
+    )
+    p.add_argument(
         "--runs", type=int, default=None, metavar="N", help="runs per commit (default 1 on instructions, 3 on time)"
     )
     p.add_argument(
@@ -71,6 +77,7 @@ def cmd_bisect(args: argparse.Namespace, run_args: Sequence[str]) -> int:
             runs=args.runs,
             gate_args=gate,
             on_step=step,
+            phase=args.phase,
         )
     except BisectError as exc:
         raise UsageError(f"{PROG} {exc}") from None

@@ -110,6 +110,10 @@ def _judge(state: dict[str, Any], new: Path) -> tuple[int, str]:
         return code, (proc.stderr.strip().splitlines() or ["compare failed"])[-1]
     rows = [r for r in json.loads(proc.stdout)["rows"] if r["metric"] not in ("accuracy", "status")]
     judged = [r for r in rows if (r["metric"].endswith("instructions")) == (state["measure"] == "instructions")]
+    if state.get("phase", "all") != "all":  # only fit or only predict is judged: the verdict is theirs
+        judged = [r for r in judged if r["metric"].startswith(state["phase"])]
+        verdicts = {r["verdict"] for r in judged}
+        code = BAD if "worse" in verdicts else SKIP if "unknown" in verdicts else GOOD
     if not judged:
         return code, ""
     order = {"worse": 0, "unknown": 1, "better": 2, "same": 3}
@@ -155,6 +159,7 @@ def run_bisect(
     runs: int | None = None,
     gate_args: Sequence[str] = (),
     on_step: Callable[[BisectStep], None] | None = None,
+    phase: str = "all",
 ) -> BisectResult:
     """Find the first commit between GOOD and BAD whose case(s) ``compare`` calls worse than GOOD's.
 
@@ -173,6 +178,9 @@ def run_bisect(
         ``compare``'s gate options (``--max-instructions 1.005``, ...).
     on_step : callable or None
         Called with each commit's :class:`BisectStep` as it is known (GOOD and BAD first).
+    phase : {"all", "fit", "predict"}, default="all"
+        What is judged: ``compare``'s whole verdict (accuracy included), or the
+        speed of ``fit`` only, or of ``predict`` only.
 
     Returns
     -------
@@ -186,6 +194,9 @@ def run_bisect(
     ValueError
         ``measure`` or ``runs`` out of range.
     """
+    if phase not in ("all", "fit", "predict"):
+        msg = f"The 'phase' parameter must be one of all, fit, predict. Got {phase!r} instead."
+        raise ValueError(msg)
     if measure not in ("instructions", "time"):
         msg = f"The 'measure' parameter must be one of instructions, time. Got {measure!r} instead."
         raise ValueError(msg)
@@ -208,6 +219,7 @@ def run_bisect(
         "measure": measure,
         "runs": runs,
         "gate_args": list(gate_args),
+        "phase": phase,
         "baseline": str(folder / f"{good_sha}.csv"),
     }
     steps: list[BisectStep] = []
