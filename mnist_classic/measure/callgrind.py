@@ -35,9 +35,14 @@ What makes two counts of the same code equal, each measured here:
   (as ``timeit`` does), so that a collection does not fall inside a short
   region in one run and outside it in the next.
 
-What remains is about 10^5 instructions per region from the state of the
-allocators at its start: 0.1-0.3% of a 30-million-instruction kNN fit on 300
-images, 0.01% of a fit of a few billion. ``benchmarks/instructions.py``
+What remains is the state of glibc's allocator at a region's start: about
+10^5 instructions for most regions (0.1-0.3% of a 30-million-instruction kNN
+fit on 300 images, 0.01% of a fit of a few billion), but up to about 1% of a
+predict that allocates per image (svm at n_train 500, n_test 200: 336.9 or
+340.2 million instructions, the difference all in ``_int_malloc`` and
+``unlink_chunk``, after different histories before the region; an untimed
+warm-up of the whole case in the child, or a lower mmap threshold, did not
+remove it). ``benchmarks/instructions.py``
 measures it on the default grid (the README's "Speed you can gate on").
 """
 
