@@ -44,7 +44,7 @@ COUNT_METRICS: tuple[str, ...] = ("fit_instructions", "predict_instructions")
 #: counted twice, once beside a busy process: 0.41%, a 37-million-instruction predict; 19 of the 20 counts
 #: within 0.18%), rounded up. Not lowered: svm's predict at n_train 500 / n_test 200 still moves by up to
 #: about 1% with the allocator's state at the region's start (docs/speed.md), while other counts agree
-#: within 0.02%; a count past the gate but inside this floor is "unknown", never "worse".
+#: within 0.02%.
 NOISE_FLOOR = 0.005
 
 
