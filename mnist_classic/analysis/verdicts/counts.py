@@ -112,8 +112,8 @@ def judge_counts(b_ok: pd.DataFrame, n_ok: pd.DataFrame, metric: str, max_ratio:
         )
     elif verdict == "unknown":
         note = (
-            f"on the gate (x{max_ratio:g}) within the noise ({100 * noise:.2g}%): "
-            "more repeats on each side, or a gate further from the change"
+            f"x{ratio:.4f} is within the noise ({100 * noise:.2g}%) of the gate (x{max_ratio:g} or its inverse): "
+            "neither worse nor the same; more repeats on each side, or another gate, would decide"
         )
     return {
         "baseline": mb,
