@@ -3,22 +3,27 @@
     python benchmarks/noise.py [--methods sequential,interleave,duet,instructions] [--comparisons 20]
                                [--trials 5] [--n-train 5000] [--n-test 2000] [--rounds 10]
                                [--units 1000] [--sizes 15,5] [--max-slowdown 1.03] [--out DIR]
+                               [--runs 3] [--max-rounds N] [--max-time SEC]
 
 Each method compares a baseline and a new version of one pipeline, ``work``
 (a user's package: a fixed number of units of deterministic one-thread work in
 ``fit``, then a nearest-centroid classifier; the new version does 5% or 15%
 more units, or the same):
 
-- ``sequential``: two plain ``run``s one after the other (3 repeats each,
-  warm-up and machine state as every run has them), judged by ``compare``;
+- ``sequential``: ``--runs`` plain ``run``s per side (3 repeats each, warm-up
+  and machine state as every run has them), judged by ``compare`` over the runs;
 - ``interleave`` and ``duet``: ``mnist-classic ab`` on the two versions
-  installed as packages (``--rounds`` rounds, randomized order or both at once);
+  installed as packages (``--rounds`` rounds, randomized order or both at once;
+  with ``--max-rounds``, sequential rounds up to that many, ``--max-time`` each);
 - ``instructions``: two ``run --measure instructions``, judged by ``compare``.
 
-Per method it prints: false alarms over ``--comparisons`` A/A comparisons
-(half of them beside a process that keeps one core busy, started and ended by
-this script), how often a 5% and a 15% slowdown are found (``--trials`` each,
-quiet and busy), and the median seconds a comparison takes. Every comparison,
+Every comparison runs with ``--fail-on-unknown``, so its exit says its verdict:
+1 worse, 3 unknown, 0 same. Per method it prints: false ``worse`` and
+``unknown`` over ``--comparisons`` A/A comparisons (half of them beside a
+process that keeps one core busy, started and ended by this script), how often
+a 5% and a 15% slowdown are found (``worse``) and left ``unknown`` (``--trials``
+each, quiet and busy), the mean rounds of an ``ab`` verdict and the mean
+seconds per verdict; the load average at each comparison's end is in the log. Every comparison,
 A/A included, is judged at one gate, ``--max-slowdown`` (default 1.03: the
 default gate, 1.10, is above a 5% slowdown, which could then never be found).
 Each comparison's exit code is also appended to ``DIR/outcomes.csv``. Run it alone.
@@ -71,27 +76,41 @@ def make_versions(folder: Path, units: int) -> dict[str, dict[str, Path]]:
 
 def cli(*argv: str) -> int:
     done = subprocess.run([sys.executable, "-m", "mnist_classic", *argv], capture_output=True, text=True, check=False)
-    if done.returncode not in (0, 1):  # a misuse or a crash is not a verdict: say what it was
+    if done.returncode not in (0, 1, 3):  # a misuse or a crash is not a verdict: say what it was
         print(f"exit {done.returncode} from {argv[0]}: {done.stderr.strip().splitlines()[-1:]}", flush=True)
     return done.returncode
 
 
 def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Path]], folder: Path) -> Callable:
-    """A function (base, new, tag) -> compare's exit code for one comparison with ``name``."""
+    """A function (base, new, tag) -> (the verdict's exit code, rounds or runs a side) for one comparison."""
     size = ["--n-train", str(args.n_train), "--n-test", str(args.n_test), "-q"]
 
-    def runs(base: str, new: str, tag: str, extra: list[str]) -> int:
-        a, b = folder / f"{tag}-a.csv", folder / f"{tag}-b.csv"
-        for label, out in ((base, a), (new, b)):
-            plugin = str(versions[label]["plugin"])
-            cli("run", "--pipelines", "work", "--plugin", plugin, "--repeats", "3", *size, *extra, "-o", str(out))
-        return cli("compare", str(a), str(b), "--max-slowdown", str(args.max_slowdown))
+    def runs(base: str, new: str, tag: str, extra: list[str]) -> tuple[int, int]:
+        a, b = folder / f"{tag}-a", folder / f"{tag}-b"
+        n = 1 if extra else args.runs  # counts: one run a side decides
+        for k in range(n):  # the sides' runs alternate, so that a slow spell of the machine meets both
+            for label, out in ((base, a), (new, b)):
+                plugin = str(versions[label]["plugin"])
+                argv = ["run", "--pipelines", "work", "--plugin", plugin, "--repeats", "3", *size, *extra]
+                cli(*argv, "-o", str(out / f"run{k}.csv"))
+        gate = ["--max-slowdown", str(args.max_slowdown), "--fail-on-unknown"]
+        return cli("compare", str(a), str(b), *gate), n
 
-    def ab(base: str, new: str, tag: str, mode: str) -> int:
+    def ab(base: str, new: str, tag: str, mode: str) -> tuple[int, int]:
         reqs = [str(versions[base]["package"]), str(versions[new]["package"])]
         argv = ["ab", "--base", reqs[0], "--new", reqs[1], "--mode", mode, "--rounds", str(args.rounds)]
-        argv += ["--max-slowdown", str(args.max_slowdown)]
-        return cli(*argv, "--pipelines", "work", *size, "--output", str(folder / f"{tag}.csv"))
+        argv += ["--max-slowdown", str(args.max_slowdown), "--fail-on-unknown"]
+        if args.max_rounds:
+            argv += ["--max-rounds", str(args.max_rounds)]
+            argv += ["--max-time", str(args.max_time)] if args.max_time else []
+        out = folder / f"{tag}.csv"
+        code = cli(*argv, "--pipelines", "work", *size, "--output", str(out))
+        rounds = 0
+        if out.exists():
+            import pandas as pd
+
+            rounds = int(pd.read_csv(out)["ab_round"].max())
+        return code, rounds
 
     return {
         "sequential": lambda b, n, t: runs(b, n, t, []),
@@ -104,6 +123,7 @@ def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Pa
 def evaluate(name: str, compare_once: Callable, args: argparse.Namespace, log: Path) -> str:
     """Run one method's comparisons (A/A, then +15% and +5%, quiet and busy); return its table row."""
     seconds: list[float] = []
+    rounds: list[int] = []
     results: dict[tuple[str, bool], list[int]] = {}
 
     def once(new: str, busy: bool, i: int) -> None:
@@ -111,16 +131,17 @@ def evaluate(name: str, compare_once: Callable, args: argparse.Namespace, log: P
         neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
         try:
             t0 = time.perf_counter()
-            code = compare_once("0", new, f"{name}-{new}-{condition}-{i}")
+            code, k = compare_once("0", new, f"{name}-{new}-{condition}-{i}")
             seconds.append(time.perf_counter() - t0)
+            rounds.append(k)
         finally:
             if neighbour is not None:
                 neighbour.kill()
                 neighbour.wait()
         results.setdefault((new, busy), []).append(code)
         with log.open("a") as f:
-            f.write(f"{name},{new},{condition},{i},{code},{seconds[-1]:.1f},{os.getloadavg()[0]:.2f}\n")
-        print(f"{name}: +{new}% {condition} #{i}: exit {code}", flush=True)
+            f.write(f"{name},{new},{condition},{i},{code},{rounds[-1]},{seconds[-1]:.1f},{os.getloadavg()[0]:.2f}\n")
+        print(f"{name}: +{new}% {condition} #{i}: exit {code} ({VERDICT.get(code, 'error')})", flush=True)
 
     for i in range(args.comparisons):
         once("0", i % 2 == 1, i)
@@ -128,11 +149,14 @@ def evaluate(name: str, compare_once: Callable, args: argparse.Namespace, log: P
         for busy in (False, True):
             for i in range(args.trials):
                 once(new, busy, i)
-    alarms = sum(c == 1 for busy in (False, True) for c in results.get(("0", busy), []))
-    found = {k: f"{sum(c == 1 for c in v)} of {len(v)}" for k, v in results.items()}
+    aa = [c for busy in (False, True) for c in results.get(("0", busy), [])]
+    alarms = f"{aa.count(1)} / {aa.count(3)} of {len(aa)}" if aa else "not run"
+    found = {k: f"{v.count(1)} / {v.count(3)} of {len(v)}" for k, v in results.items()}
     cells = " | ".join(found.get((n, b), "not run") for n in ("15", "5") for b in (False, True))
-    alarms_cell = f"{alarms} of {args.comparisons}" if args.comparisons else "not run"
-    return f"| {name} | {alarms_cell} | {cells} | {statistics.median(seconds):.0f} s |"
+    return f"| {name} | {alarms} | {cells} | {statistics.mean(rounds):.1f} | {statistics.mean(seconds):.0f} s |"
+
+
+VERDICT = {0: "same", 1: "worse", 3: "unknown"}
 
 
 def main() -> int:
@@ -147,6 +171,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="15,5", help="the slowdowns to detect, in percent: 15, 5 or both")
     parser.add_argument("--max-slowdown", type=float, default=1.03, help="the gate of every comparison")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--runs", type=int, default=3, help="sequential: runs per side (compare judges over runs)")
+    parser.add_argument("--max-rounds", type=int, default=None, help="ab: sequential rounds up to this many")
+    parser.add_argument("--max-time", type=float, default=None, help="ab: no batch of rounds after SEC seconds")
     args = parser.parse_args()
     if not args.sizes or set(args.sizes.split(",")) - {"15", "5"}:
         parser.error(f"--sizes: expected 15, 5 or 15,5, got {args.sizes!r}")
@@ -157,11 +184,11 @@ def main() -> int:
     versions = make_versions(folder, args.units)
     log = folder / "outcomes.csv"
     if not log.exists():
-        log.write_text("method,slowdown_pct,condition,trial,exit,seconds,load_avg\n")
+        log.write_text("method,slowdown_pct,condition,trial,exit,rounds,seconds,load_avg\n")
     table = [evaluate(name, method(name, args, versions, folder), args, log) for name in args.methods.split(",")]
-    print("\n| method | A/A false alarms | 15% found, quiet | 15% found, busy | 5% found, quiet | 5% found, busy |"
-          " time per comparison |")  # fmt: skip
-    print("|---|---|---|---|---|---|---:|")
+    print("\nEach cell: worse / unknown of comparisons (A/A: false worse / unknown).")
+    print("\n| method | A/A | 15% quiet | 15% busy | 5% quiet | 5% busy | rounds or runs a side | time per verdict |")
+    print("|---|---|---|---|---|---|---:|---:|")
     print("\n".join(table))
     return 0
 

@@ -7,6 +7,14 @@ predict times of each and their ratio (goal: within 3%), and checks that both
 predict exactly the same labels.
 
     python benchmarks/overhead.py [--n-train 10000] [--rounds 3] [--pipelines pca_svm rf logreg knn]
+
+``--harness N``: the harness's own cost per case instead. ``run_benchmark`` on N trivial cases (a
+uniform ``DummyClassifier``, n_train 100, n_test 100, as N repeats, the defaults otherwise: warm-up,
+machine state, free-core budget, CSV and predictions written), timed as a whole in this process;
+the harness per case is (the whole - the cases' fit and predict seconds) / N (goal: 20 ms), with
+how often the free-core monitor slept to sample. Run it alone: it is a wall-time figure.
+
+    python benchmarks/overhead.py --harness 500
 """
 
 from __future__ import annotations
@@ -21,12 +29,63 @@ from mnist_classic import load_dataset, parse_selector
 from mnist_classic.bench.case import Case, run_case
 
 
+def harness(cases: int) -> None:
+    """The harness's cost per case on ``cases`` trivial cases (see the module's docstring)."""
+    import tempfile
+    from pathlib import Path
+
+    import pandas as pd
+
+    from mnist_classic import RunConfig, run_benchmark
+    from mnist_classic.measure import machine
+
+    sleeps = []
+    monitor = machine.FreeCoresMonitor.__call__
+
+    def counting(self: machine.FreeCoresMonitor) -> int:
+        before = self.samples
+        out = monitor(self)
+        sleeps.append(self.samples - before)
+        return out
+
+    machine.FreeCoresMonitor.__call__ = counting  # type: ignore[method-assign]
+
+    def whole_run(n: int) -> tuple[float, float, int]:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "h.csv"
+            config = RunConfig(
+                pipelines=["sklearn.dummy:DummyClassifier[strategy=uniform]"],
+                n_train=[100],
+                n_test=100,
+                repeats=n,
+                output=str(out),
+            )
+            t0 = time.perf_counter()
+            run_benchmark(config)
+            whole = time.perf_counter() - t0
+            rows = pd.read_csv(out)
+        return whole, float(rows["fit_time_s"].sum() + rows["predict_time_s"].sum()), len(rows)
+
+    # A run's fixed costs (plan, data, the contract check, the warm-up) are the same for 1 case and for N:
+    # the difference of the two runs is N - 1 cases' worth of harness and measured calls.
+    one, one_measured, _ = whole_run(1)
+    sleeps.clear()
+    whole, measured, n = whole_run(cases)
+    per_case = ((whole - one) - (measured - one_measured)) / max(n - 1, 1)
+    print(f"{n} cases: {whole:.2f} s ({one:.2f} s for 1 case); fit + predict {measured:.3f} s")
+    print(f"harness per case: {1000 * per_case:.1f} ms; free-core samples in the {n}-case run: {sum(sleeps)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-train", type=int, default=10000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pipelines", nargs="+", default=["pca_svm", "rf", "logreg", "knn"])
+    parser.add_argument("--harness", type=int, default=None, metavar="N", help="the harness's cost on N trivial cases")
     args = parser.parse_args()
+    if args.harness is not None:
+        harness(args.harness)
+        return
     ds = load_dataset("mnist", n_train=args.n_train)
     X, y = np.ascontiguousarray(ds.X_train), np.asarray(ds.y_train)
     Xt, yt = np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test)

@@ -70,7 +70,7 @@ def test_known_ratios_give_known_verdicts_through_a_drifting_machine(tmp_path, t
     rows = {r.pipeline: r for r in cmp.rows if r.metric == "fit_time_s"}
     assert rows["slower"].ratio == pytest.approx(1.5) and rows["slower"].rounds == len(DRIFT)
     assert rows["slower"].ratios == pytest.approx([1.5] * len(DRIFT))
-    assert rows["gated"].note == "within the gate (x1.1)"
+    assert rows["gated"].note == "interval inside the margin (x1.1)"  # x1.05 in every round: the same, by TOST
     # the drift (x0.8 to x1.6) is in each side's seconds, not in the paired ratios
     assert rows["same"].base == pytest.approx(2.0 * np.exp(np.mean(np.log(DRIFT))))
     assert cmp.exit_code == 1 and [r.pipeline for r in cmp.regressions] == ["slower"]
@@ -85,10 +85,10 @@ def test_a_noisy_ratio_is_not_significant_and_one_round_is_not_judged(tmp_path, 
     cmp = judge(ab_rows(tmp_path / "noisy.csv", truth, cases))
     (row,) = [r for r in cmp.rows if r.metric == "fit_time_s"]
     assert row.ratio > 1.1 and row.ci[0] < 1 < row.ci[1]
-    assert (row.verdict, row.note) == ("same", "not significant")
+    assert row.verdict == "unknown" and row.note.startswith("beyond the gate (x1.1), not significant: ")
     cases = [{"pipeline": "once", "base": 2.0, "new": 4.0, "pred": pred}]
     (row,) = [r for r in judge(ab_rows(tmp_path / "one.csv", truth, cases, rounds=1)).rows if r.metric == "fit_time_s"]
-    assert (row.verdict, row.note, row.ci) == ("same", "needs 2 rounds or more", None)
+    assert (row.verdict, row.note, row.ci) == ("unknown", "needs 2 rounds or more", None)
 
 
 def test_verdicts_are_corrected_for_the_number_of_metrics_judged(tmp_path, truth):
@@ -104,7 +104,8 @@ def test_verdicts_are_corrected_for_the_number_of_metrics_judged(tmp_path, truth
     assert cmp.settings["metrics_judged"] == 2  # the predict times are the same on both sides: not tested
     for row in (r for r in cmp.rows if r.metric == "fit_time_s"):
         assert row.ci[0] > 1 and row.ratio > 1.1
-        assert (row.verdict, row.note) == ("same", "significant alone, not among 2 metrics (Bonferroni)")
+        assert row.verdict == "unknown"
+        assert row.note.startswith("significant alone, not among 2 metrics (Bonferroni): ")
     assert verdicts(judge(path, correction="none")) == {"svm": "worse", "knn": "worse"}
     one = ab_rows(tmp_path / "one.csv", truth, cases[:1])
     assert verdicts(judge(one)) == {"svm": "worse"}  # alone, no correction is due
@@ -404,7 +405,7 @@ def test_a_real_ab_between_two_versions_of_a_users_package(tmp_path, user_packag
     code = main(["ab", "--base", str(v1), "--new", str(v2), "--rounds", "5", "-o", str(ab), *run])
     out, err = capsys.readouterr()
     assert code == 1, out + err
-    assert out.strip().splitlines()[-1] == "REGRESSION in 1 metric(s): slowfit n_train=300 (fit)"
+    assert out.strip().splitlines()[-1].startswith("REGRESSION in 1 metric(s): slowfit n_train=300 (fit)")
     rows = load_runs([ab])
     pairs = rows.groupby(["side", "ab_round"]).size()
     assert sorted(pairs.index) == [(s, k) for s in ("base", "new") for k in range(1, 6)]
@@ -412,3 +413,82 @@ def test_a_real_ab_between_two_versions_of_a_users_package(tmp_path, user_packag
     assert set(rows["seed"]) == {0}
     # judged again from the CSV alone: the same verdict
     assert main(["ab", "--results", str(ab)]) == 1
+
+
+def test_three_verdicts_and_what_would_decide_an_unknown(tmp_path, truth, capsys):
+    pred = predictions(truth, 1900)
+    wobble = [1.0, 1.3, 0.8, 1.2, 0.85, 1.1]  # a ratio near 1, too spread for six rounds to show it inside x1.1
+    steady = [1.0, 1.02, 0.99, 1.01, 0.98, 1.0]
+    cases = [
+        {"pipeline": "wobbly", "base": lambda k: 2.0, "new": lambda k: 2.0 * wobble[k - 1], "pred": pred},
+        {"pipeline": "steady", "base": lambda k: 2.0, "new": lambda k: 2.0 * steady[k - 1], "pred": pred},
+    ]
+    path = ab_rows(tmp_path / "ab.csv", truth, cases)
+    rows = {r.pipeline: r for r in judge(path).rows if r.metric == "fit_time_s"}
+    assert rows["steady"].verdict == "same" and rows["steady"].ci[1] < 1.1
+    assert rows["wobbly"].verdict == "unknown"
+    assert rows["wobbly"].note.startswith("interval wider than the margin (x1.1): ")
+    assert main(["ab", "--results", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 verdict(s) unknown (see the notes for what would decide them)" in out
+    assert main(["ab", "--results", str(path), "--fail-on-unknown"]) == 3
+    capsys.readouterr()
+    # a wider margin settles it as the same
+    assert {r.pipeline: r.verdict for r in judge(path, margin=1.5).rows if r.metric == "fit_time_s"} == {
+        "wobbly": "same",
+        "steady": "same",
+    }
+
+
+def test_a_slowdown_seen_beside_a_busy_process_is_unknown(tmp_path, truth):
+    pred = predictions(truth, 1900)
+    busy = {"others_cores": 1.2}
+    cases = [
+        {"pipeline": "busy", "base": 2.0, "new": 3.0, "pred": pred, "columns_base": busy, "columns_new": busy},
+        {"pipeline": "quiet", "base": 2.0, "new": 3.0, "pred": pred},
+    ]
+    rows = {r.pipeline: r for r in judge(ab_rows(tmp_path / "ab.csv", truth, cases)).rows if r.metric == "fit_time_s"}
+    assert rows["quiet"].verdict == "worse"
+    assert rows["busy"].verdict == "unknown"
+    assert rows["busy"].note.startswith("machine busy: other processes used 1.2 cores during the baseline runs")
+
+
+def test_sequential_rounds_add_batches_while_asked_within_the_budgets(tmp_path, monkeypatch):
+    from mnist_classic.cli.ab import looks
+    from mnist_classic.matrix import ab as matrix_ab
+
+    ran: list[list[int]] = []
+    monkeypatch.setattr(matrix_ab, "build_env", lambda *a, **k: matrix_ab.Env.__new__(matrix_ab.Env))
+    monkeypatch.setattr(matrix_ab, "_write_log", lambda *a, **k: None)
+
+    def fake_rounds(batch, envs, run_args, out, mode, run_timeout, on_output, on_round, done):
+        ran.append([r.round for r in batch])
+        done.extend(batch)
+
+    monkeypatch.setattr(matrix_ab, "_rounds", fake_rounds)
+    asked = []
+
+    def more(look):
+        asked.append(look)
+        return look < 2  # unknown after the first look, settled after the second
+
+    args = {"mode": "interleave", "order_seed": 1}
+    matrix_ab.run_ab("a", "b", [], tmp_path / "x.csv", rounds=3, max_rounds=12, more=more, **args)
+    assert ran == [[1, 2, 3], [4, 5, 6]] and asked == [1, 2]
+    ran.clear()
+    matrix_ab.run_ab("a", "b", [], tmp_path / "y.csv", rounds=3, max_rounds=7, more=lambda look: True, **args)
+    assert ran == [[1, 2, 3], [4, 5, 6], [7]]  # never past --max-rounds
+    ran.clear()
+    matrix_ab.run_ab("a", "b", [], tmp_path / "z.csv", rounds=3, max_rounds=12, max_time=1e-9, more=more, **args)
+    assert ran == [[1, 2, 3]]  # out of time: no further batch
+    # the first rounds are the same as without sequential rounds
+    plain = matrix_ab.round_plan(3, "interleave", 1, [0, 1])
+    assert [r.order for r in plain] == [r.order for r in matrix_ab.round_plan(12, "interleave", 1, [0, 1])[:3]]
+    with pytest.raises(ValueError, match="The '--max-rounds' option must be an integer >= --rounds"):
+        matrix_ab.run_ab("a", "b", [], tmp_path / "w.csv", rounds=3, max_rounds=2, **args)
+    assert looks(3, 12) == 4 and looks(3, None) == 1
+
+
+def test_max_time_without_max_rounds_is_misuse(capsys):
+    assert main(["ab", "--base", "x", "--new", "y", "--max-time", "60"]) == 2
+    assert "--max-time bounds sequential rounds: give --max-rounds too" in capsys.readouterr().err

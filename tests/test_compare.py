@@ -28,6 +28,17 @@ def cmp_cli(capsys, base, new, *extra):
     return code, out, err
 
 
+def write_runs(folder, truth, cases, runs=3, drift=0.01):
+    """A folder of ``runs`` runs of the same cases, each run's times ``1 + drift * k`` times the first's."""
+    folder.mkdir()
+    for k in range(runs):
+        scaled = [
+            {**c, **{m: [t * (1 + drift * k) for t in c[m]] for m in ("fit", "predict") if m in c}} for c in cases
+        ]
+        write_run(folder / f"run{k}.csv", truth, scaled, run_id=f"{folder.name}{k}")
+    return folder
+
+
 def test_identical_runs_are_the_same(tmp_path, truth, capsys):
     cases = [{"pipeline": "svm", "pred": predictions(truth)}, {"pipeline": "knn", "pred": predictions(truth, 9700)}]
     base = write_run(tmp_path / "base.csv", truth, cases)
@@ -41,16 +52,16 @@ def test_identical_runs_are_the_same(tmp_path, truth, capsys):
 
 def test_times_scaled_by_1_5_fail_naming_the_case(tmp_path, truth, capsys):
     pred = predictions(truth)
-    base = write_run(
-        tmp_path / "base.csv",
+    base = write_runs(
+        tmp_path / "base",
         truth,
         [
             {"pipeline": "svm", "pred": pred, "fit": [10.0], "predict": [2]},
             {"pipeline": "knn", "pred": pred, "fit": [1.0], "predict": [5]},
         ],
     )
-    new = write_run(
-        tmp_path / "new.csv",
+    new = write_runs(
+        tmp_path / "new",
         truth,
         [
             {"pipeline": "svm", "pred": pred, "fit": [15.0], "predict": [3]},
@@ -60,14 +71,45 @@ def test_times_scaled_by_1_5_fail_naming_the_case(tmp_path, truth, capsys):
     code, out, _ = cmp_cli(capsys, base, new)
     assert code == 1
     assert "REGRESSION in 2 metric(s): svm n_train=60000 (fit_time_s), svm n_train=60000 (predict_time_s)" in out
-    assert "x1.500" in out
+    assert "x1.500 [" in out  # the ratio over runs, with its interval
     assert "knn" not in out.splitlines()[-1]
+    knn = [line for line in out.splitlines() if line.startswith("knn") and " fit " in line]
+    assert knn and "same" in knn[0]  # equal over three runs: the interval lies inside the margin
+
+
+def test_one_run_per_side_is_unknown_and_fail_on_unknown_exits_3(tmp_path, truth, capsys):
+    pred = predictions(truth)
+    base = write_run(tmp_path / "base.csv", truth, [{"pipeline": "svm", "pred": pred, "fit": [10.0], "predict": [2]}])
+    new = write_run(tmp_path / "new.csv", truth, [{"pipeline": "svm", "pred": pred, "fit": [15.0], "predict": [2]}])
+    code, out, _ = cmp_cli(capsys, base, new)
+    assert code == 0 and "unknown (1 run(s) vs 1: the run-to-run spread is not measured" in out
+    code, out, _ = cmp_cli(capsys, base, new, "--fail-on-unknown", "--format", "json")
+    doc = json.loads(out)
+    assert code == 3 and doc["unknown"] == 1 and doc["regressed"] is False
+    fit = next(r for r in doc["rows"] if r["metric"] == "fit_time_s")
+    assert fit["verdict"] == "unknown" and fit["runs"] == [1, 1] and fit["ci"] is None
+    predict = next(r for r in doc["rows"] if r["metric"] == "predict_time_s")
+    assert predict["verdict"] == "same" and "resolution" in predict["note"]  # 0 s apart: under the resolution
+
+
+def test_a_margin_narrower_than_the_spread_is_unknown(tmp_path, truth, capsys):
+    pred = predictions(truth)
+    base = write_runs(tmp_path / "base", truth, [{"pipeline": "svm", "pred": pred, "fit": [100.0]}], drift=0.03)
+    new = write_runs(tmp_path / "new", truth, [{"pipeline": "svm", "pred": pred, "fit": [100.5]}], drift=0.03)
+    code, out, _ = cmp_cli(capsys, base, new, "--format", "json")
+    fit = next(r for r in json.loads(out)["rows"] if r["metric"] == "fit_time_s")
+    assert code == 0 and fit["verdict"] == "same"
+    code, out, _ = cmp_cli(capsys, base, new, "--format", "json", "--margin", "1.01")
+    fit = next(r for r in json.loads(out)["rows"] if r["metric"] == "fit_time_s")
+    assert fit["verdict"] == "unknown" and ("runs per side would decide" in fit["note"] or "too wide" in fit["note"])
+    code, _, err = cmp_cli(capsys, base, new, "--margin", "0.9")
+    assert code == 2 and "'margin' parameter must be a ratio > 1" in err
 
 
 def test_faster_is_better_not_a_failure(tmp_path, truth, capsys):
     pred = predictions(truth)
-    base = write_run(tmp_path / "base.csv", truth, [{"pipeline": "svm", "pred": pred, "fit": [10.0]}])
-    new = write_run(tmp_path / "new.csv", truth, [{"pipeline": "svm", "pred": pred, "fit": [5.0]}])
+    base = write_runs(tmp_path / "base", truth, [{"pipeline": "svm", "pred": pred, "fit": [10.0]}])
+    new = write_runs(tmp_path / "new", truth, [{"pipeline": "svm", "pred": pred, "fit": [5.0]}])
     code, out, _ = cmp_cli(capsys, base, new)
     assert code == 0 and "better" in out
 
@@ -151,23 +193,27 @@ def test_case_that_now_errors_is_worse(tmp_path, truth, capsys):
 def test_noise_between_repeats_is_not_a_regression(tmp_path, truth):
     pred = predictions(truth)
     rng = np.random.default_rng(3)
-    b = list(10 * (1 + rng.uniform(-0.15, 0.15, size=5)))
-    n = list(10 * 1.12 * (1 + rng.uniform(-0.15, 0.15, size=5)))
-    base = write_run(tmp_path / "base.csv", truth, [{"pipeline": "rf", "pred": pred, "fit": b, "predict": [1] * 5}])
-    new = write_run(tmp_path / "new.csv", truth, [{"pipeline": "rf", "pred": pred, "fit": n, "predict": [1] * 5}])
-    result = compare_runs(load_runs([base]), load_runs([new]))
+    (tmp_path / "base").mkdir()
+    (tmp_path / "new").mkdir()
+    # three runs a side, each at its own level (the machine's, not the code's), steady within itself
+    for k, (lb, ln) in enumerate(zip((0.9, 1.1, 1.0), (1.25, 1.0, 1.15), strict=True)):
+        b = list(10 * lb * (1 + rng.uniform(-0.02, 0.02, size=3)))
+        n = list(10 * ln * (1 + rng.uniform(-0.02, 0.02, size=3)))
+        write_run(tmp_path / "base" / f"{k}.csv", truth, [{"pipeline": "rf", "pred": pred, "fit": b}], run_id=f"b{k}")
+        write_run(tmp_path / "new" / f"{k}.csv", truth, [{"pipeline": "rf", "pred": pred, "fit": n}], run_id=f"n{k}")
+    result = compare_runs(load_runs([tmp_path / "base"]), load_runs([tmp_path / "new"]))
     fit = next(r for r in result.rows if r.metric == "fit_time_s")
     assert fit.change > 1.10  # beyond the threshold...
-    assert fit.verdict == "same"  # ...but inside the spread between repeats
-    assert fit.p_value is not None
+    assert fit.verdict == "unknown"  # ...but inside the spread between runs
+    assert fit.p_value is not None and fit.p_value > 0.01 and fit.runs == (3, 3)
 
 
 def test_significant_slowdown_with_repeats(tmp_path, truth):
     pred = predictions(truth)
     b = [10.0, 10.1, 9.9, 10.05, 9.95]
     n = [x * 1.5 for x in b]
-    base = write_run(tmp_path / "base.csv", truth, [{"pipeline": "rf", "pred": pred, "fit": b, "predict": [1] * 5}])
-    new = write_run(tmp_path / "new.csv", truth, [{"pipeline": "rf", "pred": pred, "fit": n, "predict": [1] * 5}])
+    base = write_runs(tmp_path / "base", truth, [{"pipeline": "rf", "pred": pred, "fit": b, "predict": [1] * 5}])
+    new = write_runs(tmp_path / "new", truth, [{"pipeline": "rf", "pred": pred, "fit": n, "predict": [1] * 5}])
     result = compare_runs(load_runs([base]), load_runs([new]))
     fit = next(r for r in result.rows if r.metric == "fit_time_s")
     assert fit.verdict == "worse" and fit.p_value < 0.01
@@ -289,8 +335,9 @@ def test_run_to_run_drift_in_a_folder_of_baselines_is_noise(tmp_path, truth):
     fit = next(
         r for r in compare_runs(load_runs([tmp_path / "base"]), load_runs([new])).rows if r.metric == "fit_time_s"
     )
-    assert fit.change == pytest.approx(12.0 / 10.75)  # over 1.10 ...
+    assert fit.change == pytest.approx(12.0 / (10.0 * 11.5) ** 0.5)  # over 1.10 (geometric means of runs) ...
     assert fit.noise == pytest.approx(1.5 / 10.75)
-    assert fit.verdict == "same"  # ... but within the drift between the baseline runs
+    assert fit.verdict == "unknown"  # ... but within the drift between the baseline runs
+    assert fit.runs == (2, 1) and fit.ci is not None and fit.ci[0] < 1
     only_first = compare_runs(load_runs([tmp_path / "base" / "0.csv"]), load_runs([new]))
-    assert next(r for r in only_first.rows if r.metric == "fit_time_s").verdict == "worse"
+    assert next(r for r in only_first.rows if r.metric == "fit_time_s").verdict == "unknown"  # the drift unseen

@@ -262,7 +262,7 @@ def test_probabilities_round_trip_and_check_their_hash(tmp_path):
 
 def test_csvs_without_the_deployment_columns_still_read(tmp_path):
     # the files of the release before: they lack this round's columns (the deployment ones among them)
-    lacks = OLDER_SCHEMAS["0.3.0.dev0 (before resampled splits, tuning, clusters and the deployment columns)"]
+    lacks = OLDER_SCHEMAS["0.3.0.dev0 (before resampled splits, tuning, clusters, deployment, process and CPU columns)"]
     assert set(DEPLOYMENT_COLUMNS) <= set(lacks)
     before = [c for c in COLUMNS if c not in lacks]
     path = tmp_path / "old.csv"

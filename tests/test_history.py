@@ -24,8 +24,8 @@ def truth():
     return np.random.default_rng(0).integers(0, 10, size=N)
 
 
-def _write_history(path, truth, *, fit, flip_from=None, seed=0):
-    """One run per version; fit times per version (3 repeats with 2% noise), 60 images flipped from ``flip_from``."""
+def _write_history(path, truth, *, fit, flip_from=None, seed=0, runs=1):
+    """``runs`` runs per version; fit times per version (3 repeats, 2% noise); 60 images flipped from ``flip_from``."""
     rng = np.random.default_rng(seed)
     good = predictions(truth, correct=1900)
     bad = good.copy()
@@ -33,11 +33,12 @@ def _write_history(path, truth, *, fit, flip_from=None, seed=0):
     bad[right] = (truth[right] + 1) % 10
     for i, (version, level) in enumerate(zip(VERSIONS, fit, strict=True)):
         pred = bad if flip_from is not None and i >= flip_from else good
-        times = list(level * (1 + 0.02 * rng.standard_normal(3)))
-        case = {"pipeline": "svm", "pred": pred, "fit": times, "predict": [1.0, 1.01, 0.99]}
-        commit = f"{i}" + "a" * 39
-        extra = {"sklearn_version": version, "git_commit": commit, "started_at": f"2026-01-{i + 1:02d}T00:00:00"}
-        write_run(path, truth, [case], run_id=f"r{i}", extra=extra)
+        for k in range(runs):
+            times = list(level * (1 + 0.02 * rng.standard_normal(3)))
+            case = {"pipeline": "svm", "pred": pred, "fit": times, "predict": [1.0, 1.01, 0.99]}
+            commit = f"{i}" + "a" * 39
+            extra = {"sklearn_version": version, "git_commit": commit, "started_at": f"2026-01-{i + 1:02d}T00:0{k}:00"}
+            write_run(path, truth, [case], run_id=f"r{i}" + (f"-{k}" if k else ""), extra=extra)
     return path
 
 
@@ -58,7 +59,7 @@ def test_planted_steps_are_found_at_the_right_point(tmp_path, truth):
 
 
 def test_a_regression_at_the_latest_point_fails_the_gate(tmp_path, truth, capsys):
-    csv = _write_history(tmp_path / "h.csv", truth, fit=[10.0] * 7 + [15.0])
+    csv = _write_history(tmp_path / "h.csv", truth, fit=[10.0] * 7 + [15.0], runs=3)
     out = tmp_path / "dash"
     code = main(["history", str(csv), "--axis", "git_commit", "--out", str(out)])
     printed = capsys.readouterr().out
@@ -67,6 +68,14 @@ def test_a_regression_at_the_latest_point_fails_the_gate(tmp_path, truth, capsys
     assert (out / "history.md").read_text().count("worse") >= 1
     # a looser gate lets it through
     assert main(["history", str(csv), "--axis", "git_commit", "--out", str(out), "--max-slowdown", "2"]) == 0
+
+
+def test_one_run_per_point_leaves_the_latest_time_unknown(tmp_path, truth, capsys):
+    csv = _write_history(tmp_path / "h.csv", truth, fit=[10.0] * 7 + [15.0])
+    out = tmp_path / "dash"
+    assert main(["history", str(csv), "--axis", "git_commit", "--out", str(out)]) == 0
+    assert "1 verdict(s) unknown at the latest point" in capsys.readouterr().out
+    assert main(["history", str(csv), "--axis", "git_commit", "--out", str(out), "--fail-on-unknown"]) == 3
 
 
 def test_commits_follow_run_time_and_runs_are_points(tmp_path, truth):

@@ -45,10 +45,15 @@ def busy_neighbour():
         proc.wait()
 
 
-def _side(tmp_path, truth, name, fit, columns, pred=None):
-    case = {"pipeline": "work", "pred": predictions(truth, 1900) if pred is None else pred, "fit": fit}
-    case["columns"] = columns
-    return load_runs([write_run(tmp_path / f"{name}.csv", truth, [case])])
+def _side(tmp_path, truth, name, fit, columns, pred=None, runs=3):
+    """``runs`` runs of a side (a folder of CSVs: the run is the unit a time verdict replicates), a little apart."""
+    folder = tmp_path / name
+    folder.mkdir()
+    for k in range(runs):
+        case = {"pipeline": "work", "pred": predictions(truth, 1900) if pred is None else pred}
+        case["fit"], case["columns"] = [t * (1 + 0.01 * k) for t in fit], columns
+        write_run(folder / f"run{k}.csv", truth, [case], run_id=f"{name}{k}")
+    return load_runs([folder])
 
 
 def _fit(cmp):
@@ -80,7 +85,7 @@ def test_a_slower_machine_by_its_speed_index_is_not_judged(tmp_path, truth):
     base = _side(tmp_path, truth, "base", [10.0, 10.3, 10.1], QUIET)
     new = _side(tmp_path, truth, "new", [13.0, 13.2, 12.9], {**QUIET, "calibration_s": 0.0135})
     fit = _fit(compare_runs(base, new))
-    assert fit.verdict == "same" and "speed index differs (x1.35)" in fit.note
+    assert fit.verdict == "unknown" and "speed index differs (x1.35)" in fit.note
 
 
 # The speed index of one quiet run on the reference VM (ms, one value per case and repeat): two groups.
@@ -116,7 +121,7 @@ def test_fewer_threads_are_not_a_code_change(tmp_path, truth):
         pred=predictions(truth, 1800),
     )  # fmt: skip
     cmp = compare_runs(base, new)
-    assert _fit(cmp).verdict == "same" and _fit(cmp).note == "not judged: threads differ (all vs 1)"
+    assert _fit(cmp).verdict == "unknown" and _fit(cmp).note == "not judged: threads differ (all vs 1)"
     acc = next(r for r in cmp.rows if r.metric == "accuracy")
     assert acc.verdict == "same" and "predictions move with the thread count; not judged" in acc.note
     assert cmp.exit_code() == 0
@@ -134,6 +139,17 @@ def test_rows_without_machine_columns_are_judged_as_before(tmp_path, truth):
     base = _side(tmp_path, truth, "base", [10.0, 10.3, 10.1], {})
     new = _side(tmp_path, truth, "new", [13.0, 13.2, 12.9], {})
     assert _fit(compare_runs(base, new)).verdict == "worse"
+
+
+def test_one_run_per_side_is_unknown_however_far_apart(tmp_path, truth, capsys):
+    # The reference VM ran the same svm predict at 9.0 s and 12.8 s in two runs: one run per side cannot tell.
+    base = write_run(tmp_path / "base.csv", truth, [_case(truth, [9.0, 9.1, 9.0], QUIET)])
+    new = write_run(tmp_path / "new.csv", truth, [_case(truth, [12.8, 12.9, 12.8], QUIET)])
+    assert main(["compare", str(base), str(new)]) == 0
+    out = capsys.readouterr().out
+    assert "unknown (1 run(s) vs 1: the run-to-run spread is not measured" in out
+    assert "1 verdict(s) unknown" in out
+    assert main(["compare", str(base), str(new), "--fail-on-unknown"]) == 3
 
 
 def test_a_case_records_warm_up_cpu_seconds_and_the_machine(tmp_path):
@@ -174,3 +190,39 @@ def test_free_cores_and_the_watch_see_a_busy_neighbour():
             time.sleep(1.0)
     assert watch.values["others_cores"] >= 0.6
     assert calibrate() > 0
+
+
+def test_the_watch_records_the_process_and_its_cpu():
+    with MachineWatch() as watch:
+        pass
+    assert watch.values["process_id"] == os.getpid()
+    cpu = watch.values["cpu"]
+    assert cpu is None or 0 <= cpu < (os.cpu_count() or 1)
+
+
+def test_the_free_core_monitor_sleeps_only_when_its_window_is_too_short_or_too_long(monkeypatch):
+    from mnist_classic.measure import machine
+
+    n = os.cpu_count() or 1
+    clock = {"t": 100.0, "busy": 0.0, "own": 0.0}
+    slept = []
+
+    def sleep(s):
+        slept.append(s)
+        clock["t"] += s
+
+    monkeypatch.setattr(machine.time, "sleep", sleep)
+    monitor = machine.FreeCoresMonitor(sample_s=0.25, max_window_s=2.0)
+    monitor._reading = lambda: (clock["busy"], clock["own"], clock["t"])
+    assert monitor() == n and slept == [0.25]  # the first call samples
+    for _ in range(50):  # trivial cases of 2 ms each, this process busy, nobody else: no more sleeps
+        clock["t"] += 0.002
+        clock["busy"] += 0.002
+        clock["own"] += 0.002
+        assert monitor() == n
+    assert slept == [0.25] and monitor.samples == 1
+    clock["t"] += 1.0  # a case of one second while a neighbour kept a core busy: read as it stands
+    clock["busy"] += 1.0
+    assert monitor() == max(1, n - 1) and slept == [0.25]
+    clock["t"] += 10.0  # a long case: its window says too little about now, so a fresh sample
+    assert monitor() == n and slept == [0.25, 0.25] and monitor.samples == 2

@@ -73,7 +73,8 @@ def run_counted(spec: dict[str, Any], case: Case, *, timeout: float | None = Non
         # Written and read back by this process only, in its own private folder (mode 0700).
         # The case apart, unpickled once the plugins its pipeline may come from are loaded.
         spec_path.write_bytes(pickle.dumps({**spec, "case": pickle.dumps(case)}))
-        cmd = callgrind_command(folder, ["-m", "mnist_classic.bench.counted", str(spec_path), str(out_path)])
+        # Paths relative to the child's working directory: the folder's random name stays out of its argv.
+        cmd = callgrind_command(folder, ["-m", "mnist_classic.bench.counted", "../case.pkl", "../out.pkl"])
         try:
             proc = subprocess.run(
                 cmd, cwd=cwd, env=counted_environment(), capture_output=True, text=True, timeout=timeout, check=False
@@ -131,7 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with threadpool_limits(limits=1):
         # No one-image latency (a wall time) and no predict_proba (under valgrind it would cost as much as the
         # counted predict again): counted rows keep model_bytes, n_params and macs, and empty probability columns.
-        out = run_case(case, X_train, y_train, X_test, y_test, region=requests.region, probabilities=False)
+        warmup = spec.get("warmup", "none")
+        out = run_case(
+            case, X_train, y_train, X_test, y_test, region=requests.region, probabilities=False, warmup=warmup
+        )
         out["count_basis"] = json.dumps(count_basis(), sort_keys=True)
     tmp = Path(f"{out_path}.part")
     tmp.write_bytes(pickle.dumps(out))

@@ -28,7 +28,7 @@ from ..data.datasets import DATASETS
 from ..data.loader import Dataset
 from ..measure.calibration import probability_scores
 from ..measure.environment import collect_environment
-from ..measure.machine import free_cores
+from ..measure.machine import FreeCoresMonitor
 from ..results import ResultWriter, load_probabilities, read_results, save_labels, save_probabilities
 from ..spec.cluster import ClusterSpec, cluster_spec
 from ..spec.engines import get_engine
@@ -365,6 +365,7 @@ def _run_sequential(
     # Materialize the data in memory once, outside every timed region.
     X_train, y_train = np.ascontiguousarray(ds.X_train[:n_max]), np.asarray(ds.y_train[:n_max])
     X_test, y_test = np.ascontiguousarray(ds.X_test), np.asarray(ds.y_test)
+    free_cores = FreeCoresMonitor()  # one sleep to sample per run, not per case (see its docstring)
     current: dict[
         str, Any
     ] = {}  # run --splits: the arrays of the split being run (its pipelines run one after another)

@@ -2,7 +2,8 @@
 
 Holds :mod:`.app` (the parser and ``main``, which maps errors to exit codes),
 :mod:`.commands` (one handler per command), and the commands with options of
-their own (:mod:`.report`, :mod:`.rank`, :mod:`.explore`, :mod:`.history`, :mod:`.matrix`, :mod:`.reproduce`). A handler
+their own (:mod:`.report`, :mod:`.rank`, :mod:`.explore`, :mod:`.history`, :mod:`.matrix`, :mod:`.reproduce`,
+:mod:`.ab`, :mod:`.bisect`). A handler
 parses nothing and decides nothing: it calls the library, prints, returns an
 exit code.
 

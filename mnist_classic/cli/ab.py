@@ -30,8 +30,9 @@ def add_ab_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Build (or reuse) the environments of --base and --new as 'matrix' does, then run "
         "'mnist-classic run' with the other options in both, once per round: one after the other in a random "
         "order (interleave) or both at once, one core each (duet). Each round's ratio NEW/BASE is paired; the "
-        "geometric mean of the ratios is judged with its t interval on the logs. Exit 1 when a case is slower "
-        "beyond --max-slowdown and significantly; 2 on misuse. Any option of 'run' may be given "
+        "geometric mean of the ratios is judged with its t interval on the logs: worse, same (the interval inside "
+        "the margin) or unknown. Exit 1 when a case is worse (slower beyond --max-slowdown and significantly); 3 "
+        "with --fail-on-unknown when a verdict is unknown; 2 on misuse. Any option of 'run' may be given "
         "(--pipelines, --n-train, --n-test, --plugin, --measure, ...).",
     )
     p.add_argument("--base", metavar="REQS", help="the base side's requirements, as matrix --env takes them")
@@ -43,6 +44,21 @@ def add_ab_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="judge the rows of an earlier ab in this CSV, without running anything",
     )
     p.add_argument("--rounds", type=int, default=10, metavar="R", help="rounds, each running both sides (default 10)")
+    p.add_argument(
+        "--max-rounds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="sequential rounds: after the first R rounds, add batches of R while a verdict is unknown, up to N "
+        "rounds in all; alpha is split over the looks (alpha / looks each; default: R rounds, one look)",
+    )
+    p.add_argument(
+        "--max-time",
+        type=float,
+        default=None,
+        metavar="SEC",
+        help="with --max-rounds: start no further batch after SEC seconds of rounds",
+    )
     p.add_argument(
         "--mode",
         choices=("interleave", "duet"),
@@ -99,26 +115,63 @@ def add_ab_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="bonferroni (default): each of the m speed metrics judged is tested at alpha/m, so a version compared "
         "with itself fails with probability at most alpha; none: each at alpha",
     )
+    gate.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        metavar="RATIO",
+        help="equivalence margin of the times: 'same' when the 1-2*alpha interval lies inside [1/RATIO, RATIO] "
+        "(default: --max-slowdown)",
+    )
+    gate.add_argument(
+        "--fail-on-unknown",
+        action="store_true",
+        help="exit 3 when nothing is worse but a verdict is unknown (more rounds, or a quieter machine, would decide)",
+    )
     p.add_argument("--format", choices=("text", "md", "json"), default="text", help="output format of the verdicts")
     return p
 
 
-def _judge(args: argparse.Namespace, path: str) -> int:
-    from ..analysis.runs import load_runs
-    from ..analysis.verdicts.paired import compare_paired, format_json, format_markdown, format_text
+def looks(rounds: int, max_rounds: int | None) -> int:
+    """How many times sequential rounds may look at the data: after the first batch and each further one.
 
+    Examples
+    --------
+    >>> looks(10, None), looks(10, 10), looks(5, 20), looks(5, 22)
+    (1, 1, 4, 5)
+    """
+    return 1 if max_rounds is None else -(-max_rounds // rounds)
+
+
+def _compare(args: argparse.Namespace, path: str) -> Any:
+    from ..analysis.runs import load_runs
+    from ..analysis.verdicts.paired import compare_paired
+
+    n_looks = looks(args.rounds, args.max_rounds) if args.results is None else 1
     result = compare_paired(
         load_runs([path]),
         max_slowdown=args.max_slowdown,
         max_accuracy_drop=args.max_accuracy_drop,
-        alpha=args.alpha,
+        alpha=args.alpha / n_looks,  # alpha spent evenly over the looks (a Bonferroni bound over them)
         time_resolution=args.time_resolution,
         max_instructions=args.max_instructions,
         correction=args.correction,
+        margin=args.margin,
     )
+    if n_looks > 1:
+        result.settings["looks"] = n_looks
+        result.settings["interval"] += f" (alpha {args.alpha:g} split over {n_looks} looks)"
+    return result
+
+
+def _judge(args: argparse.Namespace, path: str) -> int:
+    from ..analysis.verdicts.decide import exit_code
+    from ..analysis.verdicts.paired import format_json, format_markdown, format_text
+
+    result = _compare(args, path)
     formatter = {"text": format_text, "md": format_markdown, "json": format_json}[args.format]
     sys.stdout.write(formatter(result))
-    return result.exit_code
+    return exit_code([r.verdict for r in result.rows], fail_on_unknown=args.fail_on_unknown)
 
 
 def cmd_ab(args: argparse.Namespace, run_args: Sequence[str], argv: Sequence[str]) -> int:
@@ -127,9 +180,12 @@ def cmd_ab(args: argparse.Namespace, run_args: Sequence[str], argv: Sequence[str
     from ..matrix.ab import ABRunError, run_ab
     from ..matrix.envs import EnvBuildError
 
-    validate_gate(args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions)
+    validate_gate(
+        args.max_slowdown, args.max_accuracy_drop, args.alpha, args.time_resolution, args.max_instructions, args.margin
+    )
     if args.results is not None:
         given = [o for o, v in (("--base", args.base), ("--new", args.new), ("--output", args.output)) if v]
+        given += [o for o, v in (("--max-rounds", args.max_rounds), ("--max-time", args.max_time)) if v is not None]
         if given or run_args:
             what = " ".join([*given, *run_args])
             raise UsageError(f"{PROG} ab: --results judges an earlier ab and runs nothing; drop {what}")
@@ -140,11 +196,22 @@ def cmd_ab(args: argparse.Namespace, run_args: Sequence[str], argv: Sequence[str
     output = args.output or f"ab-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}.csv"
     done: list[Any] = []
 
+    if args.max_time is not None and args.max_rounds is None:
+        raise UsageError(f"{PROG} ab: --max-time bounds sequential rounds: give --max-rounds too")
+    total = args.max_rounds or args.rounds
+
     def round_done(r: Any) -> None:
         done.append(r)
         times = ", ".join(f"{side} {r.seconds[side]:.1f} s" for side in r.order)
         where = f" (cores {r.cores['base']}, {r.cores['new']})" if r.cores else ""
-        print(f"round {r.round}/{args.rounds}: {times}{where}", file=sys.stderr, flush=True)
+        print(f"round {r.round}/{total}: {times}{where}", file=sys.stderr, flush=True)
+
+    def more(look: int) -> bool:
+        """After a batch: another one while any speed verdict is unknown."""
+        unknown = [r for r in _compare(args, str(output)).unknown if r.metric not in ("accuracy", "status")]
+        if unknown:
+            print(f"look {look}: {len(unknown)} verdict(s) unknown, another {args.rounds} rounds", file=sys.stderr)
+        return bool(unknown)
 
     def output_line(side: str, line: str) -> None:
         print(f"  {side} | {line}", file=sys.stderr, flush=True)
@@ -164,6 +231,9 @@ def cmd_ab(args: argparse.Namespace, run_args: Sequence[str], argv: Sequence[str
             command=shlex.join([PROG, *argv]),
             on_round=round_done,
             on_output=output_line if args.verbose else None,
+            max_rounds=args.max_rounds,
+            max_time=args.max_time,
+            more=more if args.max_rounds is not None else None,
         )
     except (EnvBuildError, ABRunError) as exc:
         kept = f"; the rows of {len(done)} round(s) are in {output}" if done else ""

@@ -19,6 +19,7 @@ from ..data.idx import IDXError
 from ..data.loader import DataIntegrityError
 from . import commands
 from .ab import add_ab_parser, cmd_ab
+from .bisect import add_bisect_parser, cmd_bisect
 from .errors import PROG, UsageError
 from .explore import add_explore_parser, cmd_explore
 from .history import add_export_parser, add_history_parser, cmd_export, cmd_history
@@ -60,7 +61,7 @@ def _add_gate_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=1.10,
         metavar="RATIO",
-        help="fail when a time ratio NEW/BASELINE exceeds this, beyond noise (default 1.10)",
+        help="worse (exit 1) when a time ratio NEW/BASELINE exceeds this and significantly (over runs) (default 1.10)",
     )
     parser.add_argument(
         "--max-accuracy-drop",
@@ -92,6 +93,19 @@ def _add_gate_options(parser: argparse.ArgumentParser) -> None:
         metavar="RATIO",
         help="fail when a model_bytes ratio NEW/BASELINE exceeds this (default: model size, latency, MACs and "
         "probability scores are shown, not judged)",
+    )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        metavar="RATIO",
+        help="equivalence margin of the times: 'same' when the 1-2*alpha interval lies inside [1/RATIO, RATIO] "
+        "(default: --max-slowdown)",
+    )
+    parser.add_argument(
+        "--fail-on-unknown",
+        action="store_true",
+        help="exit 3 when nothing is worse but a verdict is unknown (neither worse nor shown the same)",
     )
 
 
@@ -349,6 +363,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_ab_parser(sub)
     add_export_parser(sub)
     add_reproduce_parser(sub)
+    add_bisect_parser(sub)
     return p
 
 
@@ -373,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
-        if extra and args.command not in ("matrix", "ab"):
+        if extra and args.command not in ("matrix", "ab", "bisect"):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         fresh = not logging.getLogger().handlers
         logging.basicConfig(
@@ -418,6 +433,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_matrix(args, run_args, argv)
         if args.command == "ab":
             return cmd_ab(args, _matrix_run_args(parser, extra, "ab"), argv)
+        if args.command == "bisect":
+            run_args = [a for a in extra if a != "--"]
+            return cmd_bisect(args, _matrix_run_args(parser, run_args, "bisect") if run_args else [])
         parser.print_help()
         return 2
     except UsageError as exc:

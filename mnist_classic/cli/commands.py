@@ -170,7 +170,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         args.alpha,
         args.time_resolution,
         args.max_instructions,
-        args.max_model_growth,
+        max_model_growth=args.max_model_growth,
+        margin=args.margin,
     )
     baseline, new = load_runs([args.baseline]), load_runs([args.new])
     # Rows of resampled splits (run --splits) are judged split by split (5x2cv F, corrected t), not by the gate.
@@ -189,13 +190,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
             time_resolution=args.time_resolution,
             max_instructions=args.max_instructions,
             max_model_growth=args.max_model_growth,
+            margin=args.margin,
         )
         formatter = {"text": format_text, "md": format_markdown, "json": format_json}[args.format]
         text = formatter(result)
         payload = json.loads(text) if args.format == "json" else {}
         if splits and args.format != "json":
             text += "\n" + format_splits(splits, args.format)
-        code = result.exit_code(fail_on_missing=args.fail_on_missing)
+        code = result.exit_code(fail_on_missing=args.fail_on_missing, fail_on_unknown=args.fail_on_unknown)
     if args.format == "json" and splits:
         payload["resampled_splits"] = [s.to_dict() for s in splits]
         text = json.dumps(payload, indent=2) + "\n"

@@ -37,6 +37,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from ..analysis.history.series import build_history, validate_axis, write_history
     from ..analysis.runs import load_runs
     from ..analysis.verdicts.compare import validate_gate
+    from ..analysis.verdicts.decide import exit_code
 
     validate_axis(args.axis)
     validate_gate(
@@ -45,7 +46,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         args.alpha,
         args.time_resolution,
         args.max_instructions,
-        args.max_model_growth,
+        max_model_growth=args.max_model_growth,
+        margin=args.margin,
     )
     history = build_history(
         load_runs(args.results),
@@ -56,11 +58,14 @@ def cmd_history(args: argparse.Namespace) -> int:
         time_resolution=args.time_resolution,
         max_instructions=args.max_instructions,
         max_model_growth=args.max_model_growth,
+        margin=args.margin,
     )
     for path in write_history(history, args.out):
         print(path)
     print(history.verdict_line())
-    return history.exit_code
+    return exit_code(
+        [r.verdict for _, r in history.regressions + history.unknown], fail_on_unknown=args.fail_on_unknown
+    )
 
 
 def add_export_parser(subparsers: Any) -> None:

@@ -2,8 +2,9 @@
 
 Holds :mod:`.envs` (environments built with uv, or venv and pip, cached by a
 hash of their requirements, moved into place only once they import),
-:mod:`.run` (the matrix: one run per environment) and :mod:`.ab` (two
-environments, round after round, for ``mnist-classic ab``). Each
+:mod:`.run` (the matrix: one run per environment), :mod:`.ab` (two
+environments, round after round, for ``mnist-classic ab``) and :mod:`.bisect`
+(``git bisect run`` over a repository's commits, judged by ``compare``). Each
 environment runs ``python -m mnist_classic run`` as a subprocess, so this room
 imports nothing of the package's own: it drives the command line.
 

@@ -291,8 +291,16 @@ def run_ab(
     command: str = "",
     on_round: Callable[[RoundOutcome], None] | None = None,
     on_output: Callable[[str, str], None] | None = None,
+    max_rounds: int | None = None,
+    max_time: float | None = None,
+    more: Callable[[int], bool] | None = None,
 ) -> ABResult:
     """Run ``mnist-classic run RUN_ARGS`` in the base and the new environment, ``rounds`` times, into one CSV.
+
+    Sequential rounds: with ``max_rounds`` (and ``more``), after the first
+    ``rounds`` rounds and after each further batch of ``rounds``, ``more(look)``
+    (look 1, 2, ...) says whether to run another batch; none starts past
+    ``max_rounds`` rounds in all or once ``max_time`` seconds have passed.
 
     Parameters
     ----------
@@ -320,6 +328,12 @@ def run_ab(
         Called as each round ends.
     on_output : callable (side, line) -> None, optional
         Called with each line the runs print.
+    max_rounds : int or None, default=None
+        Rounds in all at most (>= ``rounds``); None: ``rounds``, no further batch.
+    max_time : float or None, default=None
+        Seconds after which no further batch starts (the batch running ends).
+    more : callable (look) -> bool, optional
+        Asked after each batch whether another is needed (``ab`` judges the rows so far).
 
     Returns
     -------
@@ -337,6 +351,14 @@ def run_ab(
     """
     sets = {"base": parse_env_spec(base), "new": parse_env_spec(new)}
     _check(rounds, mode, run_args)
+    if max_rounds is not None and (
+        isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < rounds
+    ):
+        msg = f"The '--max-rounds' option must be an integer >= --rounds ({rounds}). Got {max_rounds!r} instead."
+        raise ValueError(msg)
+    if max_time is not None and not max_time > 0:
+        msg = f"The '--max-time' option must be a number of seconds > 0. Got {max_time!r} instead."
+        raise ValueError(msg)
     out = Path(output)
     if out.exists() or ab_log_path(out).exists():
         msg = (
@@ -351,14 +373,24 @@ def run_ab(
             sets[side], cache_dir=cache_dir, project=project, installer=installer, timeout=build_timeout
         )
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    plan = round_plan(rounds, mode, seed, cores)
+    # Every round that may run is drawn at once: the first ``rounds`` are the same as without more.
+    plan = round_plan(max_rounds or rounds, mode, seed, cores)
     created = [p for p in _created(out) if not p.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     done: list[RoundOutcome] = []
     log = ab_log_path(out)
     try:
-        _rounds(plan, envs, run_args, out, mode, run_timeout, on_output, on_round, done)
+        t0, ran, look = time.perf_counter(), 0, 0
+        while ran < len(plan):
+            if ran:  # a further batch: only while asked for and within the budgets
+                look += 1
+                late = max_time is not None and time.perf_counter() - t0 >= max_time
+                if more is None or late or not more(look):
+                    break
+            batch = plan[ran : ran + rounds]
+            _rounds(batch, envs, run_args, out, mode, run_timeout, on_output, on_round, done)
+            ran += len(batch)
     except BaseException as exc:
         if isinstance(exc, ABRunError) and len(done) == 1:
             _remove(created)  # nothing worth keeping: one round, half of it

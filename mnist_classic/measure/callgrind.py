@@ -18,6 +18,9 @@ symbols we use (``callgrind_zero_stats``, ``callgrind_start_instrumentation``,
 
 What makes two counts of the same code equal, each measured here:
 
+- a fixed environment (:func:`counted_environment`): what a shell adds and
+  changes (``PWD``, ``OLDPWD``, ``_``, ``SHLVL``, ...) dropped, its size padded
+  to a page; its size alone moved a count by 1.4%;
 - one BLAS/OpenMP thread and ``PYTHONHASHSEED=0``;
 - glibc's mmap threshold fixed (``GLIBC_TUNABLES``): glibc raises it as large
   blocks are freed, so which later allocations come from the heap depends on
@@ -32,9 +35,14 @@ What makes two counts of the same code equal, each measured here:
   (as ``timeit`` does), so that a collection does not fall inside a short
   region in one run and outside it in the next.
 
-What remains is about 10^5 instructions per region from the state of the
-allocators at its start: 0.1-0.3% of a 30-million-instruction kNN fit on 300
-images, 0.01% of a fit of a few billion. ``benchmarks/instructions.py``
+What remains is the state of glibc's allocator at a region's start: about
+10^5 instructions for most regions (0.1-0.3% of a 30-million-instruction kNN
+fit on 300 images, 0.01% of a fit of a few billion), but up to about 1% of a
+predict that allocates per image (svm at n_train 500, n_test 200: 336.9 or
+340.2 million instructions, the difference all in ``_int_malloc`` and
+``unlink_chunk``, after different histories before the region; an untimed
+warm-up of the whole case in the child, or a lower mmap threshold, did not
+remove it). ``benchmarks/instructions.py``
 measures it on the default grid (the README's "Speed you can gate on").
 """
 
@@ -73,6 +81,14 @@ _GET_HOOKS = "pip install 'mnist-classic[instructions]' (pytest-codspeed 5.x shi
 #: glibc's mmap threshold, fixed at its default (128 KiB) so that it stops moving (see the module's docstring).
 _TUNABLES = "glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=262144"
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+#: The caller's variables the counted child keeps (the rest change from shell to shell: see counted_environment).
+_KEPT = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TMPDIR", "TZ", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX"}
+)
+_KEPT_PREFIXES = ("LC_", "XDG_", "MNIST_CLASSIC_", "SCIPY_", "SKLEARN_", "NUMPY_", "OPENBLAS_", "MKL_", "VALGRIND_")
+#: The environment's size is padded to a multiple of this (bytes): a page.
+_ENV_BLOCK = 4096
+_PAD = "MNIST_CLASSIC_COUNT_PAD"
 
 
 class InstructionsUnavailableError(OSError):
@@ -152,18 +168,38 @@ def client_requests() -> _Requests:
     return _Requests(path)
 
 
+def _kept(name: str) -> bool:
+    return name in _KEPT or name.startswith(_KEPT_PREFIXES)
+
+
 def counted_environment(base: dict[str, str] | None = None) -> dict[str, str]:
-    """The child's environment: one thread everywhere, a fixed hash seed and a fixed mmap threshold."""
-    env = dict(os.environ if base is None else base)
+    """The child's environment: a fixed one, whatever the caller's shell holds.
+
+    Only the variables a child needs are kept (:data:`_KEPT`: paths, locale,
+    caches, the suite's own and the libraries' settings), never those that
+    change from shell to shell (``PWD``, ``OLDPWD``, ``_``, ``SHLVL``, terminal
+    and session variables); then one thread everywhere, a fixed hash seed and a
+    fixed mmap threshold; and a padding variable that brings the environment's
+    size (bytes of ``NAME=value`` strings) to a multiple of :data:`_ENV_BLOCK`.
+    The environment is copied onto the child's stack and into its heap at start,
+    so its size moves the addresses of everything after it: an environment 700
+    or 3,001 bytes longer moved svm's predict count (500 training images, 200
+    test images) from 338.6 to 336.3 or 341.1 million instructions.
+    """
+    source = os.environ if base is None else base
+    env = {k: v for k, v in sorted(source.items()) if _kept(k) and k != _PAD}
     env.update(dict.fromkeys(_THREAD_VARIABLES, "1"))
     env["PYTHONHASHSEED"] = "0"
     env["GLIBC_TUNABLES"] = _TUNABLES
+    size = sum(len(os.fsencode(k)) + len(os.fsencode(v)) + 2 for k, v in env.items()) + len(_PAD) + 2
+    env[_PAD] = "x" * (-size % _ENV_BLOCK)
     return env
 
 
 def callgrind_command(out_dir: Path, argv: list[str]) -> list[str]:
     """``valgrind --tool=callgrind ...`` around ``python argv`` (this interpreter), dumps into ``out_dir``."""
     return [
+        *_no_aslr(),
         shutil.which("valgrind") or "valgrind",
         "--tool=callgrind",
         "--instr-atstart=no",  # nothing counted outside the measured regions
@@ -174,6 +210,20 @@ def callgrind_command(out_dir: Path, argv: list[str]) -> list[str]:
         "-P",  # the working directory (whose listing changes as results are written) is not on sys.path
         *argv,
     ]
+
+
+@cache
+def _no_aslr() -> list[str]:
+    """``setarch <arch> -R`` (address-space randomization off for the child) where it works here, else nothing."""
+    exe = shutil.which("setarch")
+    if exe is None or not sys.platform.startswith("linux"):
+        return []
+    cmd = [exe, os.uname().machine, "-R"]
+    try:
+        ok = subprocess.run([*cmd, "true"], capture_output=True, timeout=30, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return cmd if ok else []
 
 
 _TRIGGER = re.compile(r"^desc: Trigger: Client Request: (.*)$")

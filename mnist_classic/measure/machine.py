@@ -13,10 +13,14 @@ timed case records (columns of the same names):
   ``/proc/stat``; this process included) at the case's start;
 - ``calibration_s``: a short fixed workload timed before the case (best of
   three): a machine-speed index for the moment. Its ratio between two runs
-  describes the day's machine; it does not translate seconds between CPU models.
+  describes the day's machine; it does not translate seconds between CPU models;
+- ``process_id`` and ``cpu``: the process that measured the case and the CPU it
+  was on at the end (psutil's ``cpu_num``, Linux's ``sched_getcpu``).
 
 :func:`free_cores` samples the other processes' load before a case so that the
-case asks for no more BLAS/OpenMP threads than the cores they leave free.
+case asks for no more BLAS/OpenMP threads than the cores they leave free;
+:class:`FreeCoresMonitor` gives the same figure from a window read beside the
+cases, sleeping to sample only when that window is too short or too long.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-__all__ = ["MachineWatch", "calibrate", "free_cores"]
+__all__ = ["FreeCoresMonitor", "MachineWatch", "calibrate", "free_cores"]
 
 #: Seconds a sample of the other processes' load takes before a case.
 SAMPLE_S = 0.25
@@ -70,6 +74,60 @@ def free_cores(sample_s: float = SAMPLE_S) -> int:
     wall = time.perf_counter() - t0
     others = max(0.0, (b1 - b0) - (_own_cpu() - own0)) / wall
     return max(1, min(n, n - round(others)))
+
+
+class FreeCoresMonitor:
+    """:func:`free_cores` without a sample's sleep before every case: a window read beside the cases.
+
+    Each call reads the machine's and this process's CPU times and compares them
+    with the previous reading: the other processes' load over that window (the
+    cases run in it count as this process's own time, not theirs). So:
+
+    - a window of at least ``sample_s`` and at most ``max_window_s`` is read as
+      it stands, with no sleep: after any case that ran for ``sample_s`` or more;
+    - a shorter window (a case of a few milliseconds) keeps the last figure,
+      at most ``sample_s`` plus one case old; the first call of all sleeps
+      ``sample_s``, as :func:`free_cores` does;
+    - a window longer than ``max_window_s`` (a long case) would average the
+      neighbours' load over too long: the monitor then samples ``sample_s``
+      afresh, a sleep small against the case before it.
+
+    What the sample is for is kept: the budget follows the load of the last
+    quarter second or more before a case; a grid of 500 trivial cases pays one
+    sleep instead of 500.
+    """
+
+    def __init__(self, sample_s: float = SAMPLE_S, max_window_s: float = 2.0) -> None:
+        self.sample_s = sample_s
+        self.max_window_s = max_window_s
+        self.samples = 0  # how many times the monitor slept to sample (for tests and benchmarks/overhead.py)
+        self._last: tuple[float, float, float] | None = None  # (machine busy, own CPU, perf_counter)
+        self._free: int | None = None
+
+    def _reading(self) -> tuple[float, float, float]:
+        return _busy_and_steal()[0], _own_cpu(), time.perf_counter()
+
+    def _free_over(self, start: tuple[float, float, float], end: tuple[float, float, float]) -> int:
+        n = os.cpu_count() or 1
+        wall = end[2] - start[2]
+        others = max(0.0, (end[0] - start[0]) - (end[1] - start[1])) / wall if wall > 0 else 0.0
+        return max(1, min(n, n - round(others)))
+
+    def __call__(self) -> int:
+        """Cores the other processes leave free, over the latest window (see the class)."""
+        now = self._reading()
+        window = now[2] - self._last[2] if self._last is not None else 0.0
+        if self._last is not None and self.sample_s <= window <= self.max_window_s:
+            self._free, self._last = self._free_over(self._last, now), now
+        elif self._last is not None and window < self.sample_s and self._free is not None:
+            pass  # a short window: the last figure stands
+        else:  # the first call, or a window too long to say what the neighbours do now
+            self.samples += 1
+            time.sleep(self.sample_s)
+            later = self._reading()
+            self._free, self._last = self._free_over(now, later), later
+        assert self._free is not None
+        return self._free
 
 
 def calibrate(rounds: int = 3) -> float:
@@ -113,6 +171,13 @@ class MachineWatch:
             # CPU times tick every 10 ms: on a short case the estimate is coarse, so it is kept within [0, cores].
             others = max(0.0, (b1 - b0) - own) / wall
             self.values["others_cores"] = round(min(others, float(os.cpu_count() or 1)), 3)
+        # The measurement's process and the CPU it ended on: the machine's speed varies between
+        # processes (and cores), so the rows show which repeats shared a process.
+        self.values["process_id"] = os.getpid()
+        try:
+            self.values["cpu"] = psutil.Process().cpu_num()
+        except (AttributeError, psutil.Error):  # pragma: no cover - macOS and Windows have no cpu_num
+            self.values["cpu"] = None
         has_steal = hasattr(psutil.cpu_times(), "steal")
         if has_steal and tot1 > tot0:
             self.values["steal_fraction"] = round((s1 - s0) / (tot1 - tot0), 4)

@@ -111,6 +111,9 @@ COLUMNS: tuple[str, ...] = (
     "steal_fraction",
     "load_avg",
     "procs_running",
+    # the process and CPU of each measurement (0.3): the level at which the machine's speed varies
+    "process_id",
+    "cpu",
     # A/B runs (0.3): mnist-classic ab
     "side",
     "ab_round",
@@ -149,8 +152,8 @@ _SPLITS = ("split", "split_train_sha256", "split_test_sha256")
 #: The column added with runs on batch clusters (run --cluster slurm).
 _CLUSTER = ("cluster_job_id",)
 
-#: The columns this round added (run --splits, --tune, --cluster, deployment): every earlier file lacks them all.
-_ROUND_04 = (*_SPLITS, *_TUNING, *_CLUSTER, *DEPLOYMENT_COLUMNS)
+#: The columns this round added (--splits, --tune, --cluster, deployment, process/CPU): every earlier file lacks them.
+_ROUND_04 = (*_SPLITS, *_TUNING, *_CLUSTER, *DEPLOYMENT_COLUMNS, "process_id", "cpu")
 
 
 def _lacking(*groups: tuple[str, ...]) -> tuple[str, ...]:
@@ -168,7 +171,7 @@ OLDER_SCHEMAS: dict[str, tuple[str, ...]] = {
     "0.2.0.dev0 (before engines)": _lacking(("engine", "engine_version", "accelerated"), _NEW_03),
     "0.2 (before the 0.3 columns)": _lacking(_NEW_03),
     "0.3.0.dev0 (neural columns, before instruction counts)": _lacking(_AFTER_NEURAL),
-    "0.3.0.dev0 (before resampled splits, tuning, clusters and the deployment columns)": _lacking(),
+    "0.3.0.dev0 (before resampled splits, tuning, clusters, deployment, process and CPU columns)": _lacking(),
 }
 
 #: Columns read back as numbers; every other column is text (hashes and versions must stay strings).
@@ -199,6 +202,8 @@ NUMERIC_COLUMNS: frozenset[str] = frozenset(
         "steal_fraction",
         "load_avg",
         "procs_running",
+        "process_id",
+        "cpu",
         "ab_round",
         "n_params",
         "validation_accuracy",

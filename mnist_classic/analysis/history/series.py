@@ -139,6 +139,11 @@ class Series:
         """The gate's rows whose verdict is ``worse``."""
         return [r for r in self.gate if r.verdict == "worse"]
 
+    @property
+    def unknown(self) -> list[CaseComparison]:
+        """The gate's rows whose verdict is ``unknown`` (neither worse nor shown to be the same)."""
+        return [r for r in self.gate if r.verdict == "unknown"]
+
 
 @dataclass
 class History:
@@ -160,14 +165,21 @@ class History:
         """1 when the latest point of any series regressed, else 0."""
         return 1 if self.regressions else 0
 
+    @property
+    def unknown(self) -> list[tuple[Series, CaseComparison]]:
+        """(series, row) for every metric whose latest point is ``unknown``."""
+        return [(s, r) for s in self.series for r in s.unknown]
+
     def verdict_line(self) -> str:
-        """One line: the regressions of the latest points, or how many series were judged."""
+        """One line: the regressions of the latest points, or how many series were judged; and the unknown."""
         worse = self.regressions
+        unknown = len(self.unknown)
+        aside = f"; {unknown} verdict(s) unknown at the latest point (see the summary's notes)" if unknown else ""
         if not worse:
             latest = sum(len(s.points) > 1 for s in self.series)
-            return f"no regression at the latest point of {latest} series with a previous point"
+            return f"no regression at the latest point of {latest} series with a previous point{aside}"
         names = ", ".join(f"{s.case} ({r.metric})" for s, r in worse)
-        return f"REGRESSION at the latest point in {len(worse)} metric(s): {names}"
+        return f"REGRESSION at the latest point in {len(worse)} metric(s): {names}{aside}"
 
 
 def _version_key(value: str) -> tuple[int, Any]:
@@ -281,6 +293,7 @@ def build_history(
     time_resolution: float = 0.05,
     max_instructions: float = 1.01,
     max_model_growth: float | None = None,
+    margin: float | None = None,
 ) -> History:
     """One series per case along ``axis``, with its steps and the gate on its latest point.
 
@@ -290,7 +303,7 @@ def build_history(
         Result rows with a ``_source`` column (:func:`~mnist_classic.analysis.runs.load_runs`).
     axis : str, default="sklearn_version"
         ``git_commit``, ``started_at`` or a column ending in ``_version``.
-    max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions, max_model_growth
+    max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions, max_model_growth, margin
         The gate, as in :func:`~mnist_classic.analysis.verdicts.compare.compare_runs`.
 
     Returns
@@ -313,9 +326,18 @@ def build_history(
     ValueError: The 'axis' parameter must be one of git_commit, started_at, python_version, ... Got 'nope' instead.
     """
     validate_axis(axis)
-    validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions, max_model_growth)
+    validate_gate(
+        max_slowdown,
+        max_accuracy_drop,
+        alpha,
+        time_resolution,
+        max_instructions,
+        max_model_growth=max_model_growth,
+        margin=margin,
+    )
     settings: dict[str, Any] = {
         "max_model_growth": max_model_growth,
+        "margin": margin,
         "max_instructions": max_instructions,
         "max_slowdown": max_slowdown,
         "max_accuracy_drop": max_accuracy_drop,

@@ -6,16 +6,22 @@ Cases are matched by dataset, configured pipeline name, n_train and n_test.
   the predictions sidecar), the number of images whose prediction changed, and
   a 95% Wilson interval for each accuracy. Repeats are paired by seed; the
   lowest seed present on both sides is the pair tested.
-- Time (fit and predict separately): the ratio NEW/BASELINE of the medians
-  over repeats; a Mann-Whitney U test where each side has at least 3 repeats;
-  a noise floor, the larger relative spread (max - min) / median of either
-  side's repeats, pooled over all the runs on that side (so with a folder of
-  baseline runs, run-to-run drift counts, not only the noise within one run);
-  and a resolution below which absolute differences are not judged at
-  all (timer and scheduler noise on tiny times).
+- Time (fit and predict separately), one of three verdicts (:mod:`.decide`):
+  the unit of replication is the run (``run_id``, else the CSV), since the
+  repeats inside one process share its speed level and hide the run-to-run
+  variance (Kalibera & Jones). Each run gives the geometric mean of its
+  repeats; the ratio is that of the two sides' mean logs, with a pooled t
+  interval over the runs (3 runs in all at least: a folder of runs on a side).
+  ``worse``: beyond the gate and the ``1 - alpha`` interval above 1; ``same``:
+  the ``1 - 2 alpha`` interval inside ``[1/margin, margin]`` (equivalence,
+  TOST), or the difference under the time resolution; ``unknown``: neither
+  (one run per side always is), with what would decide it. A difference the
+  machine may explain (busy, steal, speed index, threads; :mod:`.machine`)
+  is ``unknown`` too. ``noise`` (the spread of the repeats) is shown only.
 
-A metric is "worse" only when it is beyond the gate's threshold, outside the
-noise, and (where the repeats allow the test to reach ``alpha``) significant.
+A metric is "worse" only when it is beyond the gate's threshold and
+significant; only "worse" fails (exit 1); ``--fail-on-unknown`` exits 3 on an
+"unknown".
 
 When both sides were counted (``run --measure instructions``), the speed
 verdicts are on instruction counts instead (:mod:`.counts`), and the wall
@@ -42,6 +48,7 @@ import pandas as pd
 from ...results import ResultsSchemaError, row_labels
 from ..stats import mcnemar_exact, relative_spread, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, judge_counts, time_note
+from .decide import decide, exit_code, rounds_needed
 from .machine import machine_note, speed_note, threads_note
 
 __all__ = [
@@ -82,13 +89,15 @@ class CaseComparison:
     new: float | None = None
     change: float | None = None  # accuracy: points; times, sizes, counts: ratio new/baseline; scores: difference
     p_value: float | None = None
-    verdict: str = "same"  # better, worse, same
+    verdict: str = "same"  # worse, better, same, unknown (decide.VERDICTS)
     note: str = ""
     baseline_ci: tuple[float, float] | None = None
     new_ci: tuple[float, float] | None = None
     changed_predictions: int | None = None
     noise: float | None = None
     repeats: tuple[int, int] = (0, 0)
+    ci: tuple[float, float] | None = None  # times: the 1 - alpha interval of the ratio over runs
+    runs: tuple[int, int] = (0, 0)  # times: runs (the unit of replication) on each side
 
     @property
     def case(self) -> str:
@@ -111,9 +120,16 @@ class Comparison:
         """Rows whose verdict is ``worse``."""
         return [r for r in self.rows if r.verdict == "worse"]
 
-    def exit_code(self, *, fail_on_missing: bool = False) -> int:
-        """1 when anything regressed (or, if asked, a baseline case is missing), else 0."""
-        return 1 if self.regressions or (fail_on_missing and self.only_baseline) else 0
+    @property
+    def unknown(self) -> list[CaseComparison]:
+        """Rows whose verdict is ``unknown``: neither worse nor shown to be the same."""
+        return [r for r in self.rows if r.verdict == "unknown"]
+
+    def exit_code(self, *, fail_on_missing: bool = False, fail_on_unknown: bool = False) -> int:
+        """1 when anything regressed (or, if asked, a baseline case is missing); 3 if asked and any is unknown; 0."""
+        if fail_on_missing and self.only_baseline:
+            return 1
+        return exit_code([r.verdict for r in self.rows], fail_on_unknown=fail_on_unknown)
 
 
 def _check_payloads(base: pd.DataFrame, new: pd.DataFrame) -> None:
@@ -185,6 +201,40 @@ def _accuracy(case: dict[str, Any], b_ok: pd.DataFrame, n_ok: pd.DataFrame, alph
     )
 
 
+def _runs(rows: pd.DataFrame, metric: str) -> np.ndarray:
+    """One value per run (the unit of replication): the geometric mean of ``metric`` over each run's repeats.
+
+    A run is a ``run_id`` in a ``_source`` CSV: the repeats inside one
+    process share its speed level, so the run-to-run variance shows only
+    between runs (Kalibera & Jones, ISMM 2013).
+    """
+    by = [c for c in ("_source", "run_id") if c in rows]
+    x = pd.to_numeric(rows[metric], errors="coerce")
+    keep = x > 0
+    if not by:
+        return np.log(x[keep].to_numpy(dtype=float)).mean(keepdims=True) if keep.any() else np.empty(0)
+    logs = pd.Series(np.log(x[keep].to_numpy(dtype=float)), index=x[keep].index)
+    keys = [rows.loc[keep, c].astype(str) for c in by]
+    return logs.groupby(keys).mean().to_numpy(dtype=float)
+
+
+def _run_interval(lb: np.ndarray, ln: np.ndarray, confidence: float) -> tuple[float, float, float] | None:
+    """The pooled two-sample t interval of the difference of per-run log means, and its p; None below 3 runs."""
+    from scipy.stats import t
+
+    nb, nn = lb.size, ln.size
+    if nb < 1 or nn < 1 or nb + nn < 3:
+        return None
+    df = nb + nn - 2
+    ss = float(((lb - lb.mean()) ** 2).sum() + ((ln - ln.mean()) ** 2).sum())
+    se = math.sqrt(ss / df * (1 / nb + 1 / nn))
+    diff = float(ln.mean() - lb.mean())
+    if se == 0:
+        return (diff, diff, 1.0 if diff == 0 else 0.0)
+    half = float(t.ppf(0.5 + confidence / 2, df)) * se
+    return (diff - half, diff + half, float(2 * t.sf(abs(diff) / se, df)))
+
+
 def _time(
     case: dict[str, Any],
     metric: str,
@@ -193,34 +243,29 @@ def _time(
     alpha: float,
     max_slowdown: float,
     resolution: float,
+    margin: float,
 ) -> CaseComparison:
-    from scipy.stats import mannwhitneyu
-
     tb = b_ok[metric].to_numpy(dtype=float)
     tn = n_ok[metric].to_numpy(dtype=float)
     mb, mn = float(np.median(tb)), float(np.median(tn))
+    lb, ln = _runs(b_ok, metric), _runs(n_ok, metric)
     ratio = mn / mb if mb > 0 else math.inf if mn > 0 else 1.0
-    # Repeats of every run on a side are pooled: with a folder of baseline runs, the drift between
-    # runs (which the repeats within one run do not show) is part of the noise floor.
     noise = max(relative_spread(tb), relative_spread(tn))
-    p = None
-    reachable = False
-    if len(tb) >= 3 and len(tn) >= 3:
-        p = float(mannwhitneyu(tn, tb, alternative="two-sided", method="auto").pvalue)
-        # With few repeats the exact test cannot reach alpha at all: the noise floor decides alone.
-        reachable = 2 / math.comb(len(tb) + len(tn), len(tb)) < alpha
-    significant = p is None or not reachable or p < alpha
-    verdict, note = "same", ""
+    test, equivalence, p = None, None, None
+    if lb.size and ln.size:
+        ratio = math.exp(float(ln.mean() - lb.mean()))  # the geometric mean of the runs' geometric means
+        tested = _run_interval(lb, ln, 1 - alpha)
+        tost = _run_interval(lb, ln, 1 - 2 * alpha)
+        if tested is not None and tost is not None:
+            test, p = (math.exp(tested[0]), math.exp(tested[1])), tested[2]
+            equivalence = (math.exp(tost[0]), math.exp(tost[1]))
+    note = ""
     if abs(mn - mb) < resolution:
-        note = f"difference under the {resolution:g} s resolution"
-    elif ratio > max_slowdown and ratio - 1 > noise and significant:
-        verdict = "worse"
-    elif ratio < 1 / max_slowdown and 1 - ratio > noise and significant:
-        verdict = "better"
-    elif abs(ratio - 1) <= noise:
-        note = f"inside the noise of repeats ({100 * noise:.0f}%)"
-    elif not significant:
-        note = "not significant"
+        verdict, note = "same", f"difference under the {resolution:g} s resolution"
+    else:
+        verdict = decide(ratio, test, equivalence, gate=max_slowdown, margin=margin)
+        if verdict == "unknown":
+            note = _undecided(ratio, test, (lb.size, ln.size), max_slowdown, margin)
     return CaseComparison(
         **case,
         metric=metric,
@@ -232,6 +277,8 @@ def _time(
         note=note,
         noise=noise if len(tb) >= 2 or len(tn) >= 2 else None,
         repeats=(len(tb), len(tn)),
+        ci=test,
+        runs=(int(lb.size), int(ln.size)),
     )
 
 
@@ -275,6 +322,22 @@ def _deployment(
     return rows
 
 
+def _undecided(
+    ratio: float, test: tuple[float, float] | None, runs: tuple[int, int], gate: float, margin: float
+) -> str:
+    """What would decide an ``unknown`` time verdict of ``compare``."""
+    if test is None:
+        return (
+            f"{runs[0]} run(s) vs {runs[1]}: the run-to-run spread is not measured; give each side a folder "
+            "of 2 runs or more, or use ab, or --measure instructions"
+        )
+    need = rounds_needed(ratio, test, min(runs), gate, margin)
+    interval = f"[{test[0]:.3f}, {test[1]:.3f}]"
+    if need is None:
+        return f"interval {interval} too wide for the runs given: a quieter machine, ab, or --measure instructions"
+    return f"interval {interval}: about {need} runs per side would decide, or ab, or --measure instructions"
+
+
 def validate_gate(
     max_slowdown: float,
     max_accuracy_drop: float,
@@ -282,10 +345,14 @@ def validate_gate(
     time_resolution: float,
     max_instructions: float = 1.01,
     max_model_growth: float | None = None,
+    margin: float | None = None,
 ) -> None:
     """Check the gate's parameters (see :func:`compare_runs`); raise ValueError naming the bad one."""
     if max_model_growth is not None and not max_model_growth > 1:
         msg = f"The 'max_model_growth' parameter must be a ratio > 1. Got {max_model_growth!r} instead."
+        raise ValueError(msg)
+    if margin is not None and not margin > 1:
+        msg = f"The 'margin' parameter must be a ratio > 1 (or None: the gate). Got {margin!r} instead."
         raise ValueError(msg)
     if not max_instructions > 1:
         msg = f"The 'max_instructions' parameter must be a ratio > 1. Got {max_instructions!r} instead."
@@ -314,6 +381,7 @@ def compare_runs(
     time_resolution: float = 0.05,
     max_instructions: float = 1.01,
     max_model_growth: float | None = None,
+    margin: float | None = None,
 ) -> Comparison:
     """Compare result frames (from :func:`load_runs`) case by case.
 
@@ -329,17 +397,21 @@ def compare_runs(
         Accuracy drop in percentage points beyond which a significant
         change is a regression.
     alpha : float, default=0.01
-        Significance level of the McNemar and Mann-Whitney tests.
+        Significance level of the McNemar test and the time intervals (``1 - alpha``; TOST ``1 - 2 alpha``).
     time_resolution : float, default=0.05
         Seconds; absolute time differences below this are "same".
     max_instructions : float, default=1.01
         Where both sides were counted: an instruction-count ratio
         NEW/BASELINE above this (beyond the measured noise) is a regression,
-        below its inverse an improvement.
+        below its inverse an improvement; the counts' equivalence margin too.
     max_model_growth : float or None, default=None
         When set, a ``model_bytes`` ratio NEW/BASELINE above this is a
         regression, below its inverse an improvement (sizes are exact: no
         noise floor). None shows the deployment columns without judging them.
+    margin : float or None, default=None
+        The equivalence margin of the times (a ratio > 1): ``same`` when the
+        ``1 - 2 alpha`` interval over runs lies inside ``[1/margin, margin]``;
+        None: ``max_slowdown``.
 
     Returns
     -------
@@ -352,10 +424,19 @@ def compare_runs(
     ValueError
         A gate parameter out of range.
     """
-    validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions, max_model_growth)
+    validate_gate(
+        max_slowdown,
+        max_accuracy_drop,
+        alpha,
+        time_resolution,
+        max_instructions,
+        max_model_growth=max_model_growth,
+        margin=margin,
+    )
     _check_payloads(baseline, new)
     settings = {
         "max_model_growth": max_model_growth,
+        "margin": max_slowdown if margin is None else margin,
         "max_instructions": max_instructions,
         "max_slowdown": max_slowdown,
         "max_accuracy_drop": max_accuracy_drop,
@@ -410,11 +491,12 @@ def _speed(
     machine = "" if untimed else machine_note(b_ok, n_ok) or speed
     rows = []
     for metric in ("fit_time_s", "predict_time_s"):
-        row = _time(case, metric, b_ok, n_ok, s["alpha"], s["max_slowdown"], s["time_resolution"])
+        row = _time(case, metric, b_ok, n_ok, s["alpha"], s["max_slowdown"], s["time_resolution"], s["margin"])
         threads = threads_note(b_ok, n_ok, metric.split("_")[0])
-        why = untimed or machine or (f"not judged: {threads}" if threads else "")
-        if why:  # the machine, not the code, may explain a difference (see .machine)
-            row.verdict, row.note = "same", why
+        if untimed:  # timed under valgrind: shown only
+            row.verdict, row.note = "same", untimed
+        elif machine or threads:  # the machine, not the code, may explain a difference (see .machine)
+            row.verdict, row.note = "unknown", machine or f"not judged: {threads}"
         rows.append(row)
     if b_counted and n_counted:
         why = counts_incomparable(b_ok, n_ok)
@@ -445,7 +527,7 @@ def _fmt(r: CaseComparison) -> list[str]:
         change = "" if r.change is None else f"{r.change:+.4f}" if r.metric in _SCORES else f"x{r.change:.3f}"
     else:
         base, new = f"{r.baseline:.3f} s", f"{r.new:.3f} s"
-        change = f"x{r.change:.3f}"
+        change = f"x{r.change:.3f}" + (f" [{r.ci[0]:.3f}, {r.ci[1]:.3f}]" if r.ci else "")
     p = "" if r.p_value is None else f"{r.p_value:.2g}"
     metric = {
         "fit_time_s": "fit",
@@ -509,6 +591,7 @@ def format_json(cmp: Comparison) -> str:
     doc = {
         "settings": cmp.settings,
         "regressed": bool(cmp.regressions),
+        "unknown": len(cmp.unknown),
         "rows": [{"case": r.case, **asdict(r)} for r in cmp.rows],
         "only_baseline": [dict(zip(KEY, k, strict=True)) for k in cmp.only_baseline],
         "only_new": [dict(zip(KEY, k, strict=True)) for k in cmp.only_new],
@@ -520,6 +603,9 @@ def _verdict_line(cmp: Comparison) -> str:
     worse = cmp.regressions
     unjudged = sum(r.note.startswith("not judged") for r in cmp.rows)
     aside = f"; {unjudged} time verdict(s) not judged: the machine differed (see the notes)" if unjudged else ""
+    unknown = len(cmp.unknown)
+    if unknown:
+        aside = f"; {unknown} verdict(s) unknown (see the notes for what would decide them)" + aside
     if not worse:
         return f"no regression in {len({r.case for r in cmp.rows})} matched case(s){aside}"
     names = ", ".join(sorted({f"{r.case} ({r.metric})" for r in worse}))

@@ -13,11 +13,18 @@ instruction counts where both sides were counted.
   mapped back with ``exp`` (the log makes a slowdown and the matching
   speed-up symmetric, and ratios of times are closer to log-normal than to
   normal). It needs two rounds; more make it narrower.
-- ``worse``: the ratio is beyond the gate (above ``max_slowdown``; for counts,
-  ``max_instructions``) and significantly above 1 (the interval's lower bound
-  is above 1); ``better`` the mirror image; else ``same``. A difference of the
-  two sides' geometric-mean seconds under ``time_resolution`` is not judged,
-  as in ``compare``.
+- Three verdicts (:mod:`.decide`). ``worse``: the ratio is beyond the gate
+  (above ``max_slowdown``; for counts, ``max_instructions``) and significantly
+  above 1 (the test interval's lower bound is above 1); ``better`` the mirror
+  image; ``same``: the ``1 - 2 alpha`` interval (two one-sided tests) lies
+  inside ``[1/margin, margin]`` (the margin defaults to the gate);
+  ``unknown``: neither, with about how many rounds would decide it. A
+  difference of the two sides' geometric-mean seconds under
+  ``time_resolution`` is ``same``, as in ``compare``. A time verdict
+  ``worse`` or ``better`` while other processes kept the machine busy
+  (``others_cores`` above :data:`~.machine.BUSY_CORES` on either side, the
+  median over rounds) is ``unknown``: the machine's speed levels, not the
+  code, may have made it.
 - Many metrics are judged at once (fit, predict and steps of every case): by
   default the verdicts are Bonferroni-corrected, each of the ``m`` speed
   metrics tested at ``alpha / m``, so that comparing a version with itself
@@ -45,6 +52,8 @@ import pandas as pd
 from ...results import ResultsSchemaError, row_labels
 from ..stats import log_ratio_interval, mcnemar_exact, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, time_note
+from .decide import decide, rounds_needed
+from .machine import machine_note
 
 __all__ = ["PairedComparison", "PairedRow", "compare_paired", "format_json", "format_markdown", "format_text"]
 
@@ -67,7 +76,7 @@ class PairedRow:
     ratio: float | None = None  # geometric mean of NEW/BASE over rounds; accuracy: the change in points
     ci: tuple[float, float] | None = None
     p_value: float | None = None
-    verdict: str = "same"
+    verdict: str = "same"  # worse, better, same, unknown (decide.VERDICTS)
     note: str = ""
     changed_predictions: int | None = None
     base_ci: tuple[float, float] | None = None  # accuracy: Wilson intervals
@@ -94,8 +103,13 @@ class PairedComparison:
         return [r for r in self.rows if r.verdict == "worse"]
 
     @property
+    def unknown(self) -> list[PairedRow]:
+        """Rows whose verdict is ``unknown``."""
+        return [r for r in self.rows if r.verdict == "unknown"]
+
+    @property
     def exit_code(self) -> int:
-        """1 when anything regressed, else 0."""
+        """1 when anything regressed, else 0 (``--fail-on-unknown``: :func:`.decide.exit_code`)."""
         return 1 if self.regressions else 0
 
 
@@ -106,11 +120,15 @@ def judge_ratios(
     confidence: float,
     resolution: float = 0.0,
     family: int = 1,
+    margin: float | None = None,
 ) -> dict[str, Any]:
     """The verdict on one metric from its paired values (one per round, both sides positive).
 
     The interval returned is the ``confidence`` interval; the verdict's test is at
-    ``1 - (1 - confidence) / family`` (Bonferroni over ``family`` metrics judged together).
+    ``1 - (1 - confidence) / family`` (Bonferroni over ``family`` metrics judged together); the
+    equivalence test's (``same``) is the ``1 - 2 (1 - confidence)`` interval inside ``[1/margin, margin]``
+    (``margin`` None: the gate). Several metrics all called ``same`` need no correction (an
+    intersection-union test).
 
     Returns the fields ``rounds, base, new, ratio, ci, verdict, note, ratios`` of a :class:`PairedRow`.
 
@@ -119,40 +137,63 @@ def judge_ratios(
     >>> judge_ratios([1.0, 1.2, 0.9], [1.5, 1.8, 1.35], gate=1.1, confidence=0.95)["verdict"]
     'worse'
     >>> judge_ratios([1.0, 1.2, 0.9], [1.5, 1.8, 1.35], gate=1.6, confidence=0.95)["verdict"]
+    'unknown'
+    >>> judge_ratios([1.0, 1.2, 0.9, 1.1], [1.01, 1.2, 0.9, 1.1], gate=1.1, confidence=0.95)["verdict"]
     'same'
     """
     b, n = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
     ratios = n / b
     mean, lo, hi = log_ratio_interval(ratios, confidence)
     _, tlo, thi = log_ratio_interval(ratios, 1 - (1 - confidence) / max(family, 1))
+    _, elo, ehi = log_ratio_interval(ratios, 1 - 2 * (1 - confidence))
+    m = gate if margin is None else margin
     gb, gn = float(np.exp(np.log(b).mean())), float(np.exp(np.log(n).mean()))
-    verdict, note = "same", ""
+    verdict, note = "unknown", ""
     if len(ratios) < 2:
         note = "needs 2 rounds or more"
     elif bool(np.all(ratios == 1)):
-        note = "identical in every round"
+        verdict, note = "same", "identical in every round"
     elif abs(gn - gb) < resolution:
-        note = f"difference under the {resolution:g} s resolution"
-    elif mean > gate and tlo > 1:
-        verdict = "worse"
-    elif mean < 1 / gate and thi < 1:
-        verdict = "better"
-    elif lo <= 1 <= hi:
-        note = "not significant"
-    elif (mean > gate or mean < 1 / gate) and family > 1:
-        note = f"significant alone, not among {family} metrics (Bonferroni)"
+        verdict, note = "same", f"difference under the {resolution:g} s resolution"
     else:
-        note = f"within the gate (x{gate:g})"
+        verdict = decide(mean, (tlo, thi), (elo, ehi), gate=gate, margin=m)
+        if verdict == "same":
+            note = f"interval inside the margin (x{m:g})"
+        elif verdict == "unknown":
+            note = _undecided(mean, (lo, hi), (tlo, thi), len(ratios), gate, m, family)
     return {
         "rounds": len(ratios),
         "base": gb,
         "new": gn,
         "ratio": mean,
         "ci": None if math.isnan(lo) else (lo, hi),
+        "equivalence_ci": None if math.isnan(elo) else (elo, ehi),
         "verdict": verdict,
         "note": note,
         "ratios": [float(x) for x in ratios],
     }
+
+
+def _undecided(
+    mean: float,
+    ci: tuple[float, float],
+    test: tuple[float, float],
+    rounds: int,
+    gate: float,
+    margin: float,
+    family: int,
+) -> str:
+    """What would decide an ``unknown`` paired verdict: about how many rounds, else a quieter machine or counts."""
+    if (mean > gate or mean < 1 / gate) and not ci[0] <= 1 <= ci[1] and family > 1:
+        why = f"significant alone, not among {family} metrics (Bonferroni)"
+    elif mean > gate or mean < 1 / gate:
+        why = f"beyond the gate (x{gate:g}), not significant"
+    else:
+        why = f"interval wider than the margin (x{margin:g})"
+    need = rounds_needed(mean, test, rounds, gate, margin)
+    if need is None:
+        return f"{why}: more rounds will not settle it soon; a quieter machine or --measure instructions"
+    return f"{why}: about {need} rounds would decide"
 
 
 @dataclass
@@ -167,6 +208,8 @@ class _Speed:
     resolution: float
     why_not: str = ""  # set: shown, not judged (timed under valgrind, counts not comparable)
     left_out: int = 0
+    margin: float | None = None
+    busy: str = ""  # set: other processes kept the machine busy (times only)
 
     @property
     def judged(self) -> bool:
@@ -177,10 +220,13 @@ class _Speed:
         return abs(gn - gb) >= self.resolution and self.base != self.new
 
     def row(self, confidence: float, family: int) -> PairedRow:
-        fields = judge_ratios(self.base, self.new, self.gate, confidence, self.resolution, family)
+        fields = judge_ratios(self.base, self.new, self.gate, confidence, self.resolution, family, self.margin)
+        fields.pop("equivalence_ci")
         row = PairedRow(**self.case, metric=self.metric, **fields)
         if self.why_not:
             row.verdict, row.note = "same", self.why_not
+        elif self.busy and row.verdict in ("worse", "better"):
+            row.verdict, row.note = "unknown", f"{self.busy}; {row.verdict} on a quiet machine? run again there"
         elif self.left_out and not row.note:
             row.note = f"{self.left_out} round(s) without both sides ok left out"
         return row
@@ -303,10 +349,24 @@ def _case_rows(
     untimed = time_note(counted(b_rows), counted(n_rows))
     steps = sorted(set(_steps(ok[first]["base"])) & set(_steps(ok[first]["new"])))
     left_out = len(rounds) - len(ok)
+    busy = machine_note(b_rows, n_rows).replace("not judged: ", "machine busy: ")
     for metric in ("fit_time_s", "predict_time_s", *steps):
         base, new = _values(ok, metric)
         if base:
-            out.append(_Speed(case, metric, base, new, s["max_slowdown"], s["time_resolution"], untimed, left_out))
+            out.append(
+                _Speed(
+                    case,
+                    metric,
+                    base,
+                    new,
+                    s["max_slowdown"],
+                    s["time_resolution"],
+                    untimed,
+                    left_out,
+                    s["margin"],
+                    busy,
+                )
+            )
     if counted(b_rows) and counted(n_rows):
         why = counts_incomparable(b_rows, n_rows)
         for metric in COUNT_METRICS:
@@ -325,6 +385,7 @@ def compare_paired(
     time_resolution: float = 0.05,
     max_instructions: float = 1.01,
     correction: str = "bonferroni",
+    margin: float | None = None,
 ) -> PairedComparison:
     """Judge the rounds of an A/B run case by case (see the module's docstring).
 
@@ -349,6 +410,10 @@ def compare_paired(
         ``alpha / m``, so that an A/A comparison flags any of them with
         probability at most about ``alpha``; the intervals shown stay
         ``1 - alpha`` intervals. ``none``: each at ``alpha``.
+    margin : float or None, default=None
+        The equivalence margin of the times (``same`` when the ``1 - 2 alpha``
+        interval lies inside ``[1/margin, margin]``); None: ``max_slowdown``.
+        Counts use ``max_instructions`` as theirs.
 
     Returns
     -------
@@ -364,7 +429,7 @@ def compare_paired(
     """
     from .compare import validate_gate
 
-    validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions)
+    validate_gate(max_slowdown, max_accuracy_drop, alpha, time_resolution, max_instructions, margin)
     if correction not in ("bonferroni", "none"):
         msg = f"The 'correction' parameter must be one of bonferroni, none. Got {correction!r} instead."
         raise ValueError(msg)
@@ -376,6 +441,8 @@ def compare_paired(
         "max_instructions": max_instructions,
         "interval": f"{100 * (1 - alpha):g}% t interval on the log ratios of the rounds",
         "correction": correction,
+        "margin": max_slowdown if margin is None else margin,
+        "equivalence": f"{100 * (1 - 2 * alpha):g}% interval inside [1/margin, margin] (two one-sided tests)",
     }
     items: list[PairedRow | _Speed] = []
     for key, rounds in sorted(_pairs(frame).items(), key=lambda kv: tuple(map(str, kv[0]))):
@@ -415,10 +482,12 @@ def _verdict_line(cmp: PairedComparison) -> str:
     how = cmp.settings["interval"]
     if cmp.settings.get("correction") == "bonferroni" and cmp.settings.get("metrics_judged", 1) > 1:
         how += f"; speed verdicts Bonferroni-corrected over {cmp.settings['metrics_judged']} metrics"
+    unknown = len(cmp.unknown)
+    aside = f"; {unknown} verdict(s) unknown (see the notes for what would decide them)" if unknown else ""
     if not worse:
-        return f"no regression in {cases} paired case(s) ({how})"
+        return f"no regression in {cases} paired case(s) ({how}){aside}"
     names = ", ".join(sorted({f"{r.case} ({_NAMES.get(r.metric, r.metric)})" for r in worse}))
-    return f"REGRESSION in {len(worse)} metric(s): {names}"
+    return f"REGRESSION in {len(worse)} metric(s): {names}{aside}"
 
 
 def format_text(cmp: PairedComparison) -> str:
@@ -442,6 +511,7 @@ def format_json(cmp: PairedComparison) -> str:
     doc = {
         "settings": cmp.settings,
         "regressed": bool(cmp.regressions),
+        "unknown": len(cmp.unknown),
         "rows": [{"case": r.case, **asdict(r)} for r in cmp.rows],
     }
     return json.dumps(doc, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o)) + "\n"

@@ -1,0 +1,129 @@
+"""Three verdicts on a speed ratio: ``worse``, ``same`` or ``unknown`` (and ``better``, the mirror of worse).
+
+Every time or count judged by ``compare``, ``ab`` and ``history`` ends here,
+given a ratio NEW/BASE and two intervals around it:
+
+- ``worse``: the ratio is beyond the gate AND significantly above 1 (the lower
+  bound of the test interval, at ``1 - alpha``, is above 1). The only verdict
+  that fails a gate (exit 1).
+- ``better``: the mirror image (below ``1 / gate``, upper bound below 1).
+- ``same``: an equivalence test (two one-sided tests, TOST): the ``1 - 2 alpha``
+  interval lies inside ``[1 / margin, margin]``; the margin defaults to the gate.
+  "No significant difference" is not "same": a wide interval around 1 says
+  nothing, and is ``unknown``.
+- ``unknown``: neither; the note says what would decide it (more rounds or
+  runs, a quieter machine, counting instructions).
+
+Why not a significance test alone: on a machine whose speed switches between
+two levels (x1.6 on the reference VM, docs/speed.md), two runs of the same code
+differ beyond any gate a few times in ten, and a t interval on three repeats
+of one run does not see the run-to-run level at all. A gate that fails on
+unchanged code gets switched off; ``unknown`` is the honest answer.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["EXIT_UNKNOWN", "VERDICTS", "decide", "exit_code", "rounds_needed"]
+
+#: Every verdict a speed metric can get.
+VERDICTS: tuple[str, ...] = ("worse", "better", "same", "unknown")
+#: The exit status of ``--fail-on-unknown`` when nothing is worse but something is unknown.
+EXIT_UNKNOWN = 3
+
+
+def decide(
+    ratio: float,
+    test: tuple[float, float] | None,
+    equivalence: tuple[float, float] | None,
+    *,
+    gate: float,
+    margin: float | None = None,
+) -> str:
+    """The verdict on one ratio from its intervals (``None``: no interval could be formed).
+
+    Parameters
+    ----------
+    ratio : float
+        The estimate NEW/BASE (a geometric mean or a ratio of medians).
+    test : (float, float) or None
+        The interval of the significance test (``1 - alpha``, corrected for
+        multiplicity where several metrics are judged together).
+    equivalence : (float, float) or None
+        The ``1 - 2 alpha`` interval of the equivalence test (TOST).
+    gate : float
+        A ratio > 1: ``worse`` beyond it, ``better`` below its inverse.
+    margin : float or None, default=None
+        The equivalence margin (> 1); None: the gate.
+
+    Returns
+    -------
+    {"worse", "better", "same", "unknown"}
+
+    Examples
+    --------
+    >>> decide(1.30, (1.20, 1.40), (1.22, 1.38), gate=1.10)
+    'worse'
+    >>> decide(1.01, (0.95, 1.07), (0.96, 1.06), gate=1.10)
+    'same'
+    >>> decide(1.01, (0.80, 1.25), (0.83, 1.22), gate=1.10)
+    'unknown'
+    >>> decide(1.30, None, None, gate=1.10)
+    'unknown'
+    """
+    m = gate if margin is None else margin
+    if test is not None and not any(math.isnan(x) for x in test):
+        lo, hi = test
+        if ratio > gate and lo > 1:
+            return "worse"
+        if ratio < 1 / gate and hi < 1:
+            return "better"
+    if equivalence is not None and not any(math.isnan(x) for x in equivalence):
+        lo, hi = equivalence
+        if lo >= 1 / m and hi <= m:
+            return "same"
+    return "unknown"
+
+
+def rounds_needed(ratio: float, interval: tuple[float, float], n: int, gate: float, margin: float) -> int | None:
+    """About how many rounds (or runs) in all would settle an ``unknown``, at the spread seen; None if hopeless.
+
+    An interval's half-width shrinks as ``1 / sqrt(n)``: the rounds that would
+    bring it inside the equivalence margin (if the ratio is inside it) or
+    clear of 1 (if the ratio is beyond the gate). None when the ratio sits
+    on the margin or the gate, where no number of rounds settles it, or when
+    more than 20 times ``n`` would be needed.
+
+    Examples
+    --------
+    >>> rounds_needed(1.0, (0.9, 1.11), 4, gate=1.1, margin=1.1)
+    5
+    """
+    lo, hi = interval
+    if n < 2 or not (lo > 0 and hi > 0) or any(math.isnan(x) for x in interval):
+        return None
+    half = (math.log(hi) - math.log(lo)) / 2
+    centre = math.log(ratio)
+    room = math.log(margin) - abs(centre) if abs(centre) < math.log(margin) else abs(centre)
+    if ratio <= gate and ratio >= 1 / gate and abs(centre) >= math.log(margin):
+        return None  # between the margin and the gate: neither verdict is in reach
+    if room <= 0 or half <= 0:
+        return None
+    need = math.ceil(n * (half / room) ** 2)
+    return max(need, n + 1) if need <= 20 * n else None
+
+
+def exit_code(verdicts: list[str], *, fail_on_unknown: bool = False) -> int:
+    """1 when any verdict is ``worse``; else 3 (:data:`EXIT_UNKNOWN`) when asked and any is ``unknown``; else 0.
+
+    Examples
+    --------
+    >>> exit_code(["same", "unknown"]), exit_code(["same", "unknown"], fail_on_unknown=True)
+    (0, 3)
+    """
+    if "worse" in verdicts:
+        return 1
+    if fail_on_unknown and "unknown" in verdicts:
+        return EXIT_UNKNOWN
+    return 0
