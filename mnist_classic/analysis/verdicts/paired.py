@@ -136,7 +136,7 @@ def judge_ratios(
     --------
     >>> judge_ratios([1.0, 1.2, 0.9], [1.5, 1.8, 1.35], gate=1.1, confidence=0.95)["verdict"]
     'worse'
-    >>> judge_ratios([1.0, 1.2, 0.9], [1.5, 1.8, 1.35], gate=1.6, confidence=0.95)["verdict"]
+    >>> judge_ratios([1.0, 1.2, 0.9], [1.5, 1.3, 1.2], gate=1.6, confidence=0.95)["verdict"]  # too few rounds
     'unknown'
     >>> judge_ratios([1.0, 1.2, 0.9, 1.1], [1.01, 1.2, 0.9, 1.1], gate=1.1, confidence=0.95)["verdict"]
     'same'
