@@ -159,20 +159,30 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The gate's options (cli/app.py's _add_gate_options), as compare_runs and build_history take them.
+GATE_OPTIONS = (
+    "max_slowdown",
+    "max_accuracy_drop",
+    "alpha",
+    "time_resolution",
+    "max_instructions",
+    "max_model_growth",
+    "margin",
+)
+
+
+def gate_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The gate of ``compare`` and ``history`` from their parsed options, as keywords."""
+    return {name: getattr(args, name) for name in GATE_OPTIONS}
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..analysis.runs import load_runs
     from ..analysis.significance import compare_splits, format_splits, split_regressions
     from ..analysis.verdicts.compare import compare_runs, format_json, format_markdown, format_text, validate_gate
 
-    validate_gate(
-        args.max_slowdown,
-        args.max_accuracy_drop,
-        args.alpha,
-        args.time_resolution,
-        args.max_instructions,
-        max_model_growth=args.max_model_growth,
-        margin=args.margin,
-    )
+    gate = gate_options(args)
+    validate_gate(**gate)  # before any file is read
     baseline, new = load_runs([args.baseline]), load_runs([args.new])
     # Rows of resampled splits (run --splits) are judged split by split (5x2cv F, corrected t), not by the gate.
     canonical = [df[df["split"].fillna("") == ""] for df in (baseline, new)]
@@ -182,16 +192,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         text = "" if args.format == "json" else format_splits(splits, args.format)
         payload: dict[str, Any] = {}
     else:
-        result = compare_runs(
-            *canonical,
-            max_slowdown=args.max_slowdown,
-            max_accuracy_drop=args.max_accuracy_drop,
-            alpha=args.alpha,
-            time_resolution=args.time_resolution,
-            max_instructions=args.max_instructions,
-            max_model_growth=args.max_model_growth,
-            margin=args.margin,
-        )
+        result = compare_runs(*canonical, **gate)
         formatter = {"text": format_text, "md": format_markdown, "json": format_json}[args.format]
         text = formatter(result)
         payload = json.loads(text) if args.format == "json" else {}

@@ -38,27 +38,15 @@ def cmd_history(args: argparse.Namespace) -> int:
     from ..analysis.runs import load_runs
     from ..analysis.verdicts.compare import validate_gate
     from ..analysis.verdicts.decide import exit_code
+    from .commands import gate_options
 
     validate_axis(args.axis)
-    validate_gate(
-        args.max_slowdown,
-        args.max_accuracy_drop,
-        args.alpha,
-        args.time_resolution,
-        args.max_instructions,
-        max_model_growth=args.max_model_growth,
-        margin=args.margin,
-    )
+    gate = gate_options(args)
+    validate_gate(**gate)  # before any file is read
     history = build_history(
         load_runs(args.results),
         axis=args.axis,
-        max_slowdown=args.max_slowdown,
-        max_accuracy_drop=args.max_accuracy_drop,
-        alpha=args.alpha,
-        time_resolution=args.time_resolution,
-        max_instructions=args.max_instructions,
-        max_model_growth=args.max_model_growth,
-        margin=args.margin,
+        **gate,
     )
     for path in write_history(history, args.out):
         print(path)
