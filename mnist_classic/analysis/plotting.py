@@ -7,12 +7,12 @@ only (``matplotlib.figure.Figure``, no pyplot): no window, no global backend.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FigureFile", "new_figure", "palette", "save_figure", "slug"]
+__all__ = ["FigureFile", "new_figure", "palette", "save_figure", "slug", "test_sets"]
 
 
 def new_figure(width: float, height: float) -> Any:
@@ -64,3 +64,18 @@ def save_figure(fig: Any, folder: Path, name: str, formats: Sequence[str], title
 def slug(text: str) -> str:
     """``text`` made safe as a file stem (a dataset name or directory)."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "dataset"
+
+
+def test_sets(rows: Any) -> Iterator[tuple[str, int, str, str, Any]]:
+    """The rows of each test set (dataset, n_test), in order, with what its figures are named and titled.
+
+    Yields ``(dataset, n_test, stem, where, group)``: ``stem`` is the dataset's
+    slug, with ``-test<n>`` when the dataset has several test sizes in ``rows``;
+    ``where`` is ``"<dataset>, <n> test images"``; ``group`` the rows (a
+    pandas DataFrame).
+    """
+    n_tests = rows.groupby("dataset")["n_test"].nunique()
+    for keys, group in rows.groupby(["dataset", "n_test"], sort=False):
+        dataset, n_test = str(keys[0]), int(keys[1])
+        stem = slug(dataset) + (f"-test{n_test}" if n_tests[keys[0]] > 1 else "")
+        yield dataset, n_test, stem, f"{dataset}, {n_test:,} test images", group

@@ -28,7 +28,7 @@ import numpy as np
 
 from ...measure.calibration import ECE_BINS, reliability
 from ...results import ResultsSchemaError, row_labels, row_probabilities
-from ..plotting import FigureFile, new_figure, palette, save_figure, slug
+from ..plotting import FigureFile, new_figure, palette, save_figure, test_sets
 from .figures import pareto_front
 from .tables import ReportTable
 
@@ -216,12 +216,7 @@ def deployment_figures(
         return out
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    n_tests = cases.groupby("dataset")["n_test"].nunique()
-    keys: Any
-    for keys, g in cases.groupby(["dataset", "n_test"], sort=False):
-        dataset, n_test = str(keys[0]), int(keys[1])
-        stem = slug(dataset) + (f"-test{n_test}" if n_tests[dataset] > 1 else "")
-        where = f"{dataset}, {n_test:,} test images"
+    for _dataset, _n_test, stem, where, g in test_sets(cases):
         if (g["latency_ms_p50"].astype(float) > 0).any():
             cap = (
                 "Each case's test accuracy against the median milliseconds of predict on one image (bar to the 99th "

@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike
 from ...data.datasets import DATASETS
 from ...results import ResultsSchemaError, row_labels
 from ..explore.testset import load_image_set
-from ..plotting import FigureFile, new_figure, palette, save_figure, slug
+from ..plotting import FigureFile, new_figure, palette, save_figure, test_sets
 
 __all__ = [
     "FigureFile",
@@ -263,12 +263,7 @@ def write_figures(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out: list[FigureFile] = []
-    n_tests = summary.groupby("dataset")["n_test"].nunique()
-    keys: Any
-    for keys, s in summary.groupby(["dataset", "n_test"], sort=False):
-        dataset, n_test = str(keys[0]), int(keys[1])
-        stem = slug(str(dataset)) + (f"-test{n_test}" if n_tests[dataset] > 1 else "")
-        where = f"{dataset}, {n_test:,} test images"
+    for dataset, n_test, stem, where, s in test_sets(summary):
         if (s["k"] > 0).sum() == 0:
             continue
         cap = "Circled points, joined by the dashed step line, are the Pareto front: no other case fits faster "

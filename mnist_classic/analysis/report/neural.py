@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ..plotting import FigureFile, new_figure, palette, save_figure, slug
+from ..plotting import FigureFile, new_figure, palette, save_figure, test_sets
 from .tables import ReportTable
 
 if TYPE_CHECKING:
@@ -216,12 +216,7 @@ def neural_figures(df: pd.DataFrame, folder: str | Path, formats: Sequence[str] 
         return out
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    n_tests = cases.groupby("dataset")["n_test"].nunique()
-    keys: Any
-    for keys, g in cases.groupby(["dataset", "n_test"], sort=False):
-        dataset, n_test = str(keys[0]), int(keys[1])
-        stem = slug(dataset) + (f"-test{n_test}" if n_tests[dataset] > 1 else "")
-        where = f"{dataset}, {n_test:,} test images"
+    for _dataset, _n_test, stem, where, g in test_sets(cases):
         cap = "Each network's test accuracy against its predict time per 1,000 images; larger markers, more parameters."
         fig = inference_figure(g, where)
         out.append(save_figure(fig, folder, f"neural-inference-{stem}", formats, "Accuracy versus inference cost", cap))
