@@ -167,6 +167,18 @@ def test_a_list_value_is_a_grid_and_several_lists_their_product():
     assert parse_selector("sklearn.neural_network:MLPClassifier[hidden_layer_sizes=(10,10)]").build().hidden_layer_sizes
 
 
+def test_a_list_value_is_named_so_that_its_name_reads_back_as_the_same_case():
+    # [[100,100]] is a grid of one list value; its name must not read back as a grid of two values
+    [one] = expand_selector("mlp[hidden_layer_sizes=[[100,100]]]")
+    assert one.name == "mlp[hidden_layer_sizes=[[100, 100]]]"
+    assert one.build().get_params()["hidden_layer_sizes"] == [100, 100]
+    [again] = expand_selector(one.name)
+    assert again.name == one.name and again.build().get_params() == one.build().get_params()
+    two = expand_selector("mlp[hidden_layer_sizes=[[100,100],[50]]]")
+    assert [p.name for p in two] == ["mlp[hidden_layer_sizes=[[100, 100]]]", "mlp[hidden_layer_sizes=[[50]]]"]
+    assert [p.name for p in expand_selector(two[1].name)] == [two[1].name]
+
+
 @pytest.mark.parametrize(
     ("selector", "match"),
     [

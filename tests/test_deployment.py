@@ -515,3 +515,11 @@ def test_done_when_lenet5_macs_within_ten_percent_of_the_hand_count(tmp_path):
     assert abs(row["macs"] - hand) <= 0.10 * hand, (row["macs"], hand)
     assert row["model_bytes"] >= 61_706 * 4
     assert row["log_loss"] > 0 and row["latency_ms_p50"] <= row["latency_ms_p99"]
+
+
+def test_sizes_and_counts_roll_over_to_the_next_unit_once_rounded():
+    from mnist_classic.analysis.report.deployment import _bytes, _count
+
+    assert [_count(n) for n in (999_550, 9_418, 512, 9_172_800)] == ["1 M", "9.42 k", "512", "9.17 M"]
+    assert [_bytes(n) for n in (999_999, 51_362, 12)] == ["1 MB", "51.4 kB", "12 B"]
+    assert _count(float("nan")) == _bytes(float("nan")) == "—"

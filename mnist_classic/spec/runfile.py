@@ -129,7 +129,7 @@ def _value_text(value: Any, path: Path, where: str) -> str:
         return "(" + ",".join(items) + ")"
     if isinstance(value, list) and any(_is_estimator_table(v) or _is_named_list(v) for v in value):
         return "[" + ",".join(_value_text(v, path, f"{where}[{i}]") for i, v in enumerate(value)) + "]"  # a grid
-    return format_value(value)
+    return format_value(value, item=True)  # a list in a run file is a grid
 
 
 def _step_to_selector(step: Any, path: Path, where: str) -> str:

@@ -83,22 +83,28 @@ def cost_cases(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=[*_CASE, "k", "accuracy", *COST_COLUMNS, "row"])
 
 
-def _bytes(n: float) -> str:
+def _scaled(n: float, units: tuple[str, str, str, str]) -> str:
+    """``n`` to 3 significant digits in the largest unit it reaches once rounded (999,550 is ``1 M``, not ``1e+03 k``).
+
+    ``units``: the names of 1, 10^3, 10^6 and 10^9.
+    """
     if math.isnan(n):
         return _DASH
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n:.0f} B"
+    rounded = float(f"{n:.3g}")
+    for unit, size in zip(units[:0:-1], (1e9, 1e6, 1e3), strict=True):
+        if rounded >= size:
+            return f"{rounded / size:.3g} {unit}"
+    return f"{n:.0f} {units[0]}".rstrip()
+
+
+def _bytes(n: float) -> str:
+    """Examples: ``_bytes(51362)`` is ``'51.4 kB'``, ``_bytes(999_999)`` is ``'1 MB'``."""
+    return _scaled(n, ("B", "kB", "MB", "GB"))
 
 
 def _count(n: float) -> str:
-    if math.isnan(n):
-        return _DASH
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n:.0f}"
+    """Examples: ``_count(999_550)`` is ``'1 M'``, ``_count(9418)`` is ``'9.42 k'``, ``_count(512)`` is ``'512'``."""
+    return _scaled(n, ("", "k", "M", "G"))
 
 
 def _num(x: float, fmt: str) -> str:

@@ -288,8 +288,11 @@ def _grid_text(configs: list[ConfiguredPipeline]) -> str:
         steps = [c.steps[i] for c in configs]
         items = []
         for j, (key, _) in enumerate(first.overrides):
-            values = list(dict.fromkeys(format_value(s.overrides[j][1]) for s in steps))
-            items.append(f"{key}={values[0]}" if len(values) == 1 else f"{key}=[{','.join(values)}]")
+            values = list(dict.fromkeys(format_value(s.overrides[j][1], item=True) for s in steps))
+            if len(values) == 1:
+                items.append(f"{key}={format_value(first.overrides[j][1])}")
+            else:
+                items.append(f"{key}=[{','.join(values)}]")
         parts.append(f"{first.target}[{','.join(items)}]" if items else first.target)
     return "+".join(parts)
 

@@ -48,13 +48,23 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def format_value(value: Any) -> str:
+def format_value(value: Any, *, item: bool = False) -> str:
     """A value as a selector writes it: bare where it reads back as the same string, else its repr.
 
     An estimator given as a value (an object with a ``__selector__`` method) writes its selector.
+    A list written alone is one value in brackets, ``[[100, 100]]``, since ``[100, 100]`` reads
+    back as a grid of two values; ``item=True`` writes it as one item of a grid's brackets
+    (``x=[[100, 100],[50]]``), or a grid itself (a run file's list), as is.
+
+    Examples
+    --------
+    >>> format_value([100, 100]), format_value([100, 100], item=True), format_value("scale")
+    ('[[100, 100]]', '[100, 100]', 'scale')
     """
     if hasattr(value, "__selector__"):
         return str(value.__selector__())
     if isinstance(value, str) and parse_value(value) == value and not set(value) & set(",[]()+='\""):
         return value
+    if isinstance(value, list) and not item:
+        return f"[{value!r}]"
     return repr(value)
