@@ -189,49 +189,6 @@ def test_counted_environment_is_one_thread_and_fixed():
     assert env["PYTHONHASHSEED"] == "0" and "mmap_threshold" in env["GLIBC_TUNABLES"] and env["HOME"] == "/h"
 
 
-def test_the_heap_is_settled_before_every_counted_region(monkeypatch):
-    calls = []
-
-    class Lib:  # the client requests, recorded instead of issued
-        def __getattr__(self, name):
-            return lambda *args: calls.append(name)
-
-    monkeypatch.setattr(callgrind, "_settle_heap", lambda: calls.append("settle"))
-    requests = callgrind._Requests.__new__(callgrind._Requests)
-    requests._lib = Lib()
-    with requests.region("fit/svc"):
-        calls.append("work")
-    assert calls == [
-        "settle",
-        "callgrind_zero_stats",
-        "callgrind_start_instrumentation",
-        "work",
-        "callgrind_stop_instrumentation",
-        "callgrind_dump_stats_at",
-    ]
-
-
-@pytest.mark.skipif(callgrind._libc() is None, reason="glibc's allocator only")
-def test_settling_the_heap_runs_here():
-    blocks = [bytearray(5000 + i) for i in range(2000)]  # freed blocks of many sizes: the unsorted list
-    del blocks[::2]
-    callgrind._settle_heap()  # no error, nothing returned: what it changes is counted by the test below
-
-
-@needs_valgrind
-@pytest.mark.slow
-def test_counts_of_the_same_case_are_equal_run_to_run(tmp_path):
-    """svm's predict allocates per image, the count the allocator's state moved most (0.5-1%); now within 0.05%."""
-    argv = [sys.executable, "-m", "mnist_classic", "run", "--measure", "instructions", "-q"]
-    argv += ["--pipelines", "svm", "knn", "--n-train", "500", "--n-test", "200", "--n-jobs", "2"]
-    for name in ("a", "b"):
-        subprocess.run([*argv, "-o", str(tmp_path / f"{name}.csv")], check=True, capture_output=True)
-    a, b = (pd.read_csv(tmp_path / f"{n}.csv").set_index("pipeline") for n in ("a", "b"))
-    for metric in ("fit_instructions", "predict_instructions"):
-        relative = (a[metric] - b[metric]).abs() / a[metric]
-        assert (relative <= 0.0005).all(), relative.to_dict()
-
-
 @pytest.mark.slow
 def test_missing_valgrind_is_one_line_and_exit_2(tmp_path):
     env = {**os.environ, "PATH": str(tmp_path)}  # no valgrind on this PATH

@@ -150,7 +150,6 @@ class _Requests:
         lib = self._lib
         gc.collect()  # the cyclic collector off inside, as timeit does (see the module's docstring)
         gc.disable()
-        _settle_heap()
         lib.callgrind_zero_stats()
         lib.callgrind_start_instrumentation()
         try:
@@ -159,48 +158,6 @@ class _Requests:
             lib.callgrind_stop_instrumentation()
             lib.callgrind_dump_stats_at(name.encode("utf-8"))
             gc.enable()
-
-
-#: Bytes of the blocks _settle_heap asks for: above every small bin, below the fixed mmap threshold.
-_SETTLE_BYTES = 65536
-#: Requests _settle_heap makes: glibc's malloc sorts at most 10,000 free chunks per request.
-_SETTLE_ROUNDS = 8
-
-
-@cache
-def _libc() -> ctypes.CDLL | None:
-    """glibc's own malloc, free and malloc_trim, or None where the C library is not glibc."""
-    try:
-        libc = ctypes.CDLL(None)
-        libc.malloc.restype = ctypes.c_void_p
-        libc.malloc.argtypes = [ctypes.c_size_t]
-        libc.free.argtypes = [ctypes.c_void_p]
-        libc.malloc_trim.argtypes = [ctypes.c_size_t]
-    except (OSError, AttributeError):
-        return None
-    return libc
-
-
-def _settle_heap() -> None:
-    """Bring glibc's allocator to the same kind of state before every counted region, whatever came before.
-
-    Freed blocks wait in glibc's "unsorted" list until the next request that no
-    recently freed block fits exactly; that request sorts them all into size
-    bins. The first allocation inside a region would otherwise pay for sorting
-    whatever the process freed before it, a cost set by the process's history
-    (how many blocks, in what order) and not by the code counted. Here, outside
-    the count, ``malloc_trim(0)`` merges the small "fast" blocks into that list
-    and requests of a size that fits none of them sort it, so the region starts
-    with an empty list. No library does this (glibc offers no call that sorts
-    the list alone), hence these few lines over ctypes.
-    """
-    libc = _libc()
-    if libc is None:
-        return
-    libc.malloc_trim(0)
-    for _ in range(_SETTLE_ROUNDS):
-        block = libc.malloc(_SETTLE_BYTES)
-        libc.free(block)
 
 
 def client_requests() -> _Requests:
