@@ -22,8 +22,9 @@ Parts (each printed as rows of one table: part, what, figure):
 
 Defaults are the full evidence (all 60,000 training and 10,000 test images): hours
 on 2 cores for ``svm``, ``halving`` and ``reference``. With ``--out DIR``, a part
-whose CSV is already in ``DIR`` is read from it, not run again, so an interrupted
-invocation resumes, and the table of a finished one prints again in seconds. Run it alone, on a quiet
+whose CSV is already in ``DIR`` resumes it (``run --resume``): its finished cases are
+read back, the rest run, so an interrupted invocation goes on where it stopped, and the
+table of a finished one prints again in seconds. Run it alone, on a quiet
 machine: the seconds it prints are wall times. A smoke run of every part at a tiny
 size: ``python benchmarks/tuning.py --n-train 600 --n-test 500 --seeds 2``.
 """
@@ -58,15 +59,16 @@ PARTS = ("bias", "svm", "halving", "reference")
 
 
 def _run(out: Path, **kwargs: Any) -> list[dict[str, Any]]:
-    """The rows of one run: run now, or read from ``out`` when an earlier invocation wrote it (``--out``)."""
-    if out.is_file():
-        print(f"reading {out} (written by an earlier run: delete it to run that part again)", flush=True)
-        return read_results(out).to_dict("records")
-    result = run_benchmark(RunConfig(output=out, warmup="none", command="benchmarks/tuning.py", **kwargs))
+    """Every row of ``out`` once its cases have run: an earlier invocation's finished cases are kept (``resume``)."""
+    resume = out.is_file()
+    if resume:
+        print(f"resuming {out}: its finished cases are read back, not run again", flush=True)
+    config = RunConfig(output=out, warmup="none", command="benchmarks/tuning.py", resume=resume, **kwargs)
+    result = run_benchmark(config)
     if result.exit_code != 0:
         msg = f"a run of benchmarks/tuning.py failed: {[r.get('error') for r in result.rows]}"
         raise RuntimeError(msg)
-    return result.rows
+    return read_results(out).to_dict("records")
 
 
 def _mean_ci(values: list[float], unit: str = "%") -> str:
