@@ -19,7 +19,7 @@ Parts (each printed as rows of one table: part, what, figure):
   grid's, and the candidate each chose;
 - ``reference``: the five default pipelines tuned over small published grids
   (:data:`REFERENCE_GRIDS`), appended to ``--reference-csv`` with their
-  ``tuning_scores``: on full MNIST, the reference rows meant for ``results/mnist-tuned.csv`` (not yet made).
+  ``tuning_scores``: on full MNIST, the reference rows of ``results/mnist-tuned.csv``.
 
 Defaults are the full evidence (all 60,000 training and 10,000 test images): hours
 on 2 cores for ``svm``, ``halving`` and ``reference``. With ``--out DIR``, a part

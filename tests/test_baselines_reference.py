@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from pathlib import Path
 
 import pytest
 
-from mnist_classic import read_results
+from mnist_classic import load_probabilities, read_results
 from mnist_classic.analysis.report.published import published_reference
 from mnist_classic.spec.pipelines import SUITES
 
@@ -59,3 +61,51 @@ def test_every_network_of_suite_cnn_has_a_reference_row_at_or_above_its_floor():
         row = rows[name]
         assert row["device"] == "cpu" and row["n_params"] > 10_000
         assert str(row["git_commit"]) not in ("unknown", "nan") and not str(row["git_commit"]).endswith("-dirty")
+
+
+def _lenet5_macs_from_layer_shapes() -> int:
+    """LeNet-5's multiply-adds on one 28x28 image, from its layers (LeCun et al. 1998, padded C1)."""
+    c1 = 28 * 28 * 6 * (1 * 5 * 5)  # 6 maps of 28x28, each output a 5x5 window of 1 channel
+    c3 = 10 * 10 * 16 * (6 * 5 * 5)  # 16 maps of 10x10 over the 6 pooled 14x14 maps
+    return c1 + c3 + 400 * 120 + 120 * 84 + 84 * 10
+
+
+def test_cnn_reference_rows_carry_the_deployment_columns():
+    rows = read_results(RESULTS / "mnist-cnn.csv").to_dict("records")
+    assert {r["pipeline"] for r in rows} == set(CNN_FLOORS)
+    for row in rows:
+        name = row["pipeline"]
+        assert row["macs"] > 100_000 and row["model_bytes"] > 4 * row["n_params"], name  # float32 weights at least
+        assert 0 < row["latency_ms_p50"] <= row["latency_ms_p99"], name
+        assert row["log_loss"] > 0 and 0 <= row["ece"] <= 1 and 0 <= row["brier"] <= 2, name
+        proba, classes = load_probabilities(RESULTS / "mnist-cnn.predictions", row["probabilities_sha256"])
+        assert proba.shape == (10_000, 10) and list(classes) == list(range(10)), name
+    lenet = next(r for r in rows if r["pipeline"] == "lenet5")
+    assert lenet["macs"] == _lenet5_macs_from_layer_shapes() == 416_520
+
+
+def _reference_grids() -> tuple[str, ...]:
+    """``REFERENCE_GRIDS`` of benchmarks/tuning.py, the script that writes results/mnist-tuned.csv."""
+    spec = importlib.util.spec_from_file_location("tuning_evidence", RESULTS.parent / "benchmarks" / "tuning.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.REFERENCE_GRIDS
+
+
+def test_tuned_reference_rows_chose_on_validation_what_their_search_records():
+    rows = read_results(RESULTS / "mnist-tuned.csv").to_dict("records")
+    assert [r["pipeline"] for r in rows] == list(_reference_grids())
+    assert {r["pipeline"].partition("[")[0] for r in rows} == set(SUITES["default"].pipelines)
+    for row in rows:
+        name = row["pipeline"]
+        assert row["status"] == "ok" and row["n_train"] == 60000 and row["n_test"] == 10000, name
+        assert not str(row["git_commit"]).endswith("-dirty"), name
+        assert row["validation"] == "holdout:0.1667:seed=0", name
+        record = json.loads(row["tuning_scores"])
+        scores = [c["score"] for c in record["candidates"]]
+        assert row["tuning_candidates"] == len(scores) == record["grid"], name
+        best = max(scores)
+        assert row["validation_accuracy"] == pytest.approx(best), name
+        first_best = next(c for c in record["candidates"] if c["score"] == best)
+        assert record["chosen"] == first_best["pipeline"], name  # ties go to the grid's first, as GridSearchCV's rank
