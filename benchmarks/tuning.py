@@ -47,8 +47,6 @@ from mnist_classic.bench.runner import RunConfig, run_benchmark
 #: The grid around the published RBF SVC (C=5, gamma=0.05 on [0, 1] pixels, 98.5%): four candidates, since on
 #: full MNIST a candidate at these gammas takes 10 to 20 minutes on one core (gamma 0.1 longer still).
 SVM_GRID = "sklearn.svm:SVC[C=[5,10],gamma=[0.025,0.05]]"
-#: The wider grid the halving evidence was measured on at n_train 10,000 (``--svm-grid``).
-SVM_GRID_WIDE = "sklearn.svm:SVC[C=[2.5,5,10],gamma=[0.025,0.05,0.1]]"
 #: Small published grids of the five default pipelines (Geron's notebook 03 for knn; the
 #: neighbourhood of each pipeline's published setting for the others), at most six candidates each: the
 #: part takes about half an hour on 2 cores (svm's two candidates and its refit most of it).
