@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -51,6 +52,29 @@ def ab_rows(path, truth, cases, rounds=6):
 
 def judge(path, **gate):
     return compare_paired(load_runs([path]), **gate)
+
+
+def ab_rows_pm(path, truth, cases, rounds=6, processes=2, measurements=3):
+    """Like :func:`ab_rows`, with ``processes`` runs per side and round (a ``run_id`` each), ``measurements`` each.
+
+    Each case: pipeline, pred, and ``base``/``new``: a function (round, process, measurement) -> fit seconds;
+    optional ``preds_new``: a function (round, process) -> the labels of that process's repeats.
+    """
+    for k in range(1, rounds + 1):
+        for side in ("base", "new"):
+            for p in range(1, processes + 1):
+                rows = [
+                    {
+                        "pipeline": c["pipeline"],
+                        "preds": c.get(f"preds_{side}", lambda k, p, c=c: [c["pred"]] * measurements)(k, p),
+                        "fit": [c[side](k, p, m) for m in range(measurements)],
+                        "predict": [1.0] * measurements,
+                        "columns": {"side": side, "ab_round": k},
+                    }
+                    for c in cases
+                ]
+                write_run(path, truth, rows, run_id=f"{side}-{k}-{p}")
+    return path
 
 
 def verdicts(cmp, metric="fit_time_s"):
@@ -173,6 +197,71 @@ def test_counted_rounds_are_judged_on_instructions(tmp_path, truth):
     assert by["predict_instructions"].verdict == "same"
 
 
+def test_processes_and_measurements_are_averaged_in_each_round_before_the_ratio(tmp_path, truth, capsys):
+    """P=2, M=3: new's second process is x2 slower in every round: a round's ratio is sqrt(2), its value a geomean."""
+    pred, bad = predictions(truth, 1900), predictions(truth, 1000)
+    noise = {"base": [1.0, 1.2, 0.9], "new": [0.9, 1.0, 1.2]}  # the same geometric mean on both sides
+    offset = {"base": [1.0, 1.1], "new": [1.0, 2.2]}  # per process: new's second x2
+    case = {
+        "pipeline": "svm",
+        "pred": pred,
+        **{
+            side: (lambda k, p, m, side=side: 2.0 * DRIFT[k - 1] * offset[side][p - 1] * noise[side][m])
+            for side in ("base", "new")
+        },
+        # the second process predicts badly: only the first process's first repeat is paired
+        "preds_new": lambda k, p: [pred if p == 1 else bad] * 3,
+    }
+    path = ab_rows_pm(tmp_path / "ab.csv", truth, [case])
+    cmp = judge(path)
+    by = {r.metric: r for r in cmp.rows}
+    fit = by["fit_time_s"]
+    assert fit.rounds == len(DRIFT) and fit.ratios == pytest.approx([np.sqrt(2)] * len(DRIFT))
+    assert fit.ratio == pytest.approx(np.sqrt(2)) and fit.verdict == "worse"
+    geo = np.exp(np.mean(np.log(DRIFT)))
+    assert fit.base == pytest.approx(2.0 * geo * np.sqrt(1.1) * np.exp(np.mean(np.log(noise["base"]))))
+    assert by["predict_time_s"].ratio == pytest.approx(1.0)
+    assert by["accuracy"].note == "round 1: identical predictions"
+    # the levels: processes vary, measurements vary, rounds add nothing beyond them
+    levels = {lv.metric: lv for lv in cmp.levels}
+    assert set(levels) == {"fit_time_s", "predict_time_s"}
+    lv = levels["fit_time_s"]
+    assert (lv.rounds, lv.processes, lv.measurements) == (len(DRIFT), 2, 3)
+    assert lv.measurement_s > 0 and lv.process_s > 0 and lv.round_s == pytest.approx(0.0, abs=1e-6)
+    assert levels["predict_time_s"].measurement_s == 0.0
+    assert main(["ab", "--results", str(path), "--max-slowdown", "1.5"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    line = next(x for x in out if x.startswith("levels svm n_train=60000 fit_time_s: "))
+    assert "rounds s=0.000, processes s=" in line and line.endswith(
+        "-> measurements per process: unknown (needs the runs' wall seconds, in the .ab.json log)"
+    )
+    assert out[-1].startswith("no regression in 1 paired case(s)")  # the verdict stays the last line
+    assert json.loads(format_json(cmp))["levels"][0]["metric"] == "fit_time_s"
+    assert "\n- levels svm n_train=60000 fit_time_s: " in format_markdown(cmp)
+
+
+def test_one_process_of_one_measurement_is_judged_as_before(tmp_path, truth):
+    """P=M=1: a round's value is its row's, exactly; the run_ids (one per run in a real ab) change nothing."""
+    pred = predictions(truth, 1900)
+    case = {"pipeline": "svm", "pred": pred, "base": lambda k, p, m: 2.0 * DRIFT[k - 1], "new": lambda k, p, m: 3.1}
+    one = judge(ab_rows_pm(tmp_path / "pm.csv", truth, [case], processes=1, measurements=1))
+    legacy = judge(ab_rows(tmp_path / "ab.csv", truth, [{**case, "base": 2.0, "new": lambda k: 3.1}]))
+    (row,) = [r for r in one.rows if r.metric == "fit_time_s"]
+    assert row.ratios == [3.1 / (2.0 * d) for d in DRIFT]  # exactly: no exp(log(x)) round trip
+    assert [asdict(r) for r in one.rows] == [asdict(r) for r in legacy.rows]
+    assert one.levels == [] and json.loads(format_json(one))["levels"] == []
+
+
+def test_a_round_with_a_process_missing_is_left_out(tmp_path, truth):
+    pred = predictions(truth, 1900)
+    case = {"pipeline": "svm", "pred": pred, "base": lambda k, p, m: 2.0, "new": lambda k, p, m: 3.0}
+    path = ab_rows_pm(tmp_path / "ab.csv", truth, [case], rounds=3)
+    rows = load_runs([path])
+    rows = rows[~((rows["ab_round"] == 3) & (rows["run_id"] == "new-3-2"))]  # stopped in its last run
+    (fit,) = [r for r in compare_paired(rows).rows if r.metric == "fit_time_s"]
+    assert fit.rounds == 2 and fit.note == "1 round(s) without both sides ok left out"
+
+
 def test_rows_that_do_not_pair_are_refused(tmp_path, truth):
     pred = predictions(truth)
     plain = write_run(tmp_path / "plain.csv", truth, [{"pipeline": "svm", "pred": pred}])
@@ -184,6 +273,19 @@ def test_rows_that_do_not_pair_are_refused(tmp_path, truth):
     ab_rows(twice, truth, cases, rounds=2)  # a second ab into the same file
     with pytest.raises(ResultsSchemaError, match="Round 1 of svm n_train=60000 has two base rows"):
         judge(twice)
+    # several processes and measurements pair up; one run's repeat written twice does not
+    case = {"pipeline": "svm", "pred": pred, "base": lambda k, p, m: 1.0, "new": lambda k, p, m: 1.0}
+    doubled = ab_rows_pm(tmp_path / "pm.csv", truth, [case], rounds=2)
+    write_run(
+        doubled,
+        truth,
+        [{"pipeline": "svm", "pred": pred, "fit": [1.0], "columns": {"side": "new", "ab_round": 2}}],
+        run_id="new-2-1",
+    )
+    with pytest.raises(
+        ResultsSchemaError, match="Round 2 of svm n_train=60000 has two new rows of run new-2-1, repeat 0"
+    ):
+        judge(doubled)
 
 
 def test_the_results_option_judges_and_exits_like_compare(tmp_path, truth, capsys):
@@ -215,6 +317,39 @@ def test_interleave_draws_a_recorded_order_per_round_and_duet_swaps_cores():
     assert {tuple(r.order) for r in duet} == {("base", "new")}
     assert {(r.cores["base"], r.cores["new"]) for r in duet} == {(2, 5), (5, 2)}
     assert all(r.cores == {} for r in round_plan(3, "duet", 7, [0]))  # one core: not pinned
+
+
+def test_the_order_of_several_processes_holds_each_side_as_often():
+    plan = round_plan(40, "interleave", 7, [0, 1], processes=2)
+    assert all(sorted(r.order) == ["base", "base", "new", "new"] for r in plan)
+    assert len({tuple(r.order) for r in plan}) > 2  # not always the same order
+    assert [k for _, k in plan[0].runs()] == [
+        f"{s}#{sum(1 for t in plan[0].order[: i + 1] if t == s)}" for i, s in enumerate(plan[0].order)
+    ]
+    # one process: the plan of earlier versions
+    assert [r.order for r in round_plan(3, "interleave", 1, [0, 1], processes=1)] == [
+        ["new", "base"],
+        ["new", "base"],
+        ["base", "new"],
+    ]
+    duet = round_plan(10, "duet", 7, [2, 5], processes=2)
+    assert {tuple(r.order) for r in duet} == {("base", "new", "base", "new")}
+    for r in duet:  # every other duet swaps the cores: each side on each core once
+        assert {r.cores["base#1"], r.cores["base#2"]} == {2, 5} and r.cores["base#1"] == r.cores["new#2"]
+
+
+def test_processes_and_measurements_must_be_positive_integers(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(ab_module, "build_env", lambda *a, **k: pytest.fail("built an environment"))
+    base = ["ab", "--base", "a==1", "--new", "a==2", "-o", str(tmp_path / "ab.csv")]
+    for option in ("--processes", "--measurements"):
+        assert main([*base, option, "0"]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1
+        assert f"The '{option}' option must be an integer >= 1. Got 0 instead." in err
+    with pytest.raises(ValueError, match=r"The '--processes' option must be an integer >= 1\. Got 1\.5 instead\."):
+        run_ab("a==1", "a==2", [], tmp_path / "x.csv", processes=1.5)
+    assert main(["ab", "--results", str(tmp_path / "ab.csv"), "--processes", "2"]) == 2
+    assert "drop --processes" in capsys.readouterr().err
 
 
 #: A stand-in for an environment's run: prints its side, start and end times, affinity and thread variables.
@@ -318,6 +453,41 @@ def test_misuse_is_refused_before_any_build(tmp_path, monkeypatch, capsys):
     assert "ab.csv exists: judge it with 'mnist-classic ab --results" in capsys.readouterr().err
 
 
+def test_several_processes_and_measurements_run_and_are_logged(tmp_path, fake_envs, monkeypatch):
+    monkeypatch.setenv("AB_TEST_SLEEP", "0")
+    lines = []
+    result = run_ab(
+        "a==1",
+        "a==2",
+        ["-q"],
+        tmp_path / "ab.csv",
+        rounds=2,
+        processes=2,
+        measurements=3,
+        order_seed=3,
+        on_output=lambda key, x: lines.append((key, x)),
+    )
+    recs = _records(x for _, x in lines)
+    plan = round_plan(2, "interleave", 3, [0, 1], processes=2)
+    assert [r["side"] for r in recs] == [s for r in plan for s in r.order]
+    assert {r["repeats"] for r in recs} == {"3"}
+    assert {key for key, _ in lines} == {"base#1", "base#2", "new#1", "new#2"}
+    log = json.loads(result.log.read_text())["ab_runs"][0]
+    assert (log["processes"], log["measurements"]) == (2, 3)
+    assert [sorted(r["seconds"]) for r in log["rounds"]] == [["base#1", "base#2", "new#1", "new#2"]] * 2
+    assert all(set(r["exit_codes"].values()) == {0} for r in log["rounds"])
+
+
+def test_a_failing_process_stops_the_rounds(tmp_path, fake_envs, monkeypatch):
+    monkeypatch.setenv("AB_TEST_EXIT", "2")
+    monkeypatch.setenv("AB_TEST_SLEEP", "0")
+    for mode in ("interleave", "duet"):
+        out = tmp_path / mode / "ab.csv"
+        with pytest.raises(ab_module.ABRunError, match=r"side's run of round 1 \(process 1 of 2\) exited with 2"):
+            run_ab("a==1", "a==2", [], out, rounds=2, processes=2, mode=mode, order_seed=1)
+        assert list(out.parent.iterdir()) == []  # the first round: nothing kept
+
+
 def test_a_run_that_fails_in_the_first_round_leaves_nothing(tmp_path, fake_envs, monkeypatch, capsys):
     monkeypatch.setenv("AB_TEST_EXIT", "2")
     monkeypatch.setenv("AB_TEST_SLEEP", "0")
@@ -413,6 +583,29 @@ def test_a_real_ab_between_two_versions_of_a_users_package(tmp_path, user_packag
     assert set(rows["seed"]) == {0}
     # judged again from the CSV alone: the same verdict
     assert main(["ab", "--results", str(ab)]) == 1
+
+
+@pytest.mark.slow
+def test_a_real_ab_with_processes_and_measurements(tmp_path, user_packages, capsys):
+    """--processes 2 --measurements 2: 2 runs of 2 repeats per side and round, judged, with the levels line."""
+    v1, _ = user_packages
+    envs = str(tmp_path / "envs")
+    run = ["--pipelines", "slowfit", "--n-train", "300", "--n-test", "200", "-q", "--envs-dir", envs]
+    ab = tmp_path / "ab.csv"
+    extra = ["--processes", "2", "--measurements", "2", "--rounds", "2", "--alpha", "0.01"]
+    code = main(["ab", "--base", str(v1), "--new", str(v1), *extra, "-o", str(ab), *run])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    rows = load_runs([ab])
+    sizes = rows.groupby(["side", "ab_round"]).size()
+    assert sorted(sizes.index) == [(s, k) for s in ("base", "new") for k in (1, 2)] and set(sizes) == {4}
+    assert set(rows.groupby(["side", "ab_round"])["run_id"].nunique()) == {2}
+    assert set(rows["repeat"]) == {0, 1}
+    assert "new/base [interval]" in out and "slowfit n_train=300" in out
+    assert "levels slowfit n_train=300 fit_time_s: rounds s=" in out and "-> measurements per process: " in out
+    assert out.strip().splitlines()[-1].startswith("no regression in 1 paired case(s)")
+    log = json.loads(ab.with_suffix(".ab.json").read_text())["ab_runs"][0]
+    assert (log["processes"], log["measurements"]) == (2, 2)
 
 
 def test_three_verdicts_and_what_would_decide_an_unknown(tmp_path, truth, capsys):

@@ -28,12 +28,12 @@ def add_ab_parser(subparsers: Any) -> argparse.ArgumentParser:
         allow_abbrev=False,  # unknown options are run's: --ne... must not be taken for --new
         help="A/B: the same run in two environments, round after round; paired ratios, exit 1 on a slowdown",
         description="Build (or reuse) the environments of --base and --new as 'matrix' does, then run "
-        "'mnist-classic run' with the other options in both, once per round: one after the other in a random "
-        "order (interleave) or both at once, one core each (duet). Each round's ratio NEW/BASE is paired; the "
-        "geometric mean of the ratios is judged with its t interval on the logs: worse, same (the interval inside "
-        "the margin) or unknown. Exit 1 when a case is worse (slower beyond --max-slowdown and significantly); 3 "
-        "with --fail-on-unknown when a verdict is unknown; 2 on misuse. Any option of 'run' may be given "
-        "(--pipelines, --n-train, --n-test, --plugin, --measure, ...).",
+        "'mnist-classic run' with the other options in both, --processes times each per round: one after the other "
+        "in a random order (interleave) or both at once, one core each (duet). Each round's ratio NEW/BASE is "
+        "paired; the geometric mean of the ratios is judged with its t interval on the logs: worse, same (the "
+        "interval inside the margin) or unknown. Exit 1 when a case is worse (slower beyond --max-slowdown and "
+        "significantly); 3 with --fail-on-unknown when a verdict is unknown; 2 on misuse. Any option of 'run' may "
+        "be given (--pipelines, --n-train, --n-test, --plugin, --measure, ...).",
     )
     p.add_argument("--base", metavar="REQS", help="the base side's requirements, as matrix --env takes them")
     p.add_argument("--new", metavar="REQS", help="the new side's requirements")
@@ -44,6 +44,22 @@ def add_ab_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="judge the rows of an earlier ab in this CSV, without running anything",
     )
     p.add_argument("--rounds", type=int, default=10, metavar="R", help="rounds, each running both sides (default 10)")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        metavar="P",
+        help="runs (processes) per side in each round (default 1); a side's value in a round is the geometric "
+        "mean over its runs",
+    )
+    p.add_argument(
+        "--measurements",
+        type=int,
+        default=None,
+        metavar="M",
+        help="measurements inside each run, passed to it as --repeats (default 1); with P or M above 1 the "
+        "output says how the variance splits between rounds, processes and measurements",
+    )
     p.add_argument(
         "--max-rounds",
         type=int,
@@ -146,6 +162,7 @@ def looks(rounds: int, max_rounds: int | None) -> int:
 def _compare(args: argparse.Namespace, path: str) -> Any:
     from ..analysis.runs import load_runs
     from ..analysis.verdicts.paired import compare_paired
+    from ..matrix.ab import run_seconds
 
     n_looks = looks(args.rounds, args.max_rounds) if args.results is None else 1
     result = compare_paired(
@@ -157,6 +174,7 @@ def _compare(args: argparse.Namespace, path: str) -> Any:
         max_instructions=args.max_instructions,
         correction=args.correction,
         margin=args.margin,
+        run_seconds=run_seconds(path),
     )
     if n_looks > 1:
         result.settings["looks"] = n_looks
@@ -185,7 +203,16 @@ def cmd_ab(args: argparse.Namespace, run_args: Sequence[str], argv: Sequence[str
     )
     if args.results is not None:
         given = [o for o, v in (("--base", args.base), ("--new", args.new), ("--output", args.output)) if v]
-        given += [o for o, v in (("--max-rounds", args.max_rounds), ("--max-time", args.max_time)) if v is not None]
+        given += [
+            o
+            for o, v in (
+                ("--max-rounds", args.max_rounds),
+                ("--max-time", args.max_time),
+                ("--processes", args.processes),
+                ("--measurements", args.measurements),
+            )
+            if v is not None
+        ]
         if given or run_args:
             what = " ".join([*given, *run_args])
             raise UsageError(f"{PROG} ab: --results judges an earlier ab and runs nothing; drop {what}")
@@ -202,8 +229,11 @@ def cmd_ab(args: argparse.Namespace, run_args: Sequence[str], argv: Sequence[str
 
     def round_done(r: Any) -> None:
         done.append(r)
-        times = ", ".join(f"{side} {r.seconds[side]:.1f} s" for side in r.order)
-        where = f" (cores {r.cores['base']}, {r.cores['new']})" if r.cores else ""
+        times = ", ".join(f"{key} {r.seconds[key]:.1f} s" for _, key in r.runs() if key in r.seconds)
+        if r.cores and r.processes == 1:
+            where = f" (cores {r.cores['base']}, {r.cores['new']})"
+        else:
+            where = f" (cores {', '.join(f'{k} {c}' for k, c in r.cores.items())})" if r.cores else ""
         print(f"round {r.round}/{total}: {times}{where}", file=sys.stderr, flush=True)
 
     def more(look: int) -> bool:
@@ -224,6 +254,8 @@ def cmd_ab(args: argparse.Namespace, run_args: Sequence[str], argv: Sequence[str
             output,
             rounds=args.rounds,
             mode=args.mode,
+            processes=1 if args.processes is None else args.processes,
+            measurements=1 if args.measurements is None else args.measurements,
             order_seed=args.order_seed,
             cache_dir=args.envs_dir,
             installer=args.installer,

@@ -2,18 +2,23 @@
 
 :func:`run_ab` builds (or reuses) the environment of each side with
 :func:`.envs.build_env`, exactly as ``matrix`` does, then runs ``python -I -m
-mnist_classic run ARGS --repeats 1 --side base|new --ab-round K --output CSV``
-in each, ``rounds`` times. Both sides of a round use the same seed, so their
-rows pair up by case and round (the ``side`` and ``ab_round`` columns).
+mnist_classic run ARGS --repeats M --side base|new --ab-round K --output CSV``
+in each, ``processes`` times per side in each of ``rounds`` rounds (``M``:
+``measurements``, the repeats inside one process). Both sides of a round use the
+same seeds, so their rows pair up by case and round (the ``side`` and
+``ab_round`` columns; the runs of one side by ``run_id``, the measurements by
+``repeat``).
 
 Two ways to run a round:
 
 - ``interleave`` (randomized multiple interleaved trials, Abedi & Brecht,
-  ICPE 2017): the two sides one after the other, in an order drawn at random
-  in each round, so that a drift of the machine's speed hits both sides alike;
+  ICPE 2017): the ``2 * processes`` runs of a round one after the other, in an
+  order drawn at random in each round, so that a drift of the machine's speed
+  hits both sides alike;
 - ``duet`` (Bulej et al., 2020): both sides at the same time, each pinned to a
   core of its own (``os.sched_setaffinity``, where the platform has it; the
-  cores are swapped at random between rounds) and one-threaded
+  cores are swapped at random between rounds, and between the ``processes``
+  consecutive duets of a round every other duet) and one-threaded
   (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` = 1), so
   that whatever else the machine does meanwhile slows both.
 
@@ -27,6 +32,7 @@ the rounds: in the first round the files this call created are removed.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -35,6 +41,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -44,7 +51,7 @@ from typing import Any
 from .envs import Env, build_env
 from .run import append_log, collect_run, failure_cause, parse_env_spec, start_run
 
-__all__ = ["MODES", "ABResult", "ABRunError", "RoundOutcome", "ab_log_path", "round_plan", "run_ab"]
+__all__ = ["MODES", "ABResult", "ABRunError", "RoundOutcome", "ab_log_path", "round_plan", "run_ab", "run_seconds"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,18 +71,22 @@ class ABRunError(RuntimeError):
 
 @dataclass
 class RoundOutcome:
-    """One round: the order the sides started in (or their cores) and how each run ended.
+    """One round: the order the runs started in (or their cores) and how each run ended.
+
+    Each run has a key: its side with one process per side, ``side#i`` (i = 1, 2, ...,
+    the side's i-th run in the round) with several (:meth:`runs`).
 
     Attributes
     ----------
     round : int
         1, 2, ...
     order : list of str
-        ``interleave``: the sides in the order they ran. ``duet``: base first, new second.
+        The side of each run, in the order they started; ``2 * processes`` of them.
+        ``interleave``: drawn at random. ``duet``: base, new, for each duet.
     cores : dict
-        ``duet``: side -> the core it was pinned to (empty when not pinned).
+        ``duet``: run key -> the core it was pinned to (empty when not pinned).
     exit_codes, seconds : dict
-        side -> the run's exit status, and its wall time.
+        run key -> the run's exit status, and its wall time.
     """
 
     round: int
@@ -83,6 +94,32 @@ class RoundOutcome:
     cores: dict[str, int] = field(default_factory=dict)
     exit_codes: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def processes(self) -> int:
+        """Runs per side in this round."""
+        return max(1, len(self.order) // 2)
+
+    def runs(self) -> list[tuple[str, str]]:
+        """``(side, key)`` of each run in the order they start.
+
+        Examples
+        --------
+        >>> RoundOutcome(1, ["new", "base"]).runs()
+        [('new', 'new'), ('base', 'base')]
+        >>> RoundOutcome(1, ["new", "base", "base", "new"]).runs()
+        [('new', 'new#1'), ('base', 'base#1'), ('base', 'base#2'), ('new', 'new#2')]
+        """
+        seen: Counter[str] = Counter()
+        out = []
+        for side in self.order:
+            seen[side] += 1
+            out.append((side, _key(side, seen[side], self.processes)))
+        return out
+
+
+def _key(side: str, i: int, processes: int) -> str:
+    return side if processes == 1 else f"{side}#{i}"
 
 
 @dataclass
@@ -101,8 +138,14 @@ def ab_log_path(output: str | os.PathLike[str]) -> Path:
     return Path(output).with_suffix(".ab.json")
 
 
-def round_plan(rounds: int, mode: str, order_seed: int, cores: Sequence[int]) -> list[RoundOutcome]:
+def round_plan(rounds: int, mode: str, order_seed: int, cores: Sequence[int], processes: int = 1) -> list[RoundOutcome]:
     """The order (interleave) or the cores (duet) of every round, drawn from ``order_seed``.
+
+    ``interleave``: the ``2 * processes`` runs of a round (``processes`` per side) in
+    a random order. ``duet``: ``processes`` duets, base and new at once; the round's
+    two cores are drawn at random and swapped on every other duet, so that with
+    an even ``processes`` each side spends as many duets on each core. With one
+    process the draws are those of earlier versions (one shuffle per round).
 
     Examples
     --------
@@ -110,21 +153,33 @@ def round_plan(rounds: int, mode: str, order_seed: int, cores: Sequence[int]) ->
     [['new', 'base'], ['new', 'base'], ['base', 'new']]
     >>> [r.cores for r in round_plan(3, "duet", 1, [0, 1])]
     [{'base': 1, 'new': 0}, {'base': 1, 'new': 0}, {'base': 0, 'new': 1}]
+    >>> round_plan(1, "interleave", 1, [0, 1], processes=2)[0].order
+    ['new', 'base', 'new', 'base']
+    >>> round_plan(1, "duet", 1, [0, 1], processes=2)[0].cores
+    {'base#1': 1, 'new#1': 0, 'base#2': 0, 'new#2': 1}
     """
     rng = random.Random(order_seed)  # noqa: S311 (an order of runs, not a secret)
     plan = []
     for k in range(1, rounds + 1):
+        if mode == "interleave":
+            order = [s for s in SIDES for _ in range(processes)]
+            rng.shuffle(order)
+            plan.append(RoundOutcome(k, order))
+            continue
         order = list(SIDES)
         rng.shuffle(order)
-        if mode == "interleave":
-            plan.append(RoundOutcome(k, order))
-        else:
-            pinned = dict(zip(order, cores[:2], strict=False)) if len(cores) >= 2 else {}
-            plan.append(RoundOutcome(k, list(SIDES), cores={s: pinned[s] for s in SIDES if s in pinned}))
+        pinned = dict(zip(order, cores[:2], strict=False)) if len(cores) >= 2 else {}
+        placed: dict[str, int] = {}
+        for i in range(1, processes + 1):
+            for s, other in zip(SIDES, reversed(SIDES), strict=True):
+                core = pinned.get(s if i % 2 else other)
+                if core is not None:
+                    placed[_key(s, i, processes)] = core
+        plan.append(RoundOutcome(k, list(SIDES) * processes, cores=placed))
     return plan
 
 
-def _check(rounds: int, mode: str, run_args: Sequence[str]) -> None:
+def _check(rounds: int, mode: str, run_args: Sequence[str], processes: int = 1, measurements: int = 1) -> None:
     if mode not in MODES:
         msg = f"The '--mode' option must be one of {', '.join(MODES)}. Got {mode!r} instead."
         raise ValueError(msg)
@@ -134,11 +189,15 @@ def _check(rounds: int, mode: str, run_args: Sequence[str]) -> None:
             f"Got {rounds!r} instead."
         )
         raise ValueError(msg)
+    for name, value in (("--processes", processes), ("--measurements", measurements)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            msg = f"The '{name}' option must be an integer >= 1. Got {value!r} instead."
+            raise ValueError(msg)
     for a in run_args:
         if a.split("=", 1)[0] in _OWN_OPTIONS:
             msg = (
-                f"The run options of ab must not hold {a.split('=', 1)[0]}: ab runs each side once per round "
-                "(--repeats 1, --side, --ab-round) into its own --output."
+                f"The run options of ab must not hold {a.split('=', 1)[0]}: ab sets them on each run "
+                "(--repeats from --measurements, --side, --ab-round) into its own --output."
             )
             raise ValueError(msg)
         if mode == "duet" and a.split("=", 1)[0] == "--n-jobs":
@@ -166,7 +225,8 @@ def _remove(paths: Sequence[Path]) -> None:
 
 
 def _side_args(run_args: Sequence[str], side: str, k: int) -> list[str]:
-    return [*run_args, "--repeats", "1", "--side", side, "--ab-round", str(k)]
+    """``run_args`` hold ``--repeats M`` already (:func:`run_ab` adds it)."""
+    return [*run_args, "--side", side, "--ab-round", str(k)]
 
 
 def _one_thread_env() -> dict[str, str]:
@@ -193,34 +253,39 @@ def _rounds(
     on_round: Callable[[RoundOutcome], None] | None,
     done: list[RoundOutcome],
 ) -> None:
-    def echo(side: str) -> Callable[[str], None] | None:
-        return None if on_output is None else (lambda line: on_output(side, line))
+    def echo(key: str) -> Callable[[str], None] | None:
+        return None if on_output is None else (lambda line: on_output(key, line))
 
     for r in plan:
         lines: dict[str, list[str]] = {}
+        runs = r.runs()
         if mode == "interleave":
-            for side in r.order:
+            for side, key in runs:
                 t0 = time.perf_counter()
                 proc = start_run(envs[side].python, _side_args(run_args, side, r.round), output)
                 try:
-                    r.exit_codes[side], lines[side] = collect_run(proc, echo(side), run_timeout)
+                    r.exit_codes[key], lines[key] = collect_run(proc, echo(key), run_timeout)
                 except BaseException:  # Ctrl-C: stop the run too (its finished cases are written)
                     _stop([proc])
                     raise
-                r.seconds[side] = round(time.perf_counter() - t0, 3)
-                if r.exit_codes[side] in _INTERRUPTED:
+                r.seconds[key] = round(time.perf_counter() - t0, 3)
+                if r.exit_codes[key] in _INTERRUPTED:
                     raise KeyboardInterrupt  # Ctrl-C reached the run first
-                if r.exit_codes[side] not in (0, 1):
-                    break  # the other side need not run: this round stops here
+                if r.exit_codes[key] not in (0, 1):
+                    break  # the other runs need not run: this round stops here
         else:
-            _duet(r, envs, run_args, output, run_timeout, echo, lines)
-        if any(r.exit_codes.get(s) in _INTERRUPTED for s in SIDES):
+            for pair in _pairs_of(runs):
+                _duet(r, pair, envs, run_args, output, run_timeout, echo, lines)
+                if any(r.exit_codes.get(key) not in (0, 1) for _, key in pair):
+                    break  # a failed (or interrupted) duet: the round stops here
+        if any(r.exit_codes.get(key) in _INTERRUPTED for _, key in runs):
             raise KeyboardInterrupt  # Ctrl-C reached the runs first: the round is not complete
-        failed = [s for s in SIDES if s in r.exit_codes and r.exit_codes[s] not in (0, 1)]
+        failed = [(side, key) for side, key in runs if key in r.exit_codes and r.exit_codes[key] not in (0, 1)]
         if failed:
-            side = failed[0]
-            msg = f"the {side} side's run of round {r.round} exited with {r.exit_codes[side]}: "
-            msg += failure_cause(lines[side])
+            side, key = failed[0]
+            which = "" if r.processes == 1 else f" (process {key.split('#')[1]} of {r.processes})"
+            msg = f"the {side} side's run of round {r.round}{which} exited with {r.exit_codes[key]}: "
+            msg += failure_cause(lines[key])
             done.append(r)
             raise ABRunError(msg)
         done.append(r)
@@ -228,8 +293,14 @@ def _rounds(
             on_round(r)
 
 
+def _pairs_of(runs: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """The duets of a round: its runs two by two (``itertools.batched``, before Python 3.12)."""
+    return [runs[i : i + 2] for i in range(0, len(runs), 2)]
+
+
 def _duet(
     r: RoundOutcome,
+    pair: list[tuple[str, str]],
     envs: dict[str, Env],
     run_args: Sequence[str],
     output: Path,
@@ -237,22 +308,22 @@ def _duet(
     echo: Callable[[str], Callable[[str], None] | None],
     lines: dict[str, list[str]],
 ) -> None:
-    """Both sides at once, each on its core; their outputs read by one thread each (a pipe left unread blocks)."""
+    """One duet: both sides' runs ``pair`` at once, each on its core; their outputs read by one thread each."""
     procs, threads = {}, []
     t0 = time.perf_counter()
     try:
-        for side in SIDES:
-            procs[side] = start_run(
+        for side, key in pair:
+            procs[key] = start_run(
                 envs[side].python, _side_args(run_args, side, r.round), output, env=_one_thread_env()
             )
-            _pin(procs[side], r.cores.get(side))
+            _pin(procs[key], r.cores.get(key))
 
-        def read(side: str) -> None:
-            r.exit_codes[side], lines[side] = collect_run(procs[side], echo(side), run_timeout)
-            r.seconds[side] = round(time.perf_counter() - t0, 3)
+        def read(key: str) -> None:  # a pipe left unread blocks its run
+            r.exit_codes[key], lines[key] = collect_run(procs[key], echo(key), run_timeout)
+            r.seconds[key] = round(time.perf_counter() - t0, 3)
 
-        for side in SIDES:
-            threads.append(threading.Thread(target=read, args=(side,), daemon=True))
+        for _, key in pair:
+            threads.append(threading.Thread(target=read, args=(key,), daemon=True))
             threads[-1].start()
         for t in threads:
             t.join()
@@ -282,6 +353,8 @@ def run_ab(
     *,
     rounds: int = 10,
     mode: str = "interleave",
+    processes: int = 1,
+    measurements: int = 1,
     order_seed: int | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     project: str | os.PathLike[str] | None = None,
@@ -313,8 +386,13 @@ def run_ab(
     output : path
         A CSV that does not exist yet: both sides' rows go there.
     rounds : int, default=10
-        Rounds (at least 2); each runs both sides once.
+        Rounds (at least 2); each runs both sides ``processes`` times.
     mode : {"interleave", "duet"}, default="interleave"
+    processes : int, default=1
+        Runs (processes) per side in each round: ``interleave``, the ``2 * processes``
+        runs of a round in a random order; ``duet``, ``processes`` consecutive duets.
+    measurements : int, default=1
+        Measurements inside each run: passed to it as ``--repeats``.
     order_seed : int or None, default=None
         Seed of the order (interleave) or the cores (duet) of the rounds; None
         draws one. Recorded in the log.
@@ -326,8 +404,9 @@ def run_ab(
         The command line, recorded in the log.
     on_round : callable (RoundOutcome) -> None, optional
         Called as each round ends.
-    on_output : callable (side, line) -> None, optional
-        Called with each line the runs print.
+    on_output : callable (key, line) -> None, optional
+        Called with each line the runs print; ``key`` is the run's side (``side#i``
+        with several processes, :meth:`RoundOutcome.runs`).
     max_rounds : int or None, default=None
         Rounds in all at most (>= ``rounds``); None: ``rounds``, no further batch.
     max_time : float or None, default=None
@@ -350,7 +429,7 @@ def run_ab(
         the files written are removed).
     """
     sets = {"base": parse_env_spec(base), "new": parse_env_spec(new)}
-    _check(rounds, mode, run_args)
+    _check(rounds, mode, run_args, processes, measurements)
     if max_rounds is not None and (
         isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < rounds
     ):
@@ -374,7 +453,8 @@ def run_ab(
         )
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     # Every round that may run is drawn at once: the first ``rounds`` are the same as without more.
-    plan = round_plan(max_rounds or rounds, mode, seed, cores)
+    plan = round_plan(max_rounds or rounds, mode, seed, cores, processes)
+    args = [*run_args, "--repeats", str(measurements)]
     created = [p for p in _created(out) if not p.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -389,15 +469,15 @@ def run_ab(
                 if more is None or late or not more(look):
                     break
             batch = plan[ran : ran + rounds]
-            _rounds(batch, envs, run_args, out, mode, run_timeout, on_output, on_round, done)
+            _rounds(batch, envs, args, out, mode, run_timeout, on_output, on_round, done)
             ran += len(batch)
     except BaseException as exc:
         if isinstance(exc, ABRunError) and len(done) == 1:
             _remove(created)  # nothing worth keeping: one round, half of it
             raise
-        _write_log(log, started, command, run_args, out, mode, seed, sets, envs, done)
+        _write_log(log, started, command, run_args, out, mode, (processes, measurements), seed, sets, envs, done)
         raise
-    _write_log(log, started, command, run_args, out, mode, seed, sets, envs, done)
+    _write_log(log, started, command, run_args, out, mode, (processes, measurements), seed, sets, envs, done)
     return ABResult(done, envs, out, log, seed)
 
 
@@ -408,6 +488,7 @@ def _write_log(
     run_args: Sequence[str],
     out: Path,
     mode: str,
+    repetition: tuple[int, int],
     seed: int,
     sets: dict[str, list[str]],
     envs: dict[str, Env],
@@ -419,6 +500,8 @@ def _write_log(
         "run_args": list(run_args),
         "output": str(out),
         "mode": mode,
+        "processes": repetition[0],
+        "measurements": repetition[1],
         "order_seed": seed,
         "sides": {
             s: {"requirements": sets[s], "env": str(envs[s].path), "versions": dict(envs[s].versions)} for s in SIDES
@@ -426,3 +509,27 @@ def _write_log(
         "rounds": [asdict(r) for r in done],
     }
     append_log(log, entry, key="ab_runs")
+
+
+def run_seconds(output: str | os.PathLike[str]) -> list[float]:
+    """The wall seconds of every run an ab logged for ``output`` (none when there is no readable log).
+
+    Examples
+    --------
+    >>> run_seconds("no/such/ab.csv")
+    []
+    """
+    try:
+        doc = json.loads(ab_log_path(output).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    entries = doc.get("ab_runs", []) if isinstance(doc, dict) else []
+    return [
+        float(v)
+        for e in entries
+        if isinstance(e, dict)
+        for r in e.get("rounds", [])
+        if isinstance(r, dict) and isinstance(r.get("seconds"), dict)
+        for v in r["seconds"].values()
+        if isinstance(v, (int, float))
+    ]

@@ -8,6 +8,15 @@ NEW/BASE per case (dataset, pipeline, n_train, n_test) and metric: fit and
 predict seconds, each step's seconds for pipelines of several steps, and the
 instruction counts where both sides were counted.
 
+- With several processes per side in a round (``ab --processes P``) and
+  several measurements inside each (``--measurements M``, the ``repeat``
+  column), a side's value in a round is the geometric mean over its processes
+  (told apart by ``run_id``) of each process's geometric mean over its
+  measurements: ``exp(mean_p(mean_m(log x)))``; with one of each, the value
+  itself. Rounds where a side has fewer processes than the case's others are
+  left out (an ab stopped mid-round). The interval is on the rounds, the top
+  level (Kalibera & Jones, ISMM 2013): processes and measurements only make
+  each round's value steadier; :mod:`.levels` says how the variance splits.
 - The ratio shown is the geometric mean of the rounds' ratios, with a
   ``1 - alpha`` confidence interval: a Student t interval on the log ratios,
   mapped back with ``exp`` (the log makes a slowdown and the matching
@@ -33,8 +42,8 @@ instruction counts where both sides were counted.
   metric tested at ``alpha`` would raise a false alarm with probability near
   ``alpha / 2``). The intervals shown stay ``1 - alpha`` intervals.
 - Accuracy: the exact McNemar test on the paired predictions of the first
-  round both sides completed, with a Wilson interval for each accuracy, as
-  ``compare`` does.
+  round both sides completed (each side's first process, first measurement),
+  with a Wilson interval for each accuracy, as ``compare`` does.
 - Wall times of counted runs (timed under valgrind) are shown and not judged.
 """
 
@@ -53,9 +62,18 @@ from ...results import ResultsSchemaError, row_labels
 from ..stats import log_ratio_interval, mcnemar_exact, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, time_note
 from .decide import decide, rounds_needed
+from .levels import Levels, format_levels, process_cost, variance_levels
 from .machine import machine_note
 
-__all__ = ["PairedComparison", "PairedRow", "compare_paired", "format_json", "format_markdown", "format_text"]
+__all__ = [
+    "PairedComparison",
+    "PairedRow",
+    "compare_paired",
+    "format_json",
+    "format_markdown",
+    "format_text",
+    "side_value",
+]
 
 KEY = ("dataset", "pipeline", "n_train", "n_test")
 _SHA_COLUMNS = ("sha256_train_images", "sha256_train_labels", "sha256_test_images", "sha256_test_labels")
@@ -96,6 +114,7 @@ class PairedComparison:
 
     rows: list[PairedRow] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    levels: list[Levels] = field(default_factory=list)  # with several processes or measurements per round
 
     @property
     def regressions(self) -> list[PairedRow]:
@@ -232,8 +251,12 @@ class _Speed:
         return row
 
 
-def _pairs(frame: pd.DataFrame) -> dict[tuple[Any, ...], dict[int, dict[str, pd.Series]]]:
-    """case key -> round -> side -> row; checking that each (case, round, side) has one row."""
+#: The rows of one side in one round: every measurement of each of its processes, in the order written.
+Side = pd.DataFrame
+
+
+def _pairs(frame: pd.DataFrame) -> dict[tuple[Any, ...], dict[int, dict[str, Side]]]:
+    """case key -> round -> side -> its rows; checking that no (case, round, side, run_id, repeat) has two rows."""
     ab = frame[frame["side"].isin(["base", "new"]) & frame["ab_round"].notna()]
     if ab.empty:
         msg = "No rows of mnist-classic ab here (the side and ab_round columns are empty): run 'mnist-classic ab'"
@@ -242,19 +265,33 @@ def _pairs(frame: pd.DataFrame) -> dict[tuple[Any, ...], dict[int, dict[str, pd.
         if len(rows[list(_SHA_COLUMNS)].drop_duplicates()) > 1:
             msg = f"The rows of {dataset} used different dataset payloads (sha256 columns): not a pair of sides"
             raise ResultsSchemaError(msg)
-    out: dict[tuple[Any, ...], dict[int, dict[str, pd.Series]]] = {}
-    for _, row in ab.iterrows():
-        key = tuple(row[k] for k in KEY)
-        k, side = int(row["ab_round"]), str(row["side"])
-        sides = out.setdefault(key, {}).setdefault(k, {})
-        if side in sides:
-            msg = (
-                f"Round {k} of {row['pipeline']} n_train={row['n_train']} has two {side} rows: "
-                "these rows come from more than one ab (give one ab's CSV)"
-            )
-            raise ResultsSchemaError(msg)
-        sides[side] = row
+    ab = ab.assign(ab_round=ab["ab_round"].astype(int), side=ab["side"].astype(str))
+    twice = ab[ab.duplicated([*KEY, "ab_round", "side", "run_id", "repeat"])]
+    if not twice.empty:
+        row = twice.iloc[0]
+        msg = (
+            f"Round {row['ab_round']} of {row['pipeline']} n_train={row['n_train']} has two {row['side']} rows "
+            f"of run {row['run_id']}, repeat {row['repeat']}: these rows come from more than one ab (give one ab's CSV)"
+        )
+        raise ResultsSchemaError(msg)
+    out: dict[tuple[Any, ...], dict[int, dict[str, Side]]] = {}
+    for (*key, _, side), rows in ab.groupby([*KEY, "ab_round", "side"], sort=False, dropna=False):
+        out.setdefault(tuple(key), {}).setdefault(int(rows["ab_round"].iloc[0]), {})[str(side)] = rows
     return out
+
+
+def _processes(rows: Side) -> list[Side]:
+    """A side's runs in a round, in the order they wrote, each's measurements by ``repeat``."""
+    return [g.sort_values("repeat", kind="stable") for _, g in rows.groupby("run_id", sort=False)]
+
+
+def _first(rows: Side) -> pd.Series:
+    """The first process's first measurement: the row whose predictions are paired."""
+    return _processes(rows)[0].iloc[0]
+
+
+def _all_ok(rows: Side) -> bool:
+    return bool((rows["status"] == "ok").all())
 
 
 def _accuracy(case: dict[str, Any], k: int, rb: pd.Series, rn: pd.Series, alpha: float, max_drop: float) -> PairedRow:
@@ -311,43 +348,74 @@ def _steps(row: pd.Series) -> dict[str, float]:
     return out
 
 
-def _values(rounds: dict[int, dict[str, pd.Series]], metric: str) -> tuple[list[float], list[float]]:
+def _value(row: pd.Series, metric: str) -> float | None:
+    """One row's positive, finite ``metric`` (a column, or ``fit/<step>``, ``predict/<step>`` in ``step_times``)."""
+    v = row.get(metric) if "/" not in metric else _steps(row).get(metric)
+    if v is None or not isinstance(v, (int, float, np.number)) or not np.isfinite(v) or v <= 0:
+        return None
+    return float(v)
+
+
+def side_value(rows: Side, metric: str) -> float | None:
+    """A side's ``metric`` in one round: ``exp(mean over processes of mean over measurements of log x)``.
+
+    One process of one measurement: its value itself. None when any value is missing or not positive.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"run_id": ["a", "a", "b", "b"], "repeat": [0, 1, 0, 1], "fit_time_s": [1, 4, 3, 3]})
+    >>> round(side_value(rows, "fit_time_s"), 6)  # sqrt(geomean(1, 4) * geomean(3, 3)) = sqrt(2 * 3)
+    2.44949
+    """
+    logs = []
+    for process in _processes(rows):
+        values = [_value(row, metric) for _, row in process.iterrows()]
+        if not values or any(v is None for v in values):
+            return None
+        if len(rows) == 1:
+            return values[0]
+        logs.append(float(np.mean(np.log(np.asarray(values, dtype=float)))))
+    return float(np.exp(np.mean(logs))) if logs else None
+
+
+def _values(rounds: dict[int, dict[str, Side]], metric: str) -> tuple[list[float], list[float]]:
     """The paired positive values of ``metric`` over the rounds both sides completed."""
     base, new = [], []
     for k in sorted(rounds):
-        rb, rn = rounds[k]["base"], rounds[k]["new"]
-        if "/" not in metric:  # a column; fit/<step> and predict/<step> are in step_times
-            vb, vn = rb.get(metric), rn.get(metric)
-        else:
-            vb, vn = _steps(rb).get(metric), _steps(rn).get(metric)
-        if vb is not None and vn is not None and np.isfinite([vb, vn]).all() and vb > 0 and vn > 0:
-            base.append(float(vb))
-            new.append(float(vn))
+        vb, vn = side_value(rounds[k]["base"], metric), side_value(rounds[k]["new"], metric)
+        if vb is not None and vn is not None:
+            base.append(vb)
+            new.append(vn)
     return base, new
 
 
-def _case_rows(
-    case: dict[str, Any], rounds: dict[int, dict[str, pd.Series]], s: dict[str, Any]
-) -> list[PairedRow | _Speed]:
-    full = {k: v for k, v in rounds.items() if set(v) == {"base", "new"}}
-    ok = {k: v for k, v in full.items() if v["base"]["status"] == "ok" and v["new"]["status"] == "ok"}
+def _complete(rounds: dict[int, dict[str, Side]]) -> dict[int, dict[str, Side]]:
+    """The rounds where both sides ran as many processes as the case's most (an interrupted round has fewer)."""
+    count = {k: {side: rows["run_id"].nunique() for side, rows in v.items()} for k, v in rounds.items()}
+    most = max(n for c in count.values() for n in c.values())
+    return {k: v for k, v in rounds.items() if set(v) == {"base", "new"} and set(count[k].values()) == {most}}
+
+
+def _case_rows(case: dict[str, Any], rounds: dict[int, dict[str, Side]], s: dict[str, Any]) -> list[PairedRow | _Speed]:
+    full = _complete(rounds)
+    ok = {k: v for k, v in full.items() if _all_ok(v["base"]) and _all_ok(v["new"])}
     if not ok:
-        b_ok = any(v["status"] == "ok" for r in rounds.values() for side, v in r.items() if side == "base")
-        n_ok = any(v["status"] == "ok" for r in rounds.values() for side, v in r.items() if side == "new")
+        b_ok = any((v["status"] == "ok").any() for r in rounds.values() for side, v in r.items() if side == "base")
+        n_ok = any((v["status"] == "ok").any() for r in rounds.values() for side, v in r.items() if side == "new")
         statuses = {
-            side: sorted({str(r[side]["status"]) for r in rounds.values() if side in r}) for side in ("base", "new")
+            side: sorted({str(x) for r in rounds.values() if side in r for x in r[side]["status"]})
+            for side in ("base", "new")
         }
         verdict = "worse" if b_ok and not n_ok else "better" if n_ok and not b_ok else "same"
         note = f"base {','.join(statuses['base']) or 'none'}, new {','.join(statuses['new']) or 'none'}"
         return [PairedRow(**case, metric="status", verdict=verdict, note=note)]
     first = min(ok)
-    out: list[PairedRow | _Speed] = [
-        _accuracy(case, first, ok[first]["base"], ok[first]["new"], s["alpha"], s["max_accuracy_drop"])
-    ]
-    b_rows = pd.DataFrame([v["base"] for v in ok.values()])
-    n_rows = pd.DataFrame([v["new"] for v in ok.values()])
+    fb, fn = _first(ok[first]["base"]), _first(ok[first]["new"])
+    out: list[PairedRow | _Speed] = [_accuracy(case, first, fb, fn, s["alpha"], s["max_accuracy_drop"])]
+    b_rows = pd.concat([v["base"] for v in ok.values()])
+    n_rows = pd.concat([v["new"] for v in ok.values()])
     untimed = time_note(counted(b_rows), counted(n_rows))
-    steps = sorted(set(_steps(ok[first]["base"])) & set(_steps(ok[first]["new"])))
+    steps = sorted(set(_steps(fb)) & set(_steps(fn)))
     left_out = len(rounds) - len(ok)
     busy = machine_note(b_rows, n_rows).replace("not judged: ", "machine busy: ")
     for metric in ("fit_time_s", "predict_time_s", *steps):
@@ -386,6 +454,7 @@ def compare_paired(
     max_instructions: float = 1.01,
     correction: str = "bonferroni",
     margin: float | None = None,
+    run_seconds: Sequence[float] | None = None,
 ) -> PairedComparison:
     """Judge the rounds of an A/B run case by case (see the module's docstring).
 
@@ -414,6 +483,10 @@ def compare_paired(
         The equivalence margin of the times (``same`` when the ``1 - 2 alpha``
         interval lies inside ``[1/margin, margin]``); None: ``max_slowdown``.
         Counts use ``max_instructions`` as theirs.
+    run_seconds : sequence of float, optional
+        The wall seconds of the ab's runs (its ``.ab.json`` log): with several
+        processes or measurements per round, the cost of a process beyond its
+        measurements, for the optimal measurements per process (:mod:`.levels`).
 
     Returns
     -------
@@ -445,13 +518,32 @@ def compare_paired(
         "equivalence": f"{100 * (1 - 2 * alpha):g}% interval inside [1/margin, margin] (two one-sided tests)",
     }
     items: list[PairedRow | _Speed] = []
-    for key, rounds in sorted(_pairs(frame).items(), key=lambda kv: tuple(map(str, kv[0]))):
+    levels: list[Levels] = []
+    pairs = sorted(_pairs(frame).items(), key=lambda kv: tuple(map(str, kv[0])))
+    cost = process_cost(frame[frame["side"].isin(["base", "new"])], run_seconds or [])
+    for key, rounds in pairs:
         case = {"dataset": str(key[0]), "pipeline": str(key[1]), "n_train": int(key[2]), "n_test": int(key[3])}
-        items.extend(_case_rows(case, rounds, settings))
+        rows = _case_rows(case, rounds, settings)
+        items.extend(rows)
+        levels.extend(_levels(case, rounds, [i.metric for i in rows if isinstance(i, _Speed)], cost))
     family = sum(1 for i in items if isinstance(i, _Speed) and i.judged) if correction == "bonferroni" else 1
     settings["metrics_judged"] = family
-    rows = [i.row(1 - alpha, max(family, 1)) if isinstance(i, _Speed) else i for i in items]
-    return PairedComparison(rows=rows, settings=settings)
+    judged = [i.row(1 - alpha, max(family, 1)) if isinstance(i, _Speed) else i for i in items]
+    return PairedComparison(rows=judged, settings=settings, levels=levels)
+
+
+def _levels(
+    case: dict[str, Any], rounds: dict[int, dict[str, Side]], metrics: list[str], cost: float | None
+) -> list[Levels]:
+    """The variance levels of the case's times, when a round holds more than one value of a side."""
+    full = _complete(rounds)
+    ok = [v[side] for v in full.values() if _all_ok(v["base"]) and _all_ok(v["new"]) for side in ("base", "new")]
+    if not ok or max(len(rows) for rows in ok) == 1:
+        return []
+    rows = pd.concat(ok)
+    label = PairedRow(**case, metric="").case
+    times = [m for m in ("fit_time_s", "predict_time_s") if m in metrics]
+    return [variance_levels(rows, m, case=label, process_cost_s=cost) for m in times]
 
 
 _NAMES = dict(
@@ -496,13 +588,15 @@ def format_text(cmp: PairedComparison) -> str:
     widths = [max(len(row[i]) for row in table) for i in range(len(_HEAD))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join([*lines, _verdict_line(cmp)]) + "\n"
+    return "\n".join([*lines, *map(format_levels, cmp.levels), _verdict_line(cmp)]) + "\n"
 
 
 def format_markdown(cmp: PairedComparison) -> str:
     """A GitHub-flavoured Markdown table (pipes escaped) and the verdict."""
     lines = ["| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _fmt(r)) + " |" for r in cmp.rows]
+    if cmp.levels:
+        lines += ["", *(f"- {format_levels(lv)}" for lv in cmp.levels)]
     return "\n".join([*lines, "", f"**{_verdict_line(cmp)}**"]) + "\n"
 
 
@@ -513,5 +607,6 @@ def format_json(cmp: PairedComparison) -> str:
         "regressed": bool(cmp.regressions),
         "unknown": len(cmp.unknown),
         "rows": [{"case": r.case, **asdict(r)} for r in cmp.rows],
+        "levels": [asdict(lv) for lv in cmp.levels],
     }
     return json.dumps(doc, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o)) + "\n"
