@@ -2,12 +2,12 @@
 
     python benchmarks/noise.py [--methods sequential,interleave,duet,instructions] [--comparisons 20]
                                [--trials 5] [--n-train 5000] [--n-test 2000] [--rounds 10]
-                               [--units 1000] [--sizes 15,5] [--max-slowdown 1.03] [--out DIR]
+                               [--units 1000] [--sizes 15,10,5] [--max-slowdown 1.03] [--out DIR]
                                [--runs 3] [--max-rounds N] [--max-time SEC]
 
 Each method compares a baseline and a new version of one pipeline, ``work``
 (a user's package: a fixed number of units of deterministic one-thread work in
-``fit``, then a nearest-centroid classifier; the new version does 5% or 15%
+``fit``, then a nearest-centroid classifier; the new version does 5%, 10% or 15%
 more units, or the same):
 
 - ``sequential``: ``--runs`` plain ``run``s per side (3 repeats each, warm-up
@@ -21,7 +21,7 @@ Every comparison runs with ``--fail-on-unknown``, so its exit says its verdict:
 1 worse, 3 unknown, 0 same. Per method it prints: false ``worse`` and
 ``unknown`` over ``--comparisons`` A/A comparisons (half of them beside a
 process that keeps one core busy, started and ended by this script), how often
-a 5% and a 15% slowdown are found (``worse``) and left ``unknown`` (``--trials``
+a 5%, 10% and 15% slowdown are found (``worse``) and left ``unknown`` (``--trials``
 each, quiet and busy), the mean rounds of an ``ab`` verdict and the mean
 seconds per verdict; the load average at each comparison's end is in the log. Every comparison,
 A/A included, is judged at one gate, ``--max-slowdown`` (default 1.03: the
@@ -60,9 +60,9 @@ work = "noise_work:register"
 
 
 def make_versions(folder: Path, units: int) -> dict[str, dict[str, Path]]:
-    """For each size (0, 0.05, 0.15): a plugin file and an installable package of ``work``."""
+    """For each size (0, 0.05, 0.10, 0.15): a plugin file and an installable package of ``work``."""
     out: dict[str, dict[str, Path]] = {}
-    for label, extra in (("0", 0.0), ("5", 0.05), ("15", 0.15)):
+    for label, extra in (("0", 0.0), ("5", 0.05), ("10", 0.10), ("15", 0.15)):
         root = folder / f"work{label}"
         (root / "noise_work").mkdir(parents=True, exist_ok=True)
         (root / "noise_work" / "__init__.py").write_text(package_source(extra, units))
@@ -152,7 +152,7 @@ def evaluate(name: str, compare_once: Callable, args: argparse.Namespace, log: P
     aa = [c for busy in (False, True) for c in results.get(("0", busy), [])]
     alarms = f"{aa.count(1)} / {aa.count(3)} of {len(aa)}" if aa else "not run"
     found = {k: f"{v.count(1)} / {v.count(3)} of {len(v)}" for k, v in results.items()}
-    cells = " | ".join(found.get((n, b), "not run") for n in ("15", "5") for b in (False, True))
+    cells = " | ".join(found.get((n, b), "not run") for n in ("15", "10", "5") for b in (False, True))
     return f"| {name} | {alarms} | {cells} | {statistics.mean(rounds):.1f} | {statistics.mean(seconds):.0f} s |"
 
 
@@ -168,15 +168,15 @@ def main() -> int:
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--units", type=int, default=1000, help="units of work in fit (1000: 2-4 s at 5,000 images)")
-    parser.add_argument("--sizes", default="15,5", help="the slowdowns to detect, in percent: 15, 5 or both")
+    parser.add_argument("--sizes", default="15,10,5", help="the slowdowns to detect, in percent: any of 15, 10, 5")
     parser.add_argument("--max-slowdown", type=float, default=1.03, help="the gate of every comparison")
     parser.add_argument("--out", default=None)
     parser.add_argument("--runs", type=int, default=3, help="sequential: runs per side (compare judges over runs)")
     parser.add_argument("--max-rounds", type=int, default=None, help="ab: sequential rounds up to this many")
     parser.add_argument("--max-time", type=float, default=None, help="ab: no batch of rounds after SEC seconds")
     args = parser.parse_args()
-    if not args.sizes or set(args.sizes.split(",")) - {"15", "5"}:
-        parser.error(f"--sizes: expected 15, 5 or 15,5, got {args.sizes!r}")
+    if not args.sizes or set(args.sizes.split(",")) - {"15", "10", "5"}:
+        parser.error(f"--sizes: expected some of 15, 10, 5 separated by commas, got {args.sizes!r}")
     # A TERM (kill, pkill) ends the script through its finally blocks, which end the busy neighbour it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     folder = Path(args.out or tempfile.mkdtemp(prefix="noise-"))
@@ -187,8 +187,9 @@ def main() -> int:
         log.write_text("method,slowdown_pct,condition,trial,exit,rounds,seconds,load_avg\n")
     table = [evaluate(name, method(name, args, versions, folder), args, log) for name in args.methods.split(",")]
     print("\nEach cell: worse / unknown of comparisons (A/A: false worse / unknown).")
-    print("\n| method | A/A | 15% quiet | 15% busy | 5% quiet | 5% busy | rounds or runs a side | time per verdict |")
-    print("|---|---|---|---|---|---|---:|---:|")
+    head = "| method | A/A | 15% quiet | 15% busy | 10% quiet | 10% busy | 5% quiet | 5% busy |"
+    print(f"\n{head} rounds or runs a side | time per verdict |")
+    print("|---|---|---|---|---|---|---|---|---:|---:|")
     print("\n".join(table))
     return 0
 

@@ -20,7 +20,7 @@ from synthetic import predictions, write_run
 
 from mnist_classic.analysis.runs import load_runs
 from mnist_classic.analysis.verdicts.compare import compare_runs
-from mnist_classic.analysis.verdicts.counts import NOISE_FLOOR
+from mnist_classic.analysis.verdicts.counts import NOISE_FLOOR, count_noise
 from mnist_classic.bench.counted import counted_values
 from mnist_classic.cli import main
 from mnist_classic.measure import callgrind
@@ -104,8 +104,18 @@ def test_noise_floor_is_the_measured_one_or_the_seed_spread(tmp_path, truth):
     assert fit.verdict == "unknown"  # x1.015: past the gate, but inside the noise: neither worse nor the same
     assert "within the noise" in fit.note
     alone = compare_runs(load_runs([a]), load_runs([new]))
-    assert _rows(alone, "fit_instructions")[0].noise == NOISE_FLOOR
+    assert _rows(alone, "fit_instructions")[0].noise == count_noise(1.00e9) == NOISE_FLOOR + 60_000 / 1e9
     assert _rows(alone, "fit_instructions")[0].verdict == "worse"
+
+
+def test_the_noise_of_a_small_region_is_its_fixed_part(tmp_path, truth):
+    # 2% more of a 2-million-instruction region is within the fixed noise (60,000 instructions: 3%): not judged
+    # worse; 1% more of 300 million is found at a gate of 1.005 (noise 0.07%).
+    base = _run(tmp_path, truth, "base", [2_000_000], [300_000_000])
+    new = _run(tmp_path, truth, "new", [2_040_000], [303_000_000])
+    cmp = compare_runs(base, new, max_instructions=1.005)
+    assert _rows(cmp, "fit_instructions")[0].verdict == "unknown"
+    assert [r.metric for r in cmp.regressions] == ["predict_instructions"]
 
 
 def _case(truth, fit):
@@ -124,6 +134,7 @@ def _case(truth, fit):
         ({"valgrind_version": "3.22.0"}, "not compared: valgrind 3.19.0 vs 3.22.0"),
         ({"count_basis": BASIS.replace("Test CPU", "Other CPU")}, "not compared: CPU 'Test CPU' vs 'Other CPU'"),
         ({"count_basis": BASIS.replace('"abc"', '"def"')}, "instruction-set flags differ"),
+        ({"count_basis": BASIS[:-1] + ', "uncounted": "malloc,free"}'}, "one side counted glibc's allocator"),
     ],
 )
 def test_counts_of_another_valgrind_or_cpu_are_not_compared(tmp_path, truth, other, why):
@@ -277,6 +288,7 @@ def test_counted_runs_gate_a_change_of_known_size(tmp_path):
     assert all(v["fit"] > 0 and v["predict"] > 0 for v in steps.values())
     basis = json.loads(a["count_basis"].iloc[0])
     assert basis["threads"] == "1" and basis["cpu_model"]
+    assert basis["uncounted"].split(",") == list(callgrind.UNCOUNTED)  # glibc's allocator is not counted
 
     same = compare_runs(load_runs([tmp_path / "a.csv"]), load_runs([tmp_path / "b.csv"]))
     assert not same.regressions

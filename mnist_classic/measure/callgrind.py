@@ -35,15 +35,24 @@ What makes two counts of the same code equal, each measured here:
   (as ``timeit`` does), so that a collection does not fall inside a short
   region in one run and outside it in the next.
 
-What remains is the state of glibc's allocator at a region's start: about
-10^5 instructions for most regions (0.1-0.3% of a 30-million-instruction kNN
-fit on 300 images, 0.01% of a fit of a few billion), but up to about 1% of a
-predict that allocates per image (svm at n_train 500, n_test 200: 336.9 or
-340.2 million instructions, the difference all in ``_int_malloc`` and
-``unlink_chunk``, after different histories before the region; an untimed
-warm-up of the whole case in the child, or a lower mmap threshold, did not
-remove it). ``benchmarks/instructions.py``
-measures it on the default grid (the README's "Speed you can gate on").
+- glibc's allocator not counted: ``--toggle-collect`` on its entry points
+  (:data:`UNCOUNTED`) stops collecting inside them. What ``malloc`` and
+  ``free`` cost depends on the heap's state at the region's start (what ran
+  before it), not on the code measured: svm's predict at n_train 500,
+  n_test 200 counted 337.7 or 341.5 million instructions (1.1% apart) in
+  children whose environments differed by one variable, the difference all in
+  ``_int_malloc`` and ``unlink_chunk`` (libsvm allocates per test image); an
+  untimed warm-up of the whole case, a lower mmap threshold, ``malloc_trim``
+  or ``PYTHONMALLOC=malloc`` did not remove it. With the allocator left out,
+  the same three children counted 299.028, 299.030 and 299.028 million. The
+  work done on what is allocated (copies, fills) is still counted.
+
+What remains is Python's own state at a region's start (its small-object
+allocator's pools, the method cache's and dictionaries' collisions, which
+follow addresses): a few thousand to about 60,000 instructions a region,
+whatever its size (:data:`~mnist_classic.analysis.verdicts.counts.NOISE_INSTRUCTIONS`).
+``benchmarks/instructions.py`` measures it on the default grid (the README's
+"Speed you can gate on").
 """
 
 from __future__ import annotations
@@ -63,6 +72,7 @@ from functools import cache
 from pathlib import Path
 
 __all__ = [
+    "UNCOUNTED",
     "InstructionsUnavailableError",
     "callgrind_command",
     "client_requests",
@@ -80,6 +90,10 @@ _GET_VALGRIND = (
 _GET_HOOKS = "pip install 'mnist-classic[instructions]' (pytest-codspeed 5.x ships valgrind's client requests compiled)"
 #: glibc's mmap threshold, fixed at its default (128 KiB) so that it stops moving (see the module's docstring).
 _TUNABLES = "glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=262144"
+#: glibc's allocator entry points, not counted (see the module's docstring). Only the entry points: callgrind's
+#: ``--toggle-collect`` flips collection on each entry and exit, so a function called from inside another one
+#: listed (``_int_malloc`` from ``malloc``) would switch it back on.
+UNCOUNTED = ("malloc", "free", "calloc", "realloc", "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc")
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 #: The caller's variables the counted child keeps (the rest change from shell to shell: see counted_environment).
 _KEPT = frozenset(
@@ -205,6 +219,8 @@ def callgrind_command(out_dir: Path, argv: list[str]) -> list[str]:
         "--instr-atstart=no",  # nothing counted outside the measured regions
         "--dump-instr=no",
         "--dump-line=no",  # totals are all we read: smaller dumps
+        *(f"--toggle-collect={name}" for name in UNCOUNTED),
+        "--collect-atstart=yes",  # after the toggles, which would turn it off: collect outside the allocator
         f"--callgrind-out-file={out_dir / 'callgrind.out'}",
         sys.executable,
         "-P",  # the working directory (whose listing changes as results are written) is not on sys.path
@@ -276,4 +292,5 @@ def count_basis() -> dict[str, str]:
         "cpu_flags_sha256": hashlib.sha256(flags.encode()).hexdigest()[:16] if flags else "",
         "blas_kernels": ",".join(kernels),
         "threads": "1",
+        "uncounted": ",".join(UNCOUNTED),
     }

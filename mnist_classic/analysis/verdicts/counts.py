@@ -5,9 +5,10 @@ When both sides of a case were counted, its speed verdict is on instructions
 repeats, "worse" beyond the gate (default: more than 1% more instructions) and
 beyond the noise. The noise is measured, not assumed: the larger of
 
-- :data:`NOISE_FLOOR`, the largest relative difference between two counts of
-  the same case measured by ``benchmarks/instructions.py`` (A/A: the default
-  grid counted twice, once beside a busy process), rounded up; and
+- :func:`count_noise`, the largest difference between two counts of the same
+  code that the A/A checks of docs/speed.md measured: a relative part
+  (:data:`NOISE_FLOOR`) and a fixed number of instructions
+  (:data:`NOISE_INSTRUCTIONS`); and
 - the relative spread of counts of the same seed within either side (rows of
   several runs in a folder), which shows any nondeterminism of the case itself.
 
@@ -30,6 +31,8 @@ from .decide import decide
 __all__ = [
     "COUNT_METRICS",
     "NOISE_FLOOR",
+    "NOISE_INSTRUCTIONS",
+    "count_noise",
     "counted",
     "counts_incomparable",
     "judge_counts",
@@ -39,13 +42,30 @@ __all__ = [
 #: The counted metrics, judged in place of the times when both sides have them.
 COUNT_METRICS: tuple[str, ...] = ("fit_instructions", "predict_instructions")
 
-#: The smallest relative difference in counts judged at all: the largest difference between two counts of the
-#: same code that benchmarks/instructions.py measured (default grid and a plugin at n_train 1,000, n_test 2,000,
-#: counted twice, once beside a busy process: 0.41%, a 37-million-instruction predict; 19 of the 20 counts
-#: within 0.18%), rounded up. Not lowered: svm's predict at n_train 500 / n_test 200 still moves by up to
-#: about 1% with the allocator's state at the region's start (docs/speed.md), while other counts agree
-#: within 0.02%.
-NOISE_FLOOR = 0.005
+#: The noise of a count, measured, in two parts: a relative part and a fixed number of instructions, the largest
+#: differences between counts of the same code that the A/A checks of docs/speed.md found (the default grid and
+#: a plugin at n_train 500, n_test 200, in children whose environments differed by one variable, and the same
+#: environment twice), glibc's allocator not counted. Regions of 100 million instructions or more agreed within
+#: 0.025% (rf's fit, 1.4 billion: 270,192 apart); smaller ones within a few thousand instructions, and up to
+#: 56,000 (knn's fit, 23 million, after another history before it): Python's own state at a region's start
+#: (its small-object pools, the method cache and dictionaries' collisions, which follow addresses) costs a
+#: number of instructions, whatever the region's size. So a count's noise is
+#: ``NOISE_FLOOR + NOISE_INSTRUCTIONS / count`` (:func:`count_noise`): 0.07% for 300 million instructions,
+#: 2.8% for a region of 2 million.
+NOISE_FLOOR = 0.0005
+#: The fixed part of a count's noise, in instructions (see :data:`NOISE_FLOOR`).
+NOISE_INSTRUCTIONS = 60_000
+
+
+def count_noise(count: float) -> float:
+    """The relative noise of a count of ``count`` instructions: ``NOISE_FLOOR + NOISE_INSTRUCTIONS / count``.
+
+    Examples
+    --------
+    >>> round(count_noise(300e6), 6), round(count_noise(2e6), 4)
+    (0.0007, 0.0305)
+    """
+    return NOISE_FLOOR + NOISE_INSTRUCTIONS / count if count > 0 else float("inf")
 
 
 def counted(rows: pd.DataFrame) -> bool:
@@ -55,29 +75,32 @@ def counted(rows: pd.DataFrame) -> bool:
     return bool((rows["measure"] == "instructions").all() and rows["fit_instructions"].notna().all())
 
 
-def _basis(rows: pd.DataFrame) -> set[tuple[str, str, str]]:
+def _basis(rows: pd.DataFrame) -> set[tuple[str, str, str, str]]:
     out = set()
     for version, text in zip(rows["valgrind_version"], rows["count_basis"], strict=True):
         try:
             basis = json.loads(text) if isinstance(text, str) and text else {}
         except ValueError:
             basis = {}
-        out.add((str(version), str(basis.get("cpu_model", "")), str(basis.get("cpu_flags_sha256", ""))))
+        cpu, flags = str(basis.get("cpu_model", "")), str(basis.get("cpu_flags_sha256", ""))
+        out.add((str(version), cpu, flags, str(basis.get("uncounted", ""))))
     return out
 
 
 def counts_incomparable(base: pd.DataFrame, new: pd.DataFrame) -> str:
-    """Why two sides' counts cannot be compared ("" when they can): valgrind version, CPU model or flags."""
+    """Why two sides' counts cannot be compared ("" when they can): valgrind version, CPU, what was not counted."""
     b, n = _basis(base), _basis(new)
     if len(b) > 1 or len(n) > 1:
         return "not compared: counts on one side come from several valgrind versions or CPUs"
-    (bv, bc, bf), (nv, nc, nf) = next(iter(b)), next(iter(n))
+    (bv, bc, bf, bu), (nv, nc, nf, nu) = next(iter(b)), next(iter(n))
     if bv != nv:
         return f"not compared: valgrind {bv} vs {nv} (counts change with valgrind's version)"
     if bc != nc:
         return f"not compared: CPU {bc!r} vs {nc!r} (counts change with the CPU's instruction sets and kernels)"
     if bf != nf:
         return "not compared: the CPUs' instruction-set flags differ (counts change with the kernels chosen)"
+    if bu != nu:
+        return "not compared: one side counted glibc's allocator (counts of an earlier version), the other did not"
     return ""
 
 
@@ -100,7 +123,7 @@ def judge_counts(b_ok: pd.DataFrame, n_ok: pd.DataFrame, metric: str, max_ratio:
     cb, cn = b_ok[metric].to_numpy(dtype=float), n_ok[metric].to_numpy(dtype=float)
     mb, mn = float(np.median(cb)), float(np.median(cn))
     ratio = mn / mb if mb > 0 else (float("inf") if mn > 0 else 1.0)
-    noise = max(NOISE_FLOOR, _seed_spread(b_ok, metric), _seed_spread(n_ok, metric))
+    noise = max(count_noise(min(mb, mn)), _seed_spread(b_ok, metric), _seed_spread(n_ok, metric))
     # A count is exact up to the measured noise: the ratio's interval is ratio x/÷ (1 + noise), and the same
     # interval serves the test and the equivalence (there is no sampling to correct for).
     interval = (ratio / (1 + noise), ratio * (1 + noise))
