@@ -21,11 +21,11 @@ from time import process_time
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from ..measure.footprint import classical_n_params, final_step, forward_macs, model_bytes
 from ..measure.latency import one_image_latency
-from ..measure.machine import MachineWatch, calibrate
+from ..measure.machine import MachineWatch, speed_index
+from ..measure.threads import limit_threads
 from ..measure.timing import PeakMemory, Region, timed_fit, timed_predict
 from ..spec.engines import get_engine
 from ..spec.selectors.parse import ConfiguredPipeline, effective_params
@@ -158,14 +158,14 @@ def run_case(
         out["warmup"] = _warm_up(case, X_train, y_train, X_test, y_test, warmup, thread_budget)
     watch: Any = nullcontext()
     if machine:
-        out["calibration_s"] = calibrate()
+        out["calibration_s"] = speed_index()
         watch = MachineWatch()
     out["started_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     X, y = X_train[: case.n_train], y_train[: case.n_train]
     mem = PeakMemory()
     chunks = 1
     counted: dict[str, Region] = {} if region is None else {"region": region}
-    limits = nullcontext() if thread_budget is None else threadpool_limits(limits=thread_budget)
+    limits = nullcontext() if thread_budget is None else limit_threads(thread_budget)
     try:
         with mem, limits, watch:
             engine = get_engine(case.pipeline.engine)
@@ -190,7 +190,7 @@ def run_case(
                 if thread_budget is not None:
                     out.update(fit_threads=thread_budget, predict_threads=threads)
                 # A split predict runs its chunks on as many threads, one BLAS thread each (PCA before SVC).
-                inner = nullcontext() if threads is None else threadpool_limits(limits=1 if chunks > 1 else threads)
+                inner = nullcontext() if threads is None else limit_threads(1 if chunks > 1 else threads)
                 with inner:
                     cpu0 = process_time()
                     pred, predict_s, predict_steps = timed_predict(est, X_test, chunks=chunks, **counted)
@@ -205,7 +205,7 @@ def run_case(
         return out
     out.update(getattr(watch, "values", {}))
     # What the fitted model costs, measured after (and outside) the timed, memory-watched and machine-watched block.
-    limits = nullcontext() if thread_budget is None else threadpool_limits(limits=thread_budget)
+    limits = nullcontext() if thread_budget is None else limit_threads(thread_budget)
     with limits, engine.activate():
         out.update(deployment_fields(est, X_test, latency=latency, probabilities=probabilities, label=case.label))
     steps = {k: {"fit": round(fit_steps[k], 6), "predict": _round(predict_steps.get(k))} for k in fit_steps}

@@ -16,7 +16,8 @@ from time import perf_counter
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+
+from .threads import limit_threads
 
 __all__ = ["LATENCY_SEED", "LATENCY_WARMUP", "latency_sample", "one_image_latency"]
 
@@ -48,7 +49,7 @@ def _one_thread(estimator: Any) -> Iterator[None]:
     before = torch.get_num_threads() if torch is not None else None
     get_params = getattr(estimator, "get_params", None)
     jobs = {k: v for k, v in get_params().items() if k.endswith("n_jobs")} if get_params is not None else {}
-    with threadpool_limits(limits=1):
+    with limit_threads(1):
         if torch is not None:
             torch.set_num_threads(1)
         if jobs:

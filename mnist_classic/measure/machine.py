@@ -13,7 +13,11 @@ timed case records (columns of the same names):
   ``/proc/stat``; this process included) at the case's start;
 - ``calibration_s``: a short fixed workload timed before the case (best of
   three): a machine-speed index for the moment. Its ratio between two runs
-  describes the day's machine; it does not translate seconds between CPU models;
+  describes the day's machine; it does not translate seconds between CPU models.
+  It costs about 20 ms, as much as a trivial case, so a figure younger than
+  :data:`CALIBRATION_MAX_AGE_S` is the next case's too (:func:`speed_index`):
+  cases of a second or more are each calibrated, a run of trivial cases once a
+  second (the machine's speed levels switch over seconds, not milliseconds);
 - ``process_id`` and ``cpu``: the process that measured the case and the CPU it
   was on at the end (psutil's ``cpu_num``, Linux's ``sched_getcpu``).
 
@@ -34,7 +38,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-__all__ = ["FreeCoresMonitor", "MachineWatch", "calibrate", "free_cores"]
+__all__ = ["CALIBRATION_MAX_AGE_S", "FreeCoresMonitor", "MachineWatch", "calibrate", "free_cores", "speed_index"]
 
 #: Seconds a sample of the other processes' load takes before a case.
 SAMPLE_S = 0.25
@@ -132,11 +136,11 @@ class FreeCoresMonitor:
 
 def calibrate(rounds: int = 3) -> float:
     """Seconds of a small fixed workload (one-thread BLAS product and a Python loop), best of ``rounds``."""
-    from threadpoolctl import threadpool_limits
+    from .threads import limit_threads
 
     a = np.random.default_rng(0).standard_normal((192, 192))
     best = float("inf")
-    with threadpool_limits(limits=1):
+    with limit_threads(1):
         for _ in range(rounds):
             t0 = time.perf_counter()
             b = a
@@ -145,6 +149,30 @@ def calibrate(rounds: int = 3) -> float:
             sum(i * i for i in range(60_000))
             best = min(best, time.perf_counter() - t0)
     return round(best, 6)
+
+
+#: A speed index measured less than this many seconds before a case is reused for it (see :func:`speed_index`).
+CALIBRATION_MAX_AGE_S = 1.0
+_last_index: list[tuple[float, float]] = []  # (perf_counter when measured, the index): this process's latest
+
+
+def speed_index(max_age_s: float = CALIBRATION_MAX_AGE_S) -> float:
+    """:func:`calibrate`, or its figure of less than ``max_age_s`` seconds ago (``calibration_s`` of a case).
+
+    Examples
+    --------
+    >>> first = speed_index()
+    >>> speed_index() == first  # within the second: the same figure
+    True
+    >>> speed_index(max_age_s=0) > 0  # always measured again
+    True
+    """
+    now = time.perf_counter()
+    if _last_index and now - _last_index[-1][0] < max_age_s:
+        return _last_index[-1][1]
+    value = calibrate()
+    _last_index[:] = [(time.perf_counter(), value)]
+    return value
 
 
 @dataclass
