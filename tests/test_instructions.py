@@ -115,6 +115,7 @@ def test_the_noise_of_a_small_region_is_its_fixed_part(tmp_path, truth):
     new = _run(tmp_path, truth, "new", [2_040_000], [303_000_000])
     cmp = compare_runs(base, new, max_instructions=1.005)
     assert _rows(cmp, "fit_instructions")[0].verdict == "unknown"
+    assert "too small to judge" in _rows(cmp, "fit_instructions")[0].note
     assert [r.metric for r in cmp.regressions] == ["predict_instructions"]
 
 

@@ -133,6 +133,12 @@ def judge_counts(b_ok: pd.DataFrame, n_ok: pd.DataFrame, metric: str, max_ratio:
         note = (
             f"inside the noise ({100 * noise:.2g}%)" if abs(ratio - 1) <= noise else f"within the gate (x{max_ratio:g})"
         )
+    elif verdict == "unknown" and 1 + noise >= max_ratio and noise == count_noise(min(mb, mn)):
+        note = (
+            f"x{ratio:.4f}: a region of {min(mb, mn) / 1e6:.3g} M instructions is too small to judge at "
+            f"x{max_ratio:g}: its noise ({100 * noise:.2g}%, {NOISE_INSTRUCTIONS:,} instructions or more) is "
+            "wider than the gate; a larger case (more images) would decide"
+        )
     elif verdict == "unknown":
         note = (
             f"x{ratio:.4f} is within the noise ({100 * noise:.2g}%) of the gate (x{max_ratio:g} or its inverse): "
