@@ -48,7 +48,7 @@ import pandas as pd
 from ...results import ResultsSchemaError, row_labels
 from ..stats import mcnemar_exact, relative_spread, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, judge_counts, time_note
-from .decide import decide, exit_code, rounds_needed
+from .decide import decide, exit_code, rounds_needed, under_resolution
 from .machine import machine_note, speed_note, threads_note
 
 __all__ = [
@@ -260,7 +260,7 @@ def _time(
             test, p = (math.exp(tested[0]), math.exp(tested[1])), tested[2]
             equivalence = (math.exp(tost[0]), math.exp(tost[1]))
     note = ""
-    if abs(mn - mb) < resolution:
+    if under_resolution(mb, mn, equivalence, resolution):
         verdict, note = "same", f"difference under the {resolution:g} s resolution"
     else:
         verdict = decide(ratio, test, equivalence, gate=max_slowdown, margin=margin)

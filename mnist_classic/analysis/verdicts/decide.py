@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["EXIT_UNKNOWN", "VERDICTS", "decide", "exit_code", "rounds_needed"]
+__all__ = ["EXIT_UNKNOWN", "VERDICTS", "decide", "exit_code", "rounds_needed", "under_resolution"]
 
 #: Every verdict a speed metric can get.
 VERDICTS: tuple[str, ...] = ("worse", "better", "same", "unknown")
@@ -84,6 +84,28 @@ def decide(
         if lo >= 1 / m and hi <= m:
             return "same"
     return "unknown"
+
+
+def under_resolution(base_s: float, new_s: float, equivalence: tuple[float, float] | None, resolution: float) -> bool:
+    """Whether a time difference is under ``resolution`` seconds: ``same`` whatever its ratio.
+
+    With an equivalence interval of the ratio (``1 - 2 alpha``), the whole interval's difference in
+    seconds, ``base_s * (interval - 1)``, must lie inside ``(-resolution, resolution)`` (two one-sided
+    tests on an absolute margin); the point difference alone would call a significant 5% slowdown of a
+    0.8 s fit "same" (0.04 s). Without an interval (one run a side), the point difference.
+
+    Examples
+    --------
+    >>> under_resolution(0.827, 0.867, (1.022, 1.075), 0.05)  # 0.018 to 0.062 s: not under 0.05 s
+    False
+    >>> under_resolution(0.006, 0.006, (0.95, 1.05), 0.05)
+    True
+    >>> under_resolution(0.8, 0.84, None, 0.05)
+    True
+    """
+    if equivalence is None or not all(math.isfinite(x) for x in equivalence):
+        return abs(new_s - base_s) < resolution
+    return base_s * max(abs(equivalence[0] - 1), abs(equivalence[1] - 1)) < resolution
 
 
 def rounds_needed(ratio: float, interval: tuple[float, float], n: int, gate: float, margin: float) -> int | None:

@@ -61,7 +61,7 @@ import pandas as pd
 from ...results import ResultsSchemaError, row_labels
 from ..stats import log_ratio_interval, mcnemar_exact, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, time_note
-from .decide import decide, rounds_needed
+from .decide import decide, rounds_needed, under_resolution
 from .levels import Levels, format_levels, process_cost, variance_levels
 from .machine import machine_note
 
@@ -172,7 +172,7 @@ def judge_ratios(
         note = "needs 2 rounds or more"
     elif bool(np.all(ratios == 1)):
         verdict, note = "same", "identical in every round"
-    elif abs(gn - gb) < resolution:
+    elif under_resolution(gb, gn, (elo, ehi), resolution):
         verdict, note = "same", f"difference under the {resolution:g} s resolution"
     else:
         verdict = decide(mean, (tlo, thi), (elo, ehi), gate=gate, margin=m)
@@ -236,7 +236,9 @@ class _Speed:
         if self.why_not or len(self.base) < 2:
             return False
         gb, gn = float(np.exp(np.log(self.base).mean())), float(np.exp(np.log(self.new).mean()))
-        return abs(gn - gb) >= self.resolution and self.base != self.new
+        ratios = np.asarray(self.new, dtype=float) / np.asarray(self.base, dtype=float)
+        _, elo, ehi = log_ratio_interval(ratios, 0.9)  # the default equivalence interval (alpha 0.05)
+        return not under_resolution(gb, gn, (elo, ehi), self.resolution) and self.base != self.new
 
     def row(self, confidence: float, family: int) -> PairedRow:
         fields = judge_ratios(self.base, self.new, self.gate, confidence, self.resolution, family, self.margin)
