@@ -229,6 +229,7 @@ class _Speed:
     left_out: int = 0
     margin: float | None = None
     busy: str = ""  # set: other processes kept the machine busy (times only)
+    alpha: float = 0.05  # the ab's --alpha: its 1 - 2 alpha interval decides "under the resolution"
 
     @property
     def judged(self) -> bool:
@@ -237,7 +238,7 @@ class _Speed:
             return False
         gb, gn = float(np.exp(np.log(self.base).mean())), float(np.exp(np.log(self.new).mean()))
         ratios = np.asarray(self.new, dtype=float) / np.asarray(self.base, dtype=float)
-        _, elo, ehi = log_ratio_interval(ratios, 0.9)  # the default equivalence interval (alpha 0.05)
+        _, elo, ehi = log_ratio_interval(ratios, 1 - 2 * self.alpha)  # the equivalence interval judge_ratios uses
         return not under_resolution(gb, gn, (elo, ehi), self.resolution) and self.base != self.new
 
     def row(self, confidence: float, family: int) -> PairedRow:
@@ -435,6 +436,7 @@ def _case_rows(case: dict[str, Any], rounds: dict[int, dict[str, Side]], s: dict
                     left_out,
                     s["margin"],
                     busy,
+                    s["alpha"],
                 )
             )
     if counted(b_rows) and counted(n_rows):
