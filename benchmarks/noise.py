@@ -3,7 +3,7 @@
     python benchmarks/noise.py [--methods sequential,interleave,duet,instructions] [--comparisons 20]
                                [--trials 5] [--n-train 5000] [--n-test 2000] [--rounds 10]
                                [--units 1000] [--sizes 15,10,5] [--max-slowdown 1.03] [--out DIR]
-                               [--runs 3] [--max-rounds N] [--max-time SEC]
+                               [--runs 3] [--max-rounds N] [--max-time SEC] [--table]
 
 Each method compares a baseline and a new version of one pipeline, ``work``
 (a user's package: a fixed number of units of deterministic one-thread work in
@@ -26,12 +26,19 @@ each, quiet and busy), the mean rounds of an ``ab`` verdict and the mean
 seconds per verdict; the load average at each comparison's end is in the log. Every comparison,
 A/A included, is judged at one gate, ``--max-slowdown`` (default 1.03: the
 default gate, 1.10, is above a 5% slowdown, which could then never be found).
-Each comparison's exit code is also appended to ``DIR/outcomes.csv``. Run it alone.
+Each comparison is appended to ``DIR/outcomes.csv`` as it ends (method, size,
+condition, trial, exit, rounds, seconds, load average, the settings), and the
+table is made from that file: run again with the same ``--out DIR`` and the
+same settings, the script runs only the comparisons not yet recorded there (more
+``--comparisons`` or ``--trials`` add to the table; a folder made with other
+settings is refused); ``--table`` prints the table of ``DIR`` and runs nothing.
+Run it alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import signal
 import statistics
@@ -120,27 +127,25 @@ def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Pa
     }[name]
 
 
-def evaluate(name: str, compare_once: Callable, args: argparse.Namespace, log: Path) -> str:
-    """Run one method's comparisons (A/A, then +15% and +5%, quiet and busy); return its table row."""
-    seconds: list[float] = []
-    rounds: list[int] = []
-    results: dict[tuple[str, bool], list[int]] = {}
+def evaluate(name: str, compare_once: Callable, args: argparse.Namespace, log: Path, settings: str) -> None:
+    """Run one method's comparisons (A/A, then each size, quiet and busy) not yet in ``log``, appending each."""
+    done = {(r["slowdown_pct"], r["condition"], int(r["trial"])) for r in _outcomes(log) if r["method"] == name}
 
     def once(new: str, busy: bool, i: int) -> None:
         condition = "busy" if busy else "quiet"
+        if (new, condition, i) in done:  # recorded by an earlier run of the script into this folder
+            return
         neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
         try:
             t0 = time.perf_counter()
             code, k = compare_once("0", new, f"{name}-{new}-{condition}-{i}")
-            seconds.append(time.perf_counter() - t0)
-            rounds.append(k)
+            seconds = time.perf_counter() - t0
         finally:
             if neighbour is not None:
                 neighbour.kill()
                 neighbour.wait()
-        results.setdefault((new, busy), []).append(code)
         with log.open("a") as f:
-            f.write(f"{name},{new},{condition},{i},{code},{rounds[-1]},{seconds[-1]:.1f},{os.getloadavg()[0]:.2f}\n")
+            f.write(f"{name},{new},{condition},{i},{code},{k},{seconds:.1f},{os.getloadavg()[0]:.2f},{settings}\n")
         print(f"{name}: +{new}% {condition} #{i}: exit {code} ({VERDICT.get(code, 'error')})", flush=True)
 
     for i in range(args.comparisons):
@@ -149,14 +154,50 @@ def evaluate(name: str, compare_once: Callable, args: argparse.Namespace, log: P
         for busy in (False, True):
             for i in range(args.trials):
                 once(new, busy, i)
-    aa = [c for busy in (False, True) for c in results.get(("0", busy), [])]
-    alarms = f"{aa.count(1)} / {aa.count(3)} of {len(aa)}" if aa else "not run"
-    found = {k: f"{v.count(1)} / {v.count(3)} of {len(v)}" for k, v in results.items()}
-    cells = " | ".join(found.get((n, b), "not run") for n in ("15", "10", "5") for b in (False, True))
-    return f"| {name} | {alarms} | {cells} | {statistics.mean(rounds):.1f} | {statistics.mean(seconds):.0f} s |"
+
+
+def _outcomes(log: Path) -> list[dict[str, str]]:
+    """The comparisons recorded in ``log`` (``outcomes.csv``), oldest first."""
+    with log.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def table(rows: list[dict[str, str]], methods: list[str]) -> list[str]:
+    """The README's table (markdown) from recorded comparisons: one line per method, in ``methods``' order.
+
+    A cell is ``worse / unknown of n`` (A/A: false worse / unknown); then the mean rounds (``ab``) or
+    runs a side (the others), and the mean seconds per verdict, over every comparison of the method.
+
+    Examples
+    --------
+    >>> rows = [dict(method="duet", slowdown_pct="0", condition="busy", exit="3", rounds="20", seconds="200"),
+    ...         dict(method="duet", slowdown_pct="15", condition="quiet", exit="1", rounds="10", seconds="100")]
+    >>> table(rows, ["duet"])[-1]
+    '| duet | 0 / 1 of 1 | 1 / 0 of 1 | not run | not run | not run | not run | not run | 15.0 | 150 s |'
+    """
+    lines = [
+        "| method | A/A | 15% quiet | 15% busy | 10% quiet | 10% busy | 5% quiet | 5% busy "
+        "| rounds or runs a side | time per verdict |",
+        "|---|---|---|---|---|---|---|---|---:|---:|",
+    ]
+    for name in methods:
+        mine = [r for r in rows if r["method"] == name]
+        if not mine:
+            continue
+        codes: dict[tuple[str, str], list[int]] = {}
+        for r in mine:
+            codes.setdefault((r["slowdown_pct"], r["condition"]), []).append(int(r["exit"]))
+        aa = codes.get(("0", "quiet"), []) + codes.get(("0", "busy"), [])
+        cells = [aa] + [codes.get((n, c), []) for n in ("15", "10", "5") for c in ("quiet", "busy")]
+        text = [f"{v.count(1)} / {v.count(3)} of {len(v)}" if v else "not run" for v in cells]
+        rounds = statistics.mean(float(r["rounds"]) for r in mine)
+        seconds = statistics.mean(float(r["seconds"]) for r in mine)
+        lines.append(f"| {name} | {' | '.join(text)} | {rounds:.1f} | {seconds:.0f} s |")
+    return lines
 
 
 VERDICT = {0: "same", 1: "worse", 3: "unknown"}
+HEADER = "method,slowdown_pct,condition,trial,exit,rounds,seconds,load_avg,settings\n"
 
 
 def main() -> int:
@@ -174,23 +215,40 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="sequential: runs per side (compare judges over runs)")
     parser.add_argument("--max-rounds", type=int, default=None, help="ab: sequential rounds up to this many")
     parser.add_argument("--max-time", type=float, default=None, help="ab: no batch of rounds after SEC seconds")
+    parser.add_argument("--table", action="store_true", help="print the table of the comparisons in --out; run none")
     args = parser.parse_args()
+    if args.table and not args.out:
+        parser.error("--table: needs --out DIR, the folder of an earlier run (its outcomes.csv)")
+    unknown = set(args.methods.split(",")) - {"sequential", "interleave", "duet", "instructions"}
+    if unknown:
+        parser.error(f"--methods: expected some of sequential, interleave, duet, instructions, got {args.methods!r}")
     if not args.sizes or set(args.sizes.split(",")) - {"15", "10", "5"}:
         parser.error(f"--sizes: expected some of 15, 10, 5 separated by commas, got {args.sizes!r}")
     # A TERM (kill, pkill) ends the script through its finally blocks, which end the busy neighbour it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     folder = Path(args.out or tempfile.mkdtemp(prefix="noise-"))
     folder.mkdir(parents=True, exist_ok=True)
-    versions = make_versions(folder, args.units)
     log = folder / "outcomes.csv"
+    methods = args.methods.split(",")
+    # What makes two comparisons the same experiment: a folder resumed with other settings is refused.
+    keys = ("n_train", "n_test", "rounds", "units", "max_slowdown", "runs", "max_rounds", "max_time")
+    settings = " ".join(f"{k}={getattr(args, k)}" for k in keys)
     if not log.exists():
-        log.write_text("method,slowdown_pct,condition,trial,exit,rounds,seconds,load_avg\n")
-    table = [evaluate(name, method(name, args, versions, folder), args, log) for name in args.methods.split(",")]
-    print("\nEach cell: worse / unknown of comparisons (A/A: false worse / unknown).")
-    head = "| method | A/A | 15% quiet | 15% busy | 10% quiet | 10% busy | 5% quiet | 5% busy |"
-    print(f"\n{head} rounds or runs a side | time per verdict |")
-    print("|---|---|---|---|---|---|---|---|---:|---:|")
-    print("\n".join(table))
+        log.write_text(HEADER)
+    elif log.read_text().splitlines()[0] != HEADER.strip():
+        sys.exit(f"noise.py: {log} is not an outcomes file of this script (its header differs); use another --out")
+    other = {r["settings"] for r in _outcomes(log)} - {settings}
+    if other:
+        sys.exit(
+            f"noise.py: {log} holds comparisons made with {sorted(other)[0]!r}, not {settings!r}: use another --out"
+        )
+    if not args.table:
+        versions = make_versions(folder, args.units)
+        for name in methods:
+            evaluate(name, method(name, args, versions, folder), args, log, settings)
+    print(f"\n{settings}; outcomes in {log}")
+    print("Each cell: worse / unknown of comparisons (A/A: false worse / unknown).\n")
+    print("\n".join(table(_outcomes(log), methods)))
     return 0
 
 

@@ -1,0 +1,92 @@
+"""benchmarks/noise.py's bookkeeping: its table is made from outcomes.csv, and a second run adds only what is missing.
+
+The comparisons themselves (minutes each, timed alone) are not run here: a fake comparison stands in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def noise():
+    sys.path.insert(0, str(BENCHMARKS))  # noise.py imports its sibling workload.py
+    try:
+        spec = importlib.util.spec_from_file_location("noise_evidence", BENCHMARKS / "noise.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def args(comparisons: int, trials: int, sizes: str = "15") -> argparse.Namespace:
+    return argparse.Namespace(comparisons=comparisons, trials=trials, sizes=sizes)
+
+
+def test_a_second_run_adds_only_the_comparisons_not_recorded(noise, tmp_path):
+    log = tmp_path / "outcomes.csv"
+    log.write_text(noise.HEADER)
+    calls = []
+
+    def fake(base, new, tag):  # A/A: same; +15%: worse in 10 rounds
+        calls.append(tag)
+        return (1, 10) if new == "15" else (0, 10)
+
+    noise.evaluate("interleave", fake, args(comparisons=2, trials=1), log, "n_train=1")
+    assert calls == ["interleave-0-quiet-0", "interleave-0-busy-1", "interleave-15-quiet-0", "interleave-15-busy-0"]
+    calls.clear()
+    noise.evaluate("interleave", fake, args(comparisons=4, trials=2), log, "n_train=1")  # two more of each
+    assert calls == [
+        "interleave-0-quiet-2",
+        "interleave-0-busy-3",
+        "interleave-15-quiet-1",
+        "interleave-15-busy-1",
+    ]
+    rows = noise._outcomes(log)
+    assert len(rows) == 8 and {r["settings"] for r in rows} == {"n_train=1"}
+    line = noise.table(rows, ["interleave", "duet"])[-1]  # duet: no comparison recorded, no line
+    assert line.startswith("| interleave | 0 / 0 of 4 | 2 / 0 of 2 | 2 / 0 of 2 | not run |")
+
+
+def test_the_table_counts_worse_and_unknown_per_cell(noise):
+    rows = [
+        {"method": "duet", "slowdown_pct": "0", "condition": c, "exit": e, "rounds": "10", "seconds": "60"}
+        for c, e in (("quiet", "0"), ("busy", "3"), ("busy", "1"))
+    ]
+    rows.append({"method": "duet", "slowdown_pct": "5", "condition": "busy", "exit": "3"})
+    rows[-1].update(rounds="30", seconds="240")
+    head, rule, line = noise.table(rows, ["duet"])
+    assert head.startswith("| method | A/A | 15% quiet |") and rule.startswith("|---|")
+    assert line == "| duet | 1 / 1 of 3 | not run | not run | not run | not run | not run | 0 / 1 of 1 | 15.0 | 105 s |"
+
+
+def test_a_folder_of_other_settings_is_refused_and_left_as_it_was(noise, tmp_path):
+    log = tmp_path / "outcomes.csv"
+    text = noise.HEADER + "duet,0,quiet,0,0,10,60.0,0.50,n_train=9 n_test=9\n"
+    log.write_text(text)
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "noise.py"), "--out", str(tmp_path), "--methods", "duet", "--table"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "holds comparisons made with 'n_train=9 n_test=9'" in done.stderr and "use another --out" in done.stderr
+    assert log.read_text() == text
+
+
+def test_table_needs_a_folder_and_methods_are_checked(tmp_path):
+    for argv, message in ((["--table"], "--table: needs --out DIR"), (["--methods", "fast"], "--methods: expected")):
+        done = subprocess.run(
+            [sys.executable, str(BENCHMARKS / "noise.py"), *argv], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 2 and message in done.stderr
