@@ -14,7 +14,8 @@ from userpkg import write_user_package
 
 from mnist_classic.analysis.runs import load_runs
 from mnist_classic.analysis.stats import log_ratio_interval
-from mnist_classic.analysis.verdicts.paired import compare_paired, format_json, format_markdown
+from mnist_classic.analysis.verdicts.paired import compare_paired
+from mnist_classic.analysis.verdicts.paired_format import format_json, format_markdown
 from mnist_classic.cli import main
 from mnist_classic.matrix import ab as ab_module
 from mnist_classic.matrix.ab import round_plan, run_ab

@@ -184,7 +184,7 @@ def _compare(args: argparse.Namespace, path: str) -> Any:
 
 def _judge(args: argparse.Namespace, path: str) -> int:
     from ..analysis.verdicts.decide import exit_code
-    from ..analysis.verdicts.paired import format_json, format_markdown, format_text
+    from ..analysis.verdicts.paired_format import format_json, format_markdown, format_text
 
     result = _compare(args, path)
     formatter = {"text": format_text, "md": format_markdown, "json": format_json}[args.format]

@@ -49,10 +49,8 @@ instruction counts where both sides were counted.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -61,22 +59,19 @@ import pandas as pd
 from ...results import ResultsSchemaError, row_labels
 from ..stats import log_ratio_interval, mcnemar_exact, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, time_note
-from .decide import decide, rounds_needed, under_resolution
-from .levels import Levels, format_levels, process_cost, variance_levels
+from .decide import under_resolution
+from .levels import Levels, process_cost, variance_levels
 from .machine import machine_note
+from .ratios import judge_ratios
+from .rounds import Side, all_ok, complete_rounds, first_row, paired_values, pairs, side_value, step_values
 
 __all__ = [
     "PairedComparison",
     "PairedRow",
     "compare_paired",
-    "format_json",
-    "format_markdown",
-    "format_text",
+    "judge_ratios",
     "side_value",
 ]
-
-KEY = ("dataset", "pipeline", "n_train", "n_test")
-_SHA_COLUMNS = ("sha256_train_images", "sha256_train_labels", "sha256_test_images", "sha256_test_labels")
 
 
 @dataclass
@@ -132,89 +127,6 @@ class PairedComparison:
         return 1 if self.regressions else 0
 
 
-def judge_ratios(
-    base: Sequence[float],
-    new: Sequence[float],
-    gate: float,
-    confidence: float,
-    resolution: float = 0.0,
-    family: int = 1,
-    margin: float | None = None,
-) -> dict[str, Any]:
-    """The verdict on one metric from its paired values (one per round, both sides positive).
-
-    The interval returned is the ``confidence`` interval; the verdict's test is at
-    ``1 - (1 - confidence) / family`` (Bonferroni over ``family`` metrics judged together); the
-    equivalence test's (``same``) is the ``1 - 2 (1 - confidence)`` interval inside ``[1/margin, margin]``
-    (``margin`` None: the gate). Several metrics all called ``same`` need no correction (an
-    intersection-union test).
-
-    Returns the fields ``rounds, base, new, ratio, ci, verdict, note, ratios`` of a :class:`PairedRow`.
-
-    Examples
-    --------
-    >>> judge_ratios([1.0, 1.2, 0.9], [1.5, 1.8, 1.35], gate=1.1, confidence=0.95)["verdict"]
-    'worse'
-    >>> judge_ratios([1.0, 1.2, 0.9], [1.5, 1.3, 1.2], gate=1.6, confidence=0.95)["verdict"]  # too few rounds
-    'unknown'
-    >>> judge_ratios([1.0, 1.2, 0.9, 1.1], [1.01, 1.2, 0.9, 1.1], gate=1.1, confidence=0.95)["verdict"]
-    'same'
-    """
-    b, n = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
-    ratios = n / b
-    mean, lo, hi = log_ratio_interval(ratios, confidence)
-    _, tlo, thi = log_ratio_interval(ratios, 1 - (1 - confidence) / max(family, 1))
-    _, elo, ehi = log_ratio_interval(ratios, 1 - 2 * (1 - confidence))
-    m = gate if margin is None else margin
-    gb, gn = float(np.exp(np.log(b).mean())), float(np.exp(np.log(n).mean()))
-    verdict, note = "unknown", ""
-    if len(ratios) < 2:
-        note = "needs 2 rounds or more"
-    elif bool(np.all(ratios == 1)):
-        verdict, note = "same", "identical in every round"
-    elif under_resolution(gb, gn, (elo, ehi), resolution):
-        verdict, note = "same", f"difference under the {resolution:g} s resolution"
-    else:
-        verdict = decide(mean, (tlo, thi), (elo, ehi), gate=gate, margin=m)
-        if verdict == "same":
-            note = f"interval inside the margin (x{m:g})"
-        elif verdict == "unknown":
-            note = _undecided(mean, (lo, hi), (tlo, thi), len(ratios), gate, m, family)
-    return {
-        "rounds": len(ratios),
-        "base": gb,
-        "new": gn,
-        "ratio": mean,
-        "ci": None if math.isnan(lo) else (lo, hi),
-        "equivalence_ci": None if math.isnan(elo) else (elo, ehi),
-        "verdict": verdict,
-        "note": note,
-        "ratios": [float(x) for x in ratios],
-    }
-
-
-def _undecided(
-    mean: float,
-    ci: tuple[float, float],
-    test: tuple[float, float],
-    rounds: int,
-    gate: float,
-    margin: float,
-    family: int,
-) -> str:
-    """What would decide an ``unknown`` paired verdict: about how many rounds, else a quieter machine or counts."""
-    if (mean > gate or mean < 1 / gate) and not ci[0] <= 1 <= ci[1] and family > 1:
-        why = f"significant alone, not among {family} metrics (Bonferroni)"
-    elif mean > gate or mean < 1 / gate:
-        why = f"beyond the gate (x{gate:g}), not significant"
-    else:
-        why = f"interval wider than the margin (x{margin:g})"
-    need = rounds_needed(mean, test, rounds, gate, margin)
-    if need is None:
-        return f"{why}: more rounds will not settle it soon; a quieter machine or --measure instructions"
-    return f"{why}: about {need} rounds would decide"
-
-
 @dataclass
 class _Speed:
     """A speed metric of one case, judged once the number of metrics judged together is known."""
@@ -252,49 +164,6 @@ class _Speed:
         elif self.left_out and not row.note:
             row.note = f"{self.left_out} round(s) without both sides ok left out"
         return row
-
-
-#: The rows of one side in one round: every measurement of each of its processes, in the order written.
-Side = pd.DataFrame
-
-
-def _pairs(frame: pd.DataFrame) -> dict[tuple[Any, ...], dict[int, dict[str, Side]]]:
-    """case key -> round -> side -> its rows; checking that no (case, round, side, run_id, repeat) has two rows."""
-    ab = frame[frame["side"].isin(["base", "new"]) & frame["ab_round"].notna()]
-    if ab.empty:
-        msg = "No rows of mnist-classic ab here (the side and ab_round columns are empty): run 'mnist-classic ab'"
-        raise ResultsSchemaError(msg)
-    for dataset, rows in ab.groupby("dataset"):
-        if len(rows[list(_SHA_COLUMNS)].drop_duplicates()) > 1:
-            msg = f"The rows of {dataset} used different dataset payloads (sha256 columns): not a pair of sides"
-            raise ResultsSchemaError(msg)
-    ab = ab.assign(ab_round=ab["ab_round"].astype(int), side=ab["side"].astype(str))
-    twice = ab[ab.duplicated([*KEY, "ab_round", "side", "run_id", "repeat"])]
-    if not twice.empty:
-        row = twice.iloc[0]
-        msg = (
-            f"Round {row['ab_round']} of {row['pipeline']} n_train={row['n_train']} has two {row['side']} rows "
-            f"of run {row['run_id']}, repeat {row['repeat']}: these rows come from more than one ab (give one ab's CSV)"
-        )
-        raise ResultsSchemaError(msg)
-    out: dict[tuple[Any, ...], dict[int, dict[str, Side]]] = {}
-    for (*key, _, side), rows in ab.groupby([*KEY, "ab_round", "side"], sort=False, dropna=False):
-        out.setdefault(tuple(key), {}).setdefault(int(rows["ab_round"].iloc[0]), {})[str(side)] = rows
-    return out
-
-
-def _processes(rows: Side) -> list[Side]:
-    """A side's runs in a round, in the order they wrote, each's measurements by ``repeat``."""
-    return [g.sort_values("repeat", kind="stable") for _, g in rows.groupby("run_id", sort=False)]
-
-
-def _first(rows: Side) -> pd.Series:
-    """The first process's first measurement: the row whose predictions are paired."""
-    return _processes(rows)[0].iloc[0]
-
-
-def _all_ok(rows: Side) -> bool:
-    return bool((rows["status"] == "ok").all())
 
 
 def _accuracy(case: dict[str, Any], k: int, rb: pd.Series, rn: pd.Series, alpha: float, max_drop: float) -> PairedRow:
@@ -335,73 +204,9 @@ def _accuracy(case: dict[str, Any], k: int, rb: pd.Series, rn: pd.Series, alpha:
     )
 
 
-def _steps(row: pd.Series) -> dict[str, float]:
-    text = row.get("step_times")
-    try:
-        steps = json.loads(text) if isinstance(text, str) and text else {}
-    except ValueError:
-        return {}
-    out = {}
-    if isinstance(steps, dict) and len(steps) > 1:  # one step: the same figure as the total
-        for name, times in steps.items():
-            for phase in ("fit", "predict"):
-                value = times.get(phase) if isinstance(times, dict) else None
-                if isinstance(value, (int, float)):
-                    out[f"{phase}/{name}"] = float(value)
-    return out
-
-
-def _value(row: pd.Series, metric: str) -> float | None:
-    """One row's positive, finite ``metric`` (a column, or ``fit/<step>``, ``predict/<step>`` in ``step_times``)."""
-    v = row.get(metric) if "/" not in metric else _steps(row).get(metric)
-    if v is None or not isinstance(v, (int, float, np.number)) or not np.isfinite(v) or v <= 0:
-        return None
-    return float(v)
-
-
-def side_value(rows: Side, metric: str) -> float | None:
-    """A side's ``metric`` in one round: ``exp(mean over processes of mean over measurements of log x)``.
-
-    One process of one measurement: its value itself. None when any value is missing or not positive.
-
-    Examples
-    --------
-    >>> rows = pd.DataFrame({"run_id": ["a", "a", "b", "b"], "repeat": [0, 1, 0, 1], "fit_time_s": [1, 4, 3, 3]})
-    >>> round(side_value(rows, "fit_time_s"), 6)  # sqrt(geomean(1, 4) * geomean(3, 3)) = sqrt(2 * 3)
-    2.44949
-    """
-    logs = []
-    for process in _processes(rows):
-        values = [_value(row, metric) for _, row in process.iterrows()]
-        if not values or any(v is None for v in values):
-            return None
-        if len(rows) == 1:
-            return values[0]
-        logs.append(float(np.mean(np.log(np.asarray(values, dtype=float)))))
-    return float(np.exp(np.mean(logs))) if logs else None
-
-
-def _values(rounds: dict[int, dict[str, Side]], metric: str) -> tuple[list[float], list[float]]:
-    """The paired positive values of ``metric`` over the rounds both sides completed."""
-    base, new = [], []
-    for k in sorted(rounds):
-        vb, vn = side_value(rounds[k]["base"], metric), side_value(rounds[k]["new"], metric)
-        if vb is not None and vn is not None:
-            base.append(vb)
-            new.append(vn)
-    return base, new
-
-
-def _complete(rounds: dict[int, dict[str, Side]]) -> dict[int, dict[str, Side]]:
-    """The rounds where both sides ran as many processes as the case's most (an interrupted round has fewer)."""
-    count = {k: {side: rows["run_id"].nunique() for side, rows in v.items()} for k, v in rounds.items()}
-    most = max(n for c in count.values() for n in c.values())
-    return {k: v for k, v in rounds.items() if set(v) == {"base", "new"} and set(count[k].values()) == {most}}
-
-
 def _case_rows(case: dict[str, Any], rounds: dict[int, dict[str, Side]], s: dict[str, Any]) -> list[PairedRow | _Speed]:
-    full = _complete(rounds)
-    ok = {k: v for k, v in full.items() if _all_ok(v["base"]) and _all_ok(v["new"])}
+    full = complete_rounds(rounds)
+    ok = {k: v for k, v in full.items() if all_ok(v["base"]) and all_ok(v["new"])}
     if not ok:
         b_ok = any((v["status"] == "ok").any() for r in rounds.values() for side, v in r.items() if side == "base")
         n_ok = any((v["status"] == "ok").any() for r in rounds.values() for side, v in r.items() if side == "new")
@@ -413,16 +218,16 @@ def _case_rows(case: dict[str, Any], rounds: dict[int, dict[str, Side]], s: dict
         note = f"base {','.join(statuses['base']) or 'none'}, new {','.join(statuses['new']) or 'none'}"
         return [PairedRow(**case, metric="status", verdict=verdict, note=note)]
     first = min(ok)
-    fb, fn = _first(ok[first]["base"]), _first(ok[first]["new"])
+    fb, fn = first_row(ok[first]["base"]), first_row(ok[first]["new"])
     out: list[PairedRow | _Speed] = [_accuracy(case, first, fb, fn, s["alpha"], s["max_accuracy_drop"])]
     b_rows = pd.concat([v["base"] for v in ok.values()])
     n_rows = pd.concat([v["new"] for v in ok.values()])
     untimed = time_note(counted(b_rows), counted(n_rows))
-    steps = sorted(set(_steps(fb)) & set(_steps(fn)))
+    steps = sorted(set(step_values(fb)) & set(step_values(fn)))
     left_out = len(rounds) - len(ok)
     busy = machine_note(b_rows, n_rows).replace("not judged: ", "machine busy: ")
     for metric in ("fit_time_s", "predict_time_s", *steps):
-        base, new = _values(ok, metric)
+        base, new = paired_values(ok, metric)
         if base:
             out.append(
                 _Speed(
@@ -442,7 +247,7 @@ def _case_rows(case: dict[str, Any], rounds: dict[int, dict[str, Side]], s: dict
     if counted(b_rows) and counted(n_rows):
         why = counts_incomparable(b_rows, n_rows)
         for metric in COUNT_METRICS:
-            base, new = _values(ok, metric)
+            base, new = paired_values(ok, metric)
             if base:
                 out.append(_Speed(case, metric, base, new, s["max_instructions"], 0.0, why, left_out))
     return out
@@ -523,9 +328,9 @@ def compare_paired(
     }
     items: list[PairedRow | _Speed] = []
     levels: list[Levels] = []
-    pairs = sorted(_pairs(frame).items(), key=lambda kv: tuple(map(str, kv[0])))
+    cases = sorted(pairs(frame).items(), key=lambda kv: tuple(map(str, kv[0])))
     cost = process_cost(frame[frame["side"].isin(["base", "new"])], run_seconds or [])
-    for key, rounds in pairs:
+    for key, rounds in cases:
         case = {"dataset": str(key[0]), "pipeline": str(key[1]), "n_train": int(key[2]), "n_test": int(key[3])}
         rows = _case_rows(case, rounds, settings)
         items.extend(rows)
@@ -540,77 +345,11 @@ def _levels(
     case: dict[str, Any], rounds: dict[int, dict[str, Side]], metrics: list[str], cost: float | None
 ) -> list[Levels]:
     """The variance levels of the case's times, when a round holds more than one value of a side."""
-    full = _complete(rounds)
-    ok = [v[side] for v in full.values() if _all_ok(v["base"]) and _all_ok(v["new"]) for side in ("base", "new")]
+    full = complete_rounds(rounds)
+    ok = [v[side] for v in full.values() if all_ok(v["base"]) and all_ok(v["new"]) for side in ("base", "new")]
     if not ok or max(len(rows) for rows in ok) == 1:
         return []
     rows = pd.concat(ok)
     label = PairedRow(**case, metric="").case
     times = [m for m in ("fit_time_s", "predict_time_s") if m in metrics]
     return [variance_levels(rows, m, case=label, process_cost_s=cost) for m in times]
-
-
-_NAMES = dict(
-    fit_time_s="fit", predict_time_s="predict", fit_instructions="fit instr", predict_instructions="predict instr"
-)
-_HEAD = ["case", "metric", "rounds", "base", "new", "new/base [interval]", "verdict"]
-
-
-def _fmt(r: PairedRow) -> list[str]:
-    metric = _NAMES.get(r.metric, r.metric)
-    verdict = r.verdict + (f" ({r.note})" if r.note else "")
-    if r.metric == "status":
-        return [r.case, metric, "", "", "", "", verdict]
-    if r.metric == "accuracy":
-        change = f"{r.ratio:+.2f} pt, {r.changed_predictions} changed, p={r.p_value:.2g}"
-        return [r.case, metric, "1", f"{100 * (r.base or 0):.2f}%", f"{100 * (r.new or 0):.2f}%", change, verdict]
-    ci = f" [{r.ci[0]:.3f}, {r.ci[1]:.3f}]" if r.ci else ""
-    if r.metric in COUNT_METRICS:
-        base, new = f"{(r.base or 0) / 1e6:,.2f} M", f"{(r.new or 0) / 1e6:,.2f} M"
-    else:
-        base, new = f"{r.base:.3f} s", f"{r.new:.3f} s"
-    return [r.case, metric, str(r.rounds), base, new, f"x{r.ratio:.3f}{ci}", verdict]
-
-
-def _verdict_line(cmp: PairedComparison) -> str:
-    worse = cmp.regressions
-    cases = len({r.case for r in cmp.rows})
-    how = cmp.settings["interval"]
-    if cmp.settings.get("correction") == "bonferroni" and cmp.settings.get("metrics_judged", 1) > 1:
-        how += f"; speed verdicts Bonferroni-corrected over {cmp.settings['metrics_judged']} metrics"
-    unknown = len(cmp.unknown)
-    aside = f"; {unknown} verdict(s) unknown (see the notes for what would decide them)" if unknown else ""
-    if not worse:
-        return f"no regression in {cases} paired case(s) ({how}){aside}"
-    names = ", ".join(sorted({f"{r.case} ({_NAMES.get(r.metric, r.metric)})" for r in worse}))
-    return f"REGRESSION in {len(worse)} metric(s): {names}{aside}"
-
-
-def format_text(cmp: PairedComparison) -> str:
-    """An aligned plain-text table, then a one-line verdict."""
-    table = [_HEAD, *(_fmt(r) for r in cmp.rows)]
-    widths = [max(len(row[i]) for row in table) for i in range(len(_HEAD))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join([*lines, *map(format_levels, cmp.levels), _verdict_line(cmp)]) + "\n"
-
-
-def format_markdown(cmp: PairedComparison) -> str:
-    """A GitHub-flavoured Markdown table (pipes escaped) and the verdict."""
-    lines = ["| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _fmt(r)) + " |" for r in cmp.rows]
-    if cmp.levels:
-        lines += ["", *(f"- {format_levels(lv)}" for lv in cmp.levels)]
-    return "\n".join([*lines, "", f"**{_verdict_line(cmp)}**"]) + "\n"
-
-
-def format_json(cmp: PairedComparison) -> str:
-    """Every figure, machine-readable."""
-    doc = {
-        "settings": cmp.settings,
-        "regressed": bool(cmp.regressions),
-        "unknown": len(cmp.unknown),
-        "rows": [{"case": r.case, **asdict(r)} for r in cmp.rows],
-        "levels": [asdict(lv) for lv in cmp.levels],
-    }
-    return json.dumps(doc, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o)) + "\n"

@@ -1,0 +1,104 @@
+"""The verdict on one speed metric from its paired values: one ratio NEW/BASE per round, judged together.
+
+The ratio shown is the geometric mean of the rounds' ratios, with a Student t
+interval on the log ratios mapped back with ``exp``; the verdict is
+:func:`.decide.decide`'s on the test interval (Bonferroni over the metrics
+judged together) and the ``1 - 2 alpha`` equivalence interval. :mod:`.paired`
+gathers the values of every metric of an ``ab`` run and calls this.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..stats import log_ratio_interval
+from .decide import decide, rounds_needed, under_resolution
+
+__all__ = ["judge_ratios"]
+
+
+def judge_ratios(
+    base: Sequence[float],
+    new: Sequence[float],
+    gate: float,
+    confidence: float,
+    resolution: float = 0.0,
+    family: int = 1,
+    margin: float | None = None,
+) -> dict[str, Any]:
+    """The verdict on one metric from its paired values (one per round, both sides positive).
+
+    The interval returned is the ``confidence`` interval; the verdict's test is at
+    ``1 - (1 - confidence) / family`` (Bonferroni over ``family`` metrics judged together); the
+    equivalence test's (``same``) is the ``1 - 2 (1 - confidence)`` interval inside ``[1/margin, margin]``
+    (``margin`` None: the gate). Several metrics all called ``same`` need no correction (an
+    intersection-union test).
+
+    Returns the fields ``rounds, base, new, ratio, ci, verdict, note, ratios`` of a :class:`PairedRow`.
+
+    Examples
+    --------
+    >>> judge_ratios([1.0, 1.2, 0.9], [1.5, 1.8, 1.35], gate=1.1, confidence=0.95)["verdict"]
+    'worse'
+    >>> judge_ratios([1.0, 1.2, 0.9], [1.5, 1.3, 1.2], gate=1.6, confidence=0.95)["verdict"]  # too few rounds
+    'unknown'
+    >>> judge_ratios([1.0, 1.2, 0.9, 1.1], [1.01, 1.2, 0.9, 1.1], gate=1.1, confidence=0.95)["verdict"]
+    'same'
+    """
+    b, n = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
+    ratios = n / b
+    mean, lo, hi = log_ratio_interval(ratios, confidence)
+    _, tlo, thi = log_ratio_interval(ratios, 1 - (1 - confidence) / max(family, 1))
+    _, elo, ehi = log_ratio_interval(ratios, 1 - 2 * (1 - confidence))
+    m = gate if margin is None else margin
+    gb, gn = float(np.exp(np.log(b).mean())), float(np.exp(np.log(n).mean()))
+    verdict, note = "unknown", ""
+    if len(ratios) < 2:
+        note = "needs 2 rounds or more"
+    elif bool(np.all(ratios == 1)):
+        verdict, note = "same", "identical in every round"
+    elif under_resolution(gb, gn, (elo, ehi), resolution):
+        verdict, note = "same", f"difference under the {resolution:g} s resolution"
+    else:
+        verdict = decide(mean, (tlo, thi), (elo, ehi), gate=gate, margin=m)
+        if verdict == "same":
+            note = f"interval inside the margin (x{m:g})"
+        elif verdict == "unknown":
+            note = _undecided(mean, (lo, hi), (tlo, thi), len(ratios), gate, m, family)
+    return {
+        "rounds": len(ratios),
+        "base": gb,
+        "new": gn,
+        "ratio": mean,
+        "ci": None if math.isnan(lo) else (lo, hi),
+        "equivalence_ci": None if math.isnan(elo) else (elo, ehi),
+        "verdict": verdict,
+        "note": note,
+        "ratios": [float(x) for x in ratios],
+    }
+
+
+def _undecided(
+    mean: float,
+    ci: tuple[float, float],
+    test: tuple[float, float],
+    rounds: int,
+    gate: float,
+    margin: float,
+    family: int,
+) -> str:
+    """What would decide an ``unknown`` paired verdict: about how many rounds, else a quieter machine or counts."""
+    if (mean > gate or mean < 1 / gate) and not ci[0] <= 1 <= ci[1] and family > 1:
+        why = f"significant alone, not among {family} metrics (Bonferroni)"
+    elif mean > gate or mean < 1 / gate:
+        why = f"beyond the gate (x{gate:g}), not significant"
+    else:
+        why = f"interval wider than the margin (x{margin:g})"
+    need = rounds_needed(mean, test, rounds, gate, margin)
+    if need is None:
+        return f"{why}: more rounds will not settle it soon; a quieter machine or --measure instructions"
+    return f"{why}: about {need} rounds would decide"
