@@ -15,7 +15,7 @@ more units, or the same):
 - ``interleave`` and ``duet``: ``mnist-classic ab`` on the two versions
   installed as packages (``--rounds`` rounds, randomized order or both at once;
   with ``--max-rounds``, sequential rounds up to that many, ``--max-time`` each);
-- ``instructions``: two ``run --measure instructions``, judged by ``compare``.
+- ``instructions``: two ``run --measure instructions`` (one repeat each), judged by ``compare``.
 
 Every comparison runs with ``--fail-on-unknown``, so its exit says its verdict:
 1 worse, 3 unknown, 0 same. Per method it prints: false ``worse`` and
@@ -94,11 +94,12 @@ def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Pa
 
     def runs(base: str, new: str, tag: str, extra: list[str]) -> tuple[int, int]:
         a, b = folder / f"{tag}-a", folder / f"{tag}-b"
-        n = 1 if extra else args.runs  # counts: one run a side decides
+        n = 1 if extra else args.runs  # counts: one run a side decides, of one repeat (a count repeats exactly)
+        repeats = "1" if extra else "3"
         for k in range(n):  # the sides' runs alternate, so that a slow spell of the machine meets both
             for label, out in ((base, a), (new, b)):
                 plugin = str(versions[label]["plugin"])
-                argv = ["run", "--pipelines", "work", "--plugin", plugin, "--repeats", "3", *size, *extra]
+                argv = ["run", "--pipelines", "work", "--plugin", plugin, "--repeats", repeats, *size, *extra]
                 cli(*argv, "-o", str(out / f"run{k}.csv"))
         gate = ["--max-slowdown", str(args.max_slowdown), "--fail-on-unknown"]
         return cli("compare", str(a), str(b), *gate), n
