@@ -145,9 +145,12 @@ def evaluate(name: str, compare_once: Callable, args: argparse.Namespace, log: P
             if neighbour is not None:
                 neighbour.kill()
                 neighbour.wait()
+        if code not in VERDICT:  # a misuse or a crash is no verdict: not recorded, so that a second run retries it
+            print(f"{name}: +{new}% {condition} #{i}: exit {code} (error, not recorded)", flush=True)
+            return
         with log.open("a") as f:
             f.write(f"{name},{new},{condition},{i},{code},{k},{seconds:.1f},{os.getloadavg()[0]:.2f},{settings}\n")
-        print(f"{name}: +{new}% {condition} #{i}: exit {code} ({VERDICT.get(code, 'error')})", flush=True)
+        print(f"{name}: +{new}% {condition} #{i}: exit {code} ({VERDICT[code]})", flush=True)
 
     for i in range(args.comparisons):
         once("0", i % 2 == 1, i)

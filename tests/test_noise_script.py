@@ -90,3 +90,13 @@ def test_table_needs_a_folder_and_methods_are_checked(tmp_path):
             [sys.executable, str(BENCHMARKS / "noise.py"), *argv], capture_output=True, text=True, check=False
         )
         assert done.returncode == 2 and message in done.stderr
+
+
+def test_a_comparison_that_crashed_is_not_recorded_and_runs_again(noise, tmp_path):
+    log = tmp_path / "outcomes.csv"
+    log.write_text(noise.HEADER)
+    codes = iter([2, 0])  # the first A/A fails to run (exit 2: a misuse or a crash), the second run retries it
+    noise.evaluate("duet", lambda base, new, tag: (next(codes), 0), args(comparisons=1, trials=0), log, "s")
+    assert noise._outcomes(log) == []
+    noise.evaluate("duet", lambda base, new, tag: (next(codes), 10), args(comparisons=1, trials=0), log, "s")
+    assert [(r["trial"], r["exit"]) for r in noise._outcomes(log)] == [("0", "0")]
