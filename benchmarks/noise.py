@@ -3,7 +3,8 @@
     python benchmarks/noise.py [--methods sequential,interleave,duet,instructions] [--comparisons 20]
                                [--trials 5] [--n-train 5000] [--n-test 2000] [--rounds 10]
                                [--units 1000] [--sizes 15,10,5] [--max-slowdown 1.03] [--out DIR]
-                               [--runs 3] [--max-rounds N] [--max-time SEC] [--table]
+                               [--runs 3] [--max-rounds N] [--max-time SEC] [--conditions quiet,busy]
+                               [--table]
 
 Each method compares a baseline and a new version of one pipeline, ``work``
 (a user's package: a fixed number of units of deterministic one-thread work in
@@ -32,6 +33,8 @@ table is made from that file: run again with the same ``--out DIR`` and the
 same settings, the script runs only the comparisons not yet recorded there (more
 ``--comparisons`` or ``--trials`` add to the table; a folder made with other
 settings is refused); ``--table`` prints the table of ``DIR`` and runs nothing.
+``--conditions quiet`` runs only the quiet comparisons (A/A and slowdowns), so
+that the quiet cells, where the goals are, can grow first; a later run adds the busy ones.
 Run it alone.
 """
 
@@ -136,6 +139,8 @@ def evaluate(name: str, compare_once: Callable, args: argparse.Namespace, log: P
         condition = "busy" if busy else "quiet"
         if (new, condition, i) in done:  # recorded by an earlier run of the script into this folder
             return
+        if condition not in args.conditions.split(","):
+            return
         neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
         try:
             t0 = time.perf_counter()
@@ -219,6 +224,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="sequential: runs per side (compare judges over runs)")
     parser.add_argument("--max-rounds", type=int, default=None, help="ab: sequential rounds up to this many")
     parser.add_argument("--max-time", type=float, default=None, help="ab: no batch of rounds after SEC seconds")
+    parser.add_argument("--conditions", default="quiet,busy", help="run only these: quiet, busy or both")
     parser.add_argument("--table", action="store_true", help="print the table of the comparisons in --out; run none")
     args = parser.parse_args()
     if args.table and not args.out:
@@ -228,6 +234,8 @@ def main() -> int:
         parser.error(f"--methods: expected some of sequential, interleave, duet, instructions, got {args.methods!r}")
     if not args.sizes or set(args.sizes.split(",")) - {"15", "10", "5"}:
         parser.error(f"--sizes: expected some of 15, 10, 5 separated by commas, got {args.sizes!r}")
+    if not args.conditions or set(args.conditions.split(",")) - {"quiet", "busy"}:
+        parser.error(f"--conditions: expected quiet, busy or quiet,busy, got {args.conditions!r}")
     # A TERM (kill, pkill) ends the script through its finally blocks, which end the busy neighbour it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     folder = Path(args.out or tempfile.mkdtemp(prefix="noise-"))
@@ -239,7 +247,7 @@ def main() -> int:
     settings = " ".join(f"{k}={getattr(args, k)}" for k in keys)
     if not log.exists():
         log.write_text(HEADER)
-    elif log.read_text().splitlines()[0] != HEADER.strip():
+    elif log.read_text().splitlines()[:1] != [HEADER.strip()]:
         sys.exit(f"noise.py: {log} is not an outcomes file of this script (its header differs); use another --out")
     other = {r["settings"] for r in _outcomes(log)} - {settings}
     if other:

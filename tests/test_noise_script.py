@@ -28,8 +28,8 @@ def noise():
         sys.path.remove(str(BENCHMARKS))
 
 
-def args(comparisons: int, trials: int, sizes: str = "15") -> argparse.Namespace:
-    return argparse.Namespace(comparisons=comparisons, trials=trials, sizes=sizes)
+def args(comparisons: int, trials: int, sizes: str = "15", conditions: str = "quiet,busy") -> argparse.Namespace:
+    return argparse.Namespace(comparisons=comparisons, trials=trials, sizes=sizes, conditions=conditions)
 
 
 def test_a_second_run_adds_only_the_comparisons_not_recorded(noise, tmp_path):
@@ -55,6 +55,22 @@ def test_a_second_run_adds_only_the_comparisons_not_recorded(noise, tmp_path):
     assert len(rows) == 8 and {r["settings"] for r in rows} == {"n_train=1"}
     line = noise.table(rows, ["interleave", "duet"])[-1]  # duet: no comparison recorded, no line
     assert line.startswith("| interleave | 0 / 0 of 4 | 2 / 0 of 2 | 2 / 0 of 2 | not run |")
+
+
+def test_quiet_only_runs_the_quiet_comparisons_and_a_later_run_adds_the_busy_ones(noise, tmp_path):
+    log = tmp_path / "outcomes.csv"
+    log.write_text(noise.HEADER)
+    calls = []
+
+    def fake(base, new, tag):
+        calls.append(tag)
+        return 0, 10
+
+    noise.evaluate("duet", fake, args(comparisons=2, trials=2, conditions="quiet"), log, "s")
+    assert calls == ["duet-0-quiet-0", "duet-15-quiet-0", "duet-15-quiet-1"]
+    calls.clear()
+    noise.evaluate("duet", fake, args(comparisons=2, trials=2), log, "s")
+    assert calls == ["duet-0-busy-1", "duet-15-busy-0", "duet-15-busy-1"]
 
 
 def test_the_table_counts_worse_and_unknown_per_cell(noise):
@@ -85,7 +101,11 @@ def test_a_folder_of_other_settings_is_refused_and_left_as_it_was(noise, tmp_pat
 
 
 def test_table_needs_a_folder_and_methods_are_checked(tmp_path):
-    for argv, message in ((["--table"], "--table: needs --out DIR"), (["--methods", "fast"], "--methods: expected")):
+    for argv, message in (
+        (["--table"], "--table: needs --out DIR"),
+        (["--methods", "fast"], "--methods: expected"),
+        (["--conditions", "loud"], "--conditions: expected quiet, busy or quiet,busy, got 'loud'"),
+    ):
         done = subprocess.run(
             [sys.executable, str(BENCHMARKS / "noise.py"), *argv], capture_output=True, text=True, check=False
         )
@@ -100,3 +120,15 @@ def test_a_comparison_that_crashed_is_not_recorded_and_runs_again(noise, tmp_pat
     assert noise._outcomes(log) == []
     noise.evaluate("duet", lambda base, new, tag: (next(codes), 10), args(comparisons=1, trials=0), log, "s")
     assert [(r["trial"], r["exit"]) for r in noise._outcomes(log)] == [("0", "0")]
+
+
+def test_an_empty_outcomes_file_is_refused_in_one_line(tmp_path):
+    (tmp_path / "outcomes.csv").write_text("")
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "noise.py"), "--out", str(tmp_path), "--table"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1 and "is not an outcomes file of this script" in done.stderr
+    assert "Traceback" not in done.stderr and (tmp_path / "outcomes.csv").read_text() == ""
