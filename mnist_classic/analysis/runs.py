@@ -10,7 +10,12 @@ import pandas as pd
 
 from ..results import read_results
 
-__all__ = ["load_runs"]
+__all__ = ["DATA_SHA_COLUMNS", "KEY", "load_runs"]
+
+#: What names a case across runs: rows of two runs with these values are the same case, measured twice.
+KEY = ("dataset", "pipeline", "n_train", "n_test")
+#: The data's hashes in a row: two runs of one case must have tested the same data to be compared.
+DATA_SHA_COLUMNS = ("sha256_train_images", "sha256_train_labels", "sha256_test_images", "sha256_test_labels")
 
 
 def load_runs(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:

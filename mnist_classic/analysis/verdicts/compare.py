@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from ...results import ResultsSchemaError, row_labels
+from ..runs import DATA_SHA_COLUMNS, KEY
 from ..stats import mcnemar_exact, relative_spread, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, judge_counts, time_note
 from .decide import decide, exit_code, rounds_needed, under_resolution
@@ -59,7 +60,6 @@ __all__ = [
     "validate_gate",
 ]
 
-KEY = ("dataset", "pipeline", "n_train", "n_test")
 #: Deployment columns compare shows (median over repeats): ratios for sizes, times and counts, differences for scores.
 DEPLOYMENT_METRICS: tuple[str, ...] = (
     "model_bytes",
@@ -71,7 +71,6 @@ DEPLOYMENT_METRICS: tuple[str, ...] = (
     "brier",
 )
 _SCORES = ("log_loss", "ece", "brier")
-_SHA_COLUMNS = ("sha256_train_images", "sha256_train_labels", "sha256_test_images", "sha256_test_labels")
 
 
 @dataclass
@@ -136,14 +135,14 @@ def _check_payloads(base: pd.DataFrame, new: pd.DataFrame) -> None:
     for dataset in sorted(set(base["dataset"]) & set(new["dataset"])):
         sides = []
         for name, df in (("baseline", base), ("new", new)):
-            hashes = df.loc[df["dataset"] == dataset, list(_SHA_COLUMNS)].drop_duplicates()
+            hashes = df.loc[df["dataset"] == dataset, list(DATA_SHA_COLUMNS)].drop_duplicates()
             if len(hashes) > 1:
                 msg = f"The {name} runs of {dataset} used {len(hashes)} different dataset payloads (sha256 columns)"
                 raise ResultsSchemaError(msg)
             sides.append(tuple(hashes.iloc[0]))
         if sides[0] != sides[1]:
-            which = next(c for c, a, b in zip(_SHA_COLUMNS, *sides, strict=True) if a != b)
-            i = _SHA_COLUMNS.index(which)
+            which = next(c for c, a, b in zip(DATA_SHA_COLUMNS, *sides, strict=True) if a != b)
+            i = DATA_SHA_COLUMNS.index(which)
             msg = (
                 f"Refusing to compare runs on different {dataset} payloads: {which} is "
                 f"{sides[0][i][:12]}... in baseline, {sides[1][i][:12]}... in new"

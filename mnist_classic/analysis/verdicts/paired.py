@@ -57,12 +57,11 @@ import numpy as np
 import pandas as pd
 
 from ...results import ResultsSchemaError, row_labels
-from ..stats import log_ratio_interval, mcnemar_exact, wilson_interval
+from ..stats import mcnemar_exact, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, time_note
-from .decide import under_resolution
 from .levels import Levels, process_cost, variance_levels
 from .machine import machine_note
-from .ratios import judge_ratios
+from .ratios import judge_ratios, under_time_resolution
 from .rounds import Side, all_ok, complete_rounds, first_row, paired_values, pairs, side_value, step_values
 
 __all__ = [
@@ -148,10 +147,8 @@ class _Speed:
         """Whether its verdict is a test: not shown only, two rounds or more, a difference beyond the resolution."""
         if self.why_not or len(self.base) < 2:
             return False
-        gb, gn = float(np.exp(np.log(self.base).mean())), float(np.exp(np.log(self.new).mean()))
-        ratios = np.asarray(self.new, dtype=float) / np.asarray(self.base, dtype=float)
-        _, elo, ehi = log_ratio_interval(ratios, 1 - 2 * self.alpha)  # the equivalence interval judge_ratios uses
-        return not under_resolution(gb, gn, (elo, ehi), self.resolution) and self.base != self.new
+        under = under_time_resolution(self.base, self.new, 1 - self.alpha, self.resolution)  # as judge_ratios decides
+        return not under and self.base != self.new
 
     def row(self, confidence: float, family: int) -> PairedRow:
         fields = judge_ratios(self.base, self.new, self.gate, confidence, self.resolution, family, self.margin)

@@ -18,7 +18,7 @@ import numpy as np
 from ..stats import log_ratio_interval
 from .decide import decide, rounds_needed, under_resolution
 
-__all__ = ["judge_ratios"]
+__all__ = ["judge_ratios", "under_time_resolution"]
 
 
 def judge_ratios(
@@ -53,9 +53,8 @@ def judge_ratios(
     ratios = n / b
     mean, lo, hi = log_ratio_interval(ratios, confidence)
     _, tlo, thi = log_ratio_interval(ratios, 1 - (1 - confidence) / max(family, 1))
-    _, elo, ehi = log_ratio_interval(ratios, 1 - 2 * (1 - confidence))
+    gb, gn, (elo, ehi) = _equivalence(b, n, confidence)
     m = gate if margin is None else margin
-    gb, gn = float(np.exp(np.log(b).mean())), float(np.exp(np.log(n).mean()))
     verdict, note = "unknown", ""
     if len(ratios) < 2:
         note = "needs 2 rounds or more"
@@ -80,6 +79,27 @@ def judge_ratios(
         "note": note,
         "ratios": [float(x) for x in ratios],
     }
+
+
+def _equivalence(b: np.ndarray, n: np.ndarray, confidence: float) -> tuple[float, float, tuple[float, float]]:
+    """The geometric means of both sides and the ``1 - 2 (1 - confidence)`` interval of their ratio."""
+    _, elo, ehi = log_ratio_interval(n / b, 1 - 2 * (1 - confidence))
+    return float(np.exp(np.log(b).mean())), float(np.exp(np.log(n).mean())), (elo, ehi)
+
+
+def under_time_resolution(base: Sequence[float], new: Sequence[float], confidence: float, resolution: float) -> bool:
+    """Whether :func:`judge_ratios` calls these values ``same`` for a difference under ``resolution`` seconds.
+
+    Examples
+    --------
+    >>> under_time_resolution([0.010, 0.011, 0.010], [0.012, 0.012, 0.013], 0.95, resolution=0.01)
+    True
+    >>> under_time_resolution([1.0, 1.1, 1.0], [1.2, 1.2, 1.3], 0.95, resolution=0.01)
+    False
+    """
+    b, n = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
+    gb, gn, interval = _equivalence(b, n, confidence)
+    return under_resolution(gb, gn, interval, resolution)
 
 
 def _undecided(

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ...results import ResultsSchemaError
+from ..runs import DATA_SHA_COLUMNS, KEY
 
 __all__ = [
     "KEY",
@@ -30,8 +31,6 @@ __all__ = [
     "value",
 ]
 
-KEY = ("dataset", "pipeline", "n_train", "n_test")
-_SHA_COLUMNS = ("sha256_train_images", "sha256_train_labels", "sha256_test_images", "sha256_test_labels")
 
 #: The rows of one side in one round: every measurement of each of its processes, in the order written.
 Side = pd.DataFrame
@@ -44,7 +43,7 @@ def pairs(frame: pd.DataFrame) -> dict[tuple[Any, ...], dict[int, dict[str, Side
         msg = "No rows of mnist-classic ab here (the side and ab_round columns are empty): run 'mnist-classic ab'"
         raise ResultsSchemaError(msg)
     for dataset, rows in ab.groupby("dataset"):
-        if len(rows[list(_SHA_COLUMNS)].drop_duplicates()) > 1:
+        if len(rows[list(DATA_SHA_COLUMNS)].drop_duplicates()) > 1:
             msg = f"The rows of {dataset} used different dataset payloads (sha256 columns): not a pair of sides"
             raise ResultsSchemaError(msg)
     ab = ab.assign(ab_round=ab["ab_round"].astype(int), side=ab["side"].astype(str))
