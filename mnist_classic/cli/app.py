@@ -170,6 +170,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "--repeats", type=int, default=None, metavar="R", help="repeats per case, seeds seed..seed+R-1 (default 1)"
     )
     run.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        metavar="P",
+        help="the whole run P times, each in a fresh process, one after the other, into one --output (default 1): "
+        "P runs, the unit compare judges over (a process's speed level is shared by its repeats)",
+    )
+    run.add_argument(
         "--seed", type=int, default=None, metavar="S", help="base seed for every *random_state (default 0)"
     )
     run.add_argument(

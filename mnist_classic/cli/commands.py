@@ -313,6 +313,8 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from ..bench.runner import run_benchmark
 
     config = run_config(args, argv)
+    if args.processes is not None and args.processes != 1:
+        return _run_processes(args.processes, config, argv)
     progress = None if args.quiet else Progress(sys.stderr)
 
     def checking(names: list[str], limit: float) -> None:  # on stdout: stderr keeps one line for an error
@@ -342,3 +344,38 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if result.interrupted:
         print(f"{PROG}: interrupted: {len(result.rows)} of {result.planned} cases finished and kept", file=sys.stderr)
     return result.exit_code
+
+
+def _run_processes(processes: int, config: Any, argv: Sequence[str]) -> int:
+    """``run --processes P``: the same run P times, each in a fresh interpreter, one after the other.
+
+    Each process writes a run of its own (its ``run_id``) into the one output: the unit of
+    replication that ``compare`` judges over, since the repeats inside one process share its speed
+    level (Kalibera & Jones). The processes run this command line again with ``--processes 1``, so
+    they see what it sees (a run file, plugins, options). A bad input stops at the first process
+    (its one-line error); an interrupted or unwritable run stops the rest. Returns the worst exit code.
+    """
+    import subprocess
+
+    from ..spec.runconfig import resolve
+
+    if isinstance(processes, bool) or processes < 1:
+        msg = f"The 'processes' parameter must be a positive int (runs in fresh processes). Got {processes!r} instead."
+        raise ValueError(msg)
+    if config.resume:
+        msg = (
+            "The 'processes' parameter does not go with 'resume': each process adds a run of every case "
+            "(resume would skip them); run the missing processes again without --resume."
+        )
+        raise ValueError(msg)
+    resolve(config)  # every other bad option is refused before the first process starts
+    worst = 0
+    for k in range(processes):
+        print(f"process {k + 1} of {processes}", flush=True)
+        command = [sys.executable, "-m", "mnist_classic", *argv, "--processes", "1"]
+        code = subprocess.run(command, check=False).returncode
+        if code not in (0, 1):  # a bad input (2), an interrupt (130) or a signal: the others would fail alike
+            return code if code > 0 else 128 - code
+        worst = max(worst, code)
+    print(f"\n{processes} runs, one per process, written to {config.output}: compare judges over them")
+    return worst
