@@ -10,15 +10,18 @@ predict exactly the same labels.
 
 ``--harness N``: the harness's own cost per case instead. ``run_benchmark`` on N trivial cases (a
 uniform ``DummyClassifier``, n_train 100, n_test 100, as N repeats, the defaults otherwise: warm-up,
-machine state, free-core budget, CSV and predictions written), timed as a whole in this process;
-the harness per case is (the whole - the cases' fit and predict seconds) / N (goal: 20 ms), with
-how often the free-core monitor slept to sample. Run it alone: it is a wall-time figure.
+machine state, free-core budget, one-image latency, probabilities, CSV and predictions written),
+timed as a whole in this process. Every call into the model (``fit``, ``predict``,
+``predict_proba``) is timed too, so that the whole splits into the model's time and the harness's:
+the harness per case is (the whole - the model's calls) / N (goal: 20 ms). The model's time is
+shown in two parts: the row's fit and predict, and the calls of the row's other measurements (at
+the defaults, the one-image latency's up to 200 one-image predicts after 10 untimed ones, and
+``predict_proba`` on the test set). How often the free-core monitor slept to sample is shown too.
+Run it alone: it is a wall-time figure.
 
     python benchmarks/overhead.py --harness 500 [--latency 0]
 
-``--latency 0`` leaves out the one-image latency (``run --latency 0``): at the defaults it predicts up to
-200 test images one at a time after 10 untimed calls, a measurement of the model that the harness's figure
-otherwise includes.
+``--latency 0`` leaves out the one-image latency (``run --latency 0``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +58,25 @@ def harness(cases: int, latency: int | None = None) -> None:
 
     machine.FreeCoresMonitor.__call__ = counting  # type: ignore[method-assign]
 
-    def whole_run(n: int) -> tuple[float, float, int]:
+    # Every call into the model, timed: what the model costs, so that the rest is the harness's.
+    from sklearn.dummy import DummyClassifier
+
+    model_s = [0.0]
+
+    def timed(method: Any) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                model_s[0] += time.perf_counter() - t0
+
+        return call
+
+    for name in ("fit", "predict", "predict_proba"):
+        setattr(DummyClassifier, name, timed(getattr(DummyClassifier, name)))
+
+    def whole_run(n: int) -> tuple[float, float, float, int]:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "h.csv"
             config = RunConfig(
@@ -65,20 +87,29 @@ def harness(cases: int, latency: int | None = None) -> None:
                 output=str(out),
                 latency=latency,
             )
+            model_s[0] = 0.0
             t0 = time.perf_counter()
             run_benchmark(config)
             whole = time.perf_counter() - t0
             rows = pd.read_csv(out)
-        return whole, float(rows["fit_time_s"].sum() + rows["predict_time_s"].sum()), len(rows)
+        measured = float(rows["fit_time_s"].sum() + rows["predict_time_s"].sum())
+        return whole, measured, model_s[0], len(rows)
 
     # A run's fixed costs (plan, data, the contract check, the warm-up) are the same for 1 case and for N:
-    # the difference of the two runs is N - 1 cases' worth of harness and measured calls.
-    one, one_measured, _ = whole_run(1)
+    # the difference of the two runs is N - 1 cases' worth of harness and model calls.
+    one, one_measured, one_model, _ = whole_run(1)
     sleeps.clear()
-    whole, measured, n = whole_run(cases)
-    per_case = ((whole - one) - (measured - one_measured)) / max(n - 1, 1)
-    print(f"{n} cases: {whole:.2f} s ({one:.2f} s for 1 case); fit + predict {measured:.3f} s")
-    print(f"harness per case: {1000 * per_case:.1f} ms; free-core samples in the {n}-case run: {sum(sleeps)}")
+    whole, measured, model, n = whole_run(cases)
+    k = max(n - 1, 1)
+    in_all = (whole - one) / k
+    row = (measured - one_measured) / k  # the rows' fit_time_s + predict_time_s
+    calls = (model - one_model) / k  # every model call: those two, and the other measurements' calls
+    print(f"{n} cases: {whole:.2f} s ({one:.2f} s for 1 case); fit + predict {measured:.3f} s; model {model:.3f} s")
+    print(
+        f"per case: {1000 * in_all:.1f} ms = model {1000 * calls:.1f} ms (fit + predict {1000 * row:.1f}, "
+        f"latency and probabilities {1000 * (calls - row):.1f}) + harness {1000 * (in_all - calls):.1f} ms"
+    )
+    print(f"harness per case: {1000 * (in_all - calls):.1f} ms; free-core samples in the {n}-case run: {sum(sleeps)}")
 
 
 def main() -> None:
