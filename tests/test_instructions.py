@@ -135,7 +135,7 @@ def _case(truth, fit):
         ({"valgrind_version": "3.22.0"}, "not compared: valgrind 3.19.0 vs 3.22.0"),
         ({"count_basis": BASIS.replace("Test CPU", "Other CPU")}, "not compared: CPU 'Test CPU' vs 'Other CPU'"),
         ({"count_basis": BASIS.replace('"abc"', '"def"')}, "instruction-set flags differ"),
-        ({"count_basis": BASIS[:-1] + ', "uncounted": "malloc,free"}'}, "one side counted glibc's allocator"),
+        ({"count_basis": BASIS[:-1] + ', "uncounted": "malloc,free"}'}, "left different allocators out"),
     ],
 )
 def test_counts_of_another_valgrind_or_cpu_are_not_compared(tmp_path, truth, other, why):
@@ -193,6 +193,39 @@ def test_read_counts_and_row_values(tmp_path):
         "predict_instructions": 6,
         "step_instructions": "",
     }
+
+
+def test_read_counts_leaves_out_calls_into_the_allocators(tmp_path):
+    # A region of 1,000 instructions: fn calls malloc (300 with all it called), then realloc, which calls
+    # malloc inside (200 in all: counted once, as realloc's); _PyObject_Free (50) from another function.
+    dump = """version: 1
+creator: callgrind-3.19.0
+desc: Trigger: Client Request: predict/svc
+positions: line
+events: Ir
+fn=(1) predict
+0 300
+cfn=(2) malloc
+calls=2 0
+0 300
+cfn=(3) realloc
+calls=1 0
+0 200
+cfn=(4) _PyObject_Free
+calls=5 0
+0 50
+fn=(3)
+0 120
+cfn=(2)
+calls=1 0
+0 80
+fn=(2)
+0 380
+summary: 1000
+totals: 1000
+"""
+    (tmp_path / "callgrind.out.1").write_text(dump)
+    assert callgrind.read_counts(tmp_path) == {"predict/svc": 1000 - 300 - 200 - 50}
 
 
 def test_counted_environment_is_one_thread_and_fixed():
@@ -289,9 +322,24 @@ def test_counted_runs_gate_a_change_of_known_size(tmp_path):
     assert all(v["fit"] > 0 and v["predict"] > 0 for v in steps.values())
     basis = json.loads(a["count_basis"].iloc[0])
     assert basis["threads"] == "1" and basis["cpu_model"]
-    assert basis["uncounted"].split(",") == list(callgrind.UNCOUNTED)  # glibc's allocator is not counted
+    assert basis["uncounted"].split(",") == list(callgrind.UNCOUNTED)  # glibc's and pymalloc's allocators not counted
 
     same = compare_runs(load_runs([tmp_path / "a.csv"]), load_runs([tmp_path / "b.csv"]))
     assert not same.regressions
     more = compare_runs(load_runs([tmp_path / "a.csv"]), load_runs([tmp_path / "c.csv"]))
     assert [(r.pipeline, r.metric) for r in more.regressions] == [("work", "fit_instructions")]
+
+
+def test_the_counted_child_draws_the_same_entropy_every_time():
+    code = (
+        "from mnist_classic.bench.counted import fixed_entropy; fixed_entropy(); import os, numpy as np; "
+        "print(np.random.SeedSequence().entropy, os.urandom(4).hex())"
+    )
+    draws = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    }
+    assert len(draws) == 1  # without it, numpy's entropy differs in every process
+    plain = "import numpy as np; print(np.random.SeedSequence().entropy)"
+    unfixed = {subprocess.run([sys.executable, "-c", plain], capture_output=True, text=True).stdout for _ in range(2)}
+    assert len(unfixed) == 2

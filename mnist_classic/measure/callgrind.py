@@ -90,10 +90,26 @@ _GET_VALGRIND = (
 _GET_HOOKS = "pip install 'mnist-classic[instructions]' (pytest-codspeed 5.x ships valgrind's client requests compiled)"
 #: glibc's mmap threshold, fixed at its default (128 KiB) so that it stops moving (see the module's docstring).
 _TUNABLES = "glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=262144"
-#: glibc's allocator entry points, not counted (see the module's docstring). Only the entry points: callgrind's
-#: ``--toggle-collect`` flips collection on each entry and exit, so a function called from inside another one
-#: listed (``_int_malloc`` from ``malloc``) would switch it back on.
-UNCOUNTED = ("malloc", "free", "calloc", "realloc", "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc")
+#: The allocators' entry points, not counted (see the module's docstring): glibc's and Python's small-object
+#: allocator (pymalloc). Every call into one of them from a function that is not one of them is taken out of
+#: its region's count, with all it called (:func:`read_counts`, from callgrind's call graph). Not callgrind's
+#: ``--toggle-collect``, which flips collection on each entry and exit: a listed function called from inside
+#: another (``malloc`` from ``realloc(NULL, n)``, or from pymalloc for a large object) switched it back on.
+UNCOUNTED = (
+    "malloc",
+    "free",
+    "calloc",
+    "realloc",
+    "posix_memalign",
+    "aligned_alloc",
+    "memalign",
+    "valloc",
+    "pvalloc",
+    "_PyObject_Malloc",
+    "_PyObject_Calloc",
+    "_PyObject_Realloc",
+    "_PyObject_Free",
+)
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 #: The caller's variables the counted child keeps (the rest change from shell to shell: see counted_environment).
 _KEPT = frozenset(
@@ -164,6 +180,7 @@ class _Requests:
         lib = self._lib
         gc.collect()  # the cyclic collector off inside, as timeit does (see the module's docstring)
         gc.disable()
+        sys._clear_type_cache()  # every region starts with an empty method cache (see the module's docstring)
         lib.callgrind_zero_stats()
         lib.callgrind_start_instrumentation()
         try:
@@ -218,9 +235,7 @@ def callgrind_command(out_dir: Path, argv: list[str]) -> list[str]:
         "--tool=callgrind",
         "--instr-atstart=no",  # nothing counted outside the measured regions
         "--dump-instr=no",
-        "--dump-line=no",  # totals are all we read: smaller dumps
-        *(f"--toggle-collect={name}" for name in UNCOUNTED),
-        "--collect-atstart=yes",  # after the toggles, which would turn it off: collect outside the allocator
+        "--dump-line=no",  # totals and the call graph are all we read: smaller dumps
         f"--callgrind-out-file={out_dir / 'callgrind.out'}",
         sys.executable,
         "-P",  # the working directory (whose listing changes as results are written) is not on sys.path
@@ -245,24 +260,58 @@ def _no_aslr() -> list[str]:
 _TRIGGER = re.compile(r"^desc: Trigger: Client Request: (.*)$")
 
 
-def read_counts(out_dir: Path) -> dict[str, int]:
-    """Region name -> instructions, from the dumps callgrind wrote into ``out_dir``.
+_NAMED = re.compile(r"^\((\d+)\)(?: (.*))?$")
 
-    A region counted twice under one name (the determinism check's second
+
+def read_counts(out_dir: Path) -> dict[str, int]:
+    """Region name -> instructions, from the dumps callgrind wrote into ``out_dir``, the allocators left out.
+
+    A region's count is its total less the inclusive cost of every call from a function not in
+    :data:`UNCOUNTED` into one that is (callgrind's call graph: a ``calls=`` line, then the
+    call's inclusive cost). A region counted twice under one name (the determinism check's second
     fit does not dump) keeps the sum.
     """
     counts: dict[str, int] = {}
     for path in sorted(out_dir.glob("callgrind.out.*")):
-        name = total = None
-        with path.open(encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if name is None and (match := _TRIGGER.match(line.rstrip("\n"))):
-                    name = match.group(1)
-                elif line.startswith("totals:"):
-                    total = int(line.split()[1])
-        if name is not None and total is not None:
-            counts[name] = counts.get(name, 0) + total
+        name, count = _region_count(path)
+        if name is not None and count is not None:
+            counts[name] = counts.get(name, 0) + count
     return counts
+
+
+def _region_count(path: Path) -> tuple[str | None, int | None]:
+    """One dump's region name and count (its total less the calls into the allocators), as :func:`read_counts`."""
+    name, total, uncounted = None, None, 0
+    names: dict[str, str] = {}  # callgrind's name compression: "(12) malloc" once, then "(12)"
+
+    def resolve(text: str) -> str:
+        match = _NAMED.match(text)
+        if match is None:
+            return text
+        if match.group(2) is not None:
+            names[match.group(1)] = match.group(2)
+        return names.get(match.group(1), text)
+
+    fn = callee = ""
+    call_cost_next = False
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for raw in fh:
+            line = raw.rstrip("\n")
+            if call_cost_next:  # the line after calls=: position(s), then the call's inclusive cost
+                call_cost_next = False
+                if callee in UNCOUNTED and fn not in UNCOUNTED:
+                    uncounted += int(line.split()[-1])
+            elif line.startswith("fn="):
+                fn = resolve(line[3:])
+            elif line.startswith("cfn="):
+                callee = resolve(line[4:])
+            elif line.startswith("calls="):
+                call_cost_next = True
+            elif name is None and (match := _TRIGGER.match(line)):
+                name = match.group(1)
+            elif line.startswith("totals:"):
+                total = int(line.split()[1])
+    return name, None if total is None else total - uncounted
 
 
 def count_basis() -> dict[str, str]:

@@ -100,7 +100,7 @@ def counts_incomparable(base: pd.DataFrame, new: pd.DataFrame) -> str:
     if bf != nf:
         return "not compared: the CPUs' instruction-set flags differ (counts change with the kernels chosen)"
     if bu != nu:
-        return "not compared: one side counted glibc's allocator (counts of an earlier version), the other did not"
+        return "not compared: the sides left different allocators out of their counts (counts of another version)"
     return ""
 
 
