@@ -33,24 +33,34 @@ What makes two counts of the same code equal, each measured here:
   grows as runs write to it changed the counts of small cases by ~0.1%;
 - the cyclic garbage collector run before each measured call and off during it
   (as ``timeit`` does), so that a collection does not fall inside a short
-  region in one run and outside it in the next.
-
-- glibc's allocator not counted: ``--toggle-collect`` on its entry points
-  (:data:`UNCOUNTED`) stops collecting inside them. What ``malloc`` and
-  ``free`` cost depends on the heap's state at the region's start (what ran
-  before it), not on the code measured: svm's predict at n_train 500,
-  n_test 200 counted 337.7 or 341.5 million instructions (1.1% apart) in
-  children whose environments differed by one variable, the difference all in
+  region in one run and outside it in the next;
+- the allocators not counted: glibc's (``malloc``, ``free``, ...) and Python's
+  small-object allocator (pymalloc's ``_PyObject_Malloc``, ``_PyObject_Free``, ...),
+  :data:`UNCOUNTED`. What an allocation costs depends on the heap's state at the
+  region's start (what ran before it), not on the code measured: svm's predict at
+  n_train 500, n_test 200 counted 337.7 or 341.5 million instructions (1.1% apart)
+  in children whose environments differed by one variable, the difference all in
   ``_int_malloc`` and ``unlink_chunk`` (libsvm allocates per test image); an
-  untimed warm-up of the whole case, a lower mmap threshold, ``malloc_trim``
-  or ``PYTHONMALLOC=malloc`` did not remove it. With the allocator left out,
-  the same three children counted 299.028, 299.030 and 299.028 million. The
-  work done on what is allocated (copies, fills) is still counted.
+  untimed warm-up of the whole case, a lower mmap threshold, ``malloc_trim`` or
+  ``PYTHONMALLOC=malloc`` did not remove it. pymalloc's ``_PyObject_Free`` alone
+  moved a PCA fit of 145 million instructions by 68,708 between two such children.
+  Every call into them from outside them is taken out of its region's count with
+  all it called, from callgrind's call graph (:func:`read_counts`); callgrind's
+  ``--toggle-collect``, used before, flips collection at each entry and exit, so a
+  ``malloc`` called from ``realloc(NULL, n)`` was counted again. The work done on
+  what is allocated (copies, fills) is still counted;
+- a fixed stream of random bytes in the counted child (``fixed_entropy`` in
+  :mod:`mnist_classic.bench.counted`): numpy seeds every new ``RandomState`` from
+  the OS before a given seed replaces that state, and the conversions that take
+  depend on the bytes drawn (a few thousand instructions in an ``SVC`` or ``PCA``
+  fit, from run to run);
+- the method cache (``sys._clear_type_cache``) emptied before each region, so that
+  which lookups hit it does not depend on what ran before.
 
-What remains is Python's own state at a region's start (its small-object
-allocator's pools, the method cache's and dictionaries' collisions, which
-follow addresses): a few thousand to about 60,000 instructions a region,
-whatever its size (:data:`~mnist_classic.analysis.verdicts.counts.NOISE_INSTRUCTIONS`).
+What remains is the lookups that collide in the method cache, whose slots follow
+the addresses of the names looked up: a few hundred to a few thousand
+instructions a region, whatever its size
+(:data:`~mnist_classic.analysis.verdicts.counts.NOISE_INSTRUCTIONS`).
 ``benchmarks/instructions.py`` measures it on the default grid (the README's
 "Speed you can gate on").
 """
