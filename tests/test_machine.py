@@ -192,6 +192,50 @@ def test_free_cores_and_the_watch_see_a_busy_neighbour():
     assert calibrate() > 0
 
 
+# A side of a duet: enters the watch, says so, leaves it when told, prints its others_cores.
+_SIDE = """
+import sys
+from mnist_classic.measure.machine import MachineWatch
+with MachineWatch() as watch:
+    print("in", flush=True)
+    sys.stdin.readline()
+print(watch.values["others_cores"], flush=True)
+"""
+
+
+def _watched_beside_a_partner(duet: bool, partner_ends: bool) -> float:
+    """others_cores of a process whose sibling (another child of this test, as ab's two sides are) kept a core busy."""
+    env = {k: v for k, v in os.environ.items() if k != "MNIST_CLASSIC_DUET"}
+    env |= {"MNIST_CLASSIC_DUET": "1"} if duet else {}
+    side = subprocess.Popen(
+        [sys.executable, "-c", _SIDE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert side.stdout is not None and side.stdin is not None
+    assert side.stdout.readline().strip() == "in"
+    work = "import time\nt = time.perf_counter()\nwhile time.perf_counter() - t < 0.8: pass"
+    partner = subprocess.Popen([sys.executable, "-c", work if partner_ends else "while True: pass"])
+    try:
+        if partner_ends:
+            partner.wait()  # reaped, as ab reaps the side that ends first: its seconds move to our children times
+        else:
+            time.sleep(0.8)
+        out, _ = side.communicate("go\n", timeout=60)
+    finally:
+        partner.kill()
+        partner.wait()
+    return float(out.strip())
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores: a side and its partner, each on one")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a reaped child's times: Linux's accounting")
+@pytest.mark.parametrize("partner_ends", [False, True], ids=["partner running", "partner ended and reaped"])
+def test_a_duet_side_does_not_count_the_other_side_as_load(partner_ends):
+    plain = _watched_beside_a_partner(duet=False, partner_ends=partner_ends)
+    duet = _watched_beside_a_partner(duet=True, partner_ends=partner_ends)
+    assert plain >= 0.5  # the busy sibling is "other processes" for a plain run ...
+    assert duet <= plain - 0.4  # ... and not for a side of a duet, whether it is still running or has ended
+
+
 def test_the_watch_records_the_process_and_its_cpu():
     with MachineWatch() as watch:
         pass

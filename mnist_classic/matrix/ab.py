@@ -20,7 +20,10 @@ Two ways to run a round:
   cores are swapped at random between rounds, and between the ``processes``
   consecutive duets of a round every other duet) and one-threaded
   (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` = 1), so
-  that whatever else the machine does meanwhile slows both.
+  that whatever else the machine does meanwhile slows both. Each side's
+  ``others_cores`` leaves the other side out (``MNIST_CLASSIC_DUET``, read by
+  :class:`~mnist_classic.measure.machine.MachineWatch`): only a third process
+  makes a duet's times "machine busy".
 
 The order (or core) of each round is drawn from ``order_seed`` and recorded,
 with each run's exit status and wall time, in ``<stem>.ab.json`` beside the
@@ -48,6 +51,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..measure.machine import DUET_ENV
 from .envs import Env, build_env
 from .run import append_log, collect_run, failure_cause, parse_env_spec, start_run
 
@@ -229,8 +233,9 @@ def _side_args(run_args: Sequence[str], side: str, k: int) -> list[str]:
     return [*run_args, "--side", side, "--ab-round", str(k)]
 
 
-def _one_thread_env() -> dict[str, str]:
-    return {**os.environ, **dict.fromkeys(_ONE_THREAD, "1")}
+def _duet_env() -> dict[str, str]:
+    """A duet side's environment: one thread, and told that the other side runs beside it (not a neighbour's load)."""
+    return {**os.environ, **dict.fromkeys(_ONE_THREAD, "1"), DUET_ENV: "1"}
 
 
 def _pin(proc: subprocess.Popen[str], core: int | None) -> None:
@@ -313,9 +318,7 @@ def _duet(
     t0 = time.perf_counter()
     try:
         for side, key in pair:
-            procs[key] = start_run(
-                envs[side].python, _side_args(run_args, side, r.round), output, env=_one_thread_env()
-            )
+            procs[key] = start_run(envs[side].python, _side_args(run_args, side, r.round), output, env=_duet_env())
             _pin(procs[key], r.cores.get(key))
 
         def read(key: str) -> None:  # a pipe left unread blocks its run
