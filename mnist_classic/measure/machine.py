@@ -83,11 +83,14 @@ def partner_cpu() -> float:
     (without it every duet case recorded about one other core, and every time
     verdict of a duet was "machine busy"). A side that ends during the other's
     case is reaped by ``ab``, and its times move to the parent's
-    ``children_user`` and ``children_system``, which are counted too; the
-    parent's times are read first, so that a reaping between the two reads
-    loses the partner's seconds (more "others", the cautious side) rather than
-    counting them twice. Written by hand: psutil reads each figure, but no
-    library knows which process is the partner.
+    ``children_user`` and ``children_system``, which are counted too. The
+    parent's times are read first: a reaping between the two reads loses the
+    partner's seconds from that figure. At a case's end that counts them as
+    others' (the cautious side); at its start it would count the partner's
+    earlier seconds as spent during the case, which :class:`MachineWatch`
+    bounds by taking at most one core's worth (a side is one thread on one
+    core). Written by hand: psutil reads each figure, but no library knows
+    which process is the partner.
     """
     try:
         parent = psutil.Process().parent()
@@ -245,8 +248,8 @@ class MachineWatch:
         b1, s1, tot1 = _busy_and_steal()
         wall = time.perf_counter() - t0
         own = _own_cpu() - own0
-        if self._duet:
-            own += max(0.0, partner_cpu() - self._partner)  # the duet's other side: not an "other" process
+        if self._duet:  # the duet's other side is not an "other" process: at most one core of it
+            own += min(wall, max(0.0, partner_cpu() - self._partner))
         if wall > 0:
             # CPU times tick every 10 ms: on a short case the estimate is coarse, so it is kept within [0, cores].
             others = max(0.0, (b1 - b0) - own) / wall
