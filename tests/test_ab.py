@@ -647,6 +647,34 @@ def test_a_slowdown_seen_beside_a_busy_process_is_unknown(tmp_path, truth):
     assert rows["busy"].note.startswith("machine busy: other processes used 1.2 cores during the baseline runs")
 
 
+@pytest.mark.parametrize("others", [0.3, 0.45])
+def test_a_duet_beside_a_neighbour_is_judged_on_the_duets_line(tmp_path, truth, capsys, others):
+    """A neighbour squeezed between a duet's two sides records half what it does beside one side.
+
+    Measured (docs/speed.md): one busy process, 1.00 other cores a side beside interleaved rounds,
+    0.50 beside duets; quiet duets 0.000-0.012. Between the lines (0.25 and 0.5) a plain
+    ab's slowdown is judged, a duet's is not; ``--results`` reads the mode from the ab's log.
+    """
+    pred = predictions(truth, 1900)
+    load = {"others_cores": others}
+    cases = [{"pipeline": "slow", "base": 2.0, "new": 3.0, "pred": pred, "columns_base": load, "columns_new": load}]
+    path = ab_rows(tmp_path / "ab.csv", truth, cases)
+    fit = lambda cmp: next(r for r in cmp.rows if r.metric == "fit_time_s")  # noqa: E731
+    assert fit(judge(path)).verdict == "worse"
+    duet = judge(path, mode="duet")
+    assert duet.settings["busy_cores"] == 0.25 and fit(duet).verdict == "unknown"
+    assert fit(duet).note.startswith(f"machine busy: other processes used {others:.2f} cores during the baseline runs")
+    assert "(a duet's line: 0.25)" in fit(duet).note
+    assert main(["ab", "--results", str(path)]) == 1  # no log: judged as interleaved rounds
+    log = {"ab_runs": [{"mode": "interleave", "rounds": []}, {"mode": "duet", "rounds": []}]}
+    path.with_suffix(".ab.json").write_text(json.dumps(log))
+    capsys.readouterr()
+    assert main(["ab", "--results", str(path)]) == 0
+    assert "machine busy: " in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"'mode' parameter must be one of interleave, duet\. Got 'both' instead\."):
+        judge(path, mode="both")
+
+
 def test_sequential_rounds_add_batches_while_asked_within_the_budgets(tmp_path, monkeypatch):
     from mnist_classic.cli.ab import looks
     from mnist_classic.matrix import ab as matrix_ab

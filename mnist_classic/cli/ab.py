@@ -162,9 +162,11 @@ def looks(rounds: int, max_rounds: int | None) -> int:
 def _compare(args: argparse.Namespace, path: str) -> Any:
     from ..analysis.runs import load_runs
     from ..analysis.verdicts.paired import compare_paired
-    from ..matrix.ab import run_seconds
+    from ..matrix.ab import ab_mode, run_seconds
 
     n_looks = looks(args.rounds, args.max_rounds) if args.results is None else 1
+    # A running ab's log is written at its end: until then its mode is the option's.
+    running = args.mode if args.results is None else None
     result = compare_paired(
         load_runs([path]),
         max_slowdown=args.max_slowdown,
@@ -175,6 +177,7 @@ def _compare(args: argparse.Namespace, path: str) -> Any:
         correction=args.correction,
         margin=args.margin,
         run_seconds=run_seconds(path),
+        mode="duet" if running == "duet" else ab_mode(path),
     )
     if n_looks > 1:
         result.settings["looks"] = n_looks

@@ -514,6 +514,30 @@ def _write_log(
     append_log(log, entry, key="ab_runs")
 
 
+def _log_entries(output: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The entries an ab logged for ``output`` (none when there is no readable log)."""
+    try:
+        doc = json.loads(ab_log_path(output).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    entries = doc.get("ab_runs", []) if isinstance(doc, dict) else []
+    return [e for e in entries if isinstance(e, dict)]
+
+
+def ab_mode(output: str | os.PathLike[str]) -> str:
+    """How the ab logged for ``output`` ran its rounds: ``duet`` if any of its runs did, else ``interleave``.
+
+    A file some of whose rounds ran as duets is judged on the duet's stricter
+    busy line throughout; with no readable log, ``interleave``.
+
+    Examples
+    --------
+    >>> ab_mode("no/such/ab.csv")
+    'interleave'
+    """
+    return "duet" if any(e.get("mode") == "duet" for e in _log_entries(output)) else "interleave"
+
+
 def run_seconds(output: str | os.PathLike[str]) -> list[float]:
     """The wall seconds of every run an ab logged for ``output`` (none when there is no readable log).
 
@@ -522,15 +546,9 @@ def run_seconds(output: str | os.PathLike[str]) -> list[float]:
     >>> run_seconds("no/such/ab.csv")
     []
     """
-    try:
-        doc = json.loads(ab_log_path(output).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    entries = doc.get("ab_runs", []) if isinstance(doc, dict) else []
     return [
         float(v)
-        for e in entries
-        if isinstance(e, dict)
+        for e in _log_entries(output)
         for r in e.get("rounds", [])
         if isinstance(r, dict) and isinstance(r.get("seconds"), dict)
         for v in r["seconds"].values()

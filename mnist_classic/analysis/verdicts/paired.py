@@ -32,8 +32,9 @@ instruction counts where both sides were counted.
   ``time_resolution`` is ``same``, as in ``compare``. A time verdict
   ``worse`` or ``better`` while other processes kept the machine busy
   (``others_cores`` above :data:`~.machine.BUSY_CORES` on either side, the
-  median over rounds) is ``unknown``: the machine's speed levels, not the
-  code, may have made it.
+  median over rounds; :data:`~.machine.DUET_BUSY_CORES` for a duet's rounds,
+  where the two sides hold the cores and a neighbour gets half as much) is
+  ``unknown``: the machine's speed levels, not the code, may have made it.
 - Many metrics are judged at once (fit, predict and steps of every case): by
   default the verdicts are Bonferroni-corrected, each of the ``m`` speed
   metrics tested at ``alpha / m``, so that comparing a version with itself
@@ -60,7 +61,7 @@ from ...results import ResultsSchemaError, row_labels
 from ..stats import mcnemar_exact, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, time_note
 from .levels import Levels, process_cost, variance_levels
-from .machine import machine_note
+from .machine import BUSY_CORES, DUET_BUSY_CORES, machine_note
 from .ratios import judge_ratios, under_time_resolution
 from .rounds import Side, all_ok, complete_rounds, first_row, paired_values, pairs, side_value, step_values
 
@@ -222,7 +223,7 @@ def _case_rows(case: dict[str, Any], rounds: dict[int, dict[str, Side]], s: dict
     untimed = time_note(counted(b_rows), counted(n_rows))
     steps = sorted(set(step_values(fb)) & set(step_values(fn)))
     left_out = len(rounds) - len(ok)
-    busy = machine_note(b_rows, n_rows).replace("not judged: ", "machine busy: ")
+    busy = machine_note(b_rows, n_rows, duet=s["mode"] == "duet").replace("not judged: ", "machine busy: ")
     for metric in ("fit_time_s", "predict_time_s", *steps):
         base, new = paired_values(ok, metric)
         if base:
@@ -261,6 +262,7 @@ def compare_paired(
     correction: str = "bonferroni",
     margin: float | None = None,
     run_seconds: Sequence[float] | None = None,
+    mode: str = "interleave",
 ) -> PairedComparison:
     """Judge the rounds of an A/B run case by case (see the module's docstring).
 
@@ -293,6 +295,9 @@ def compare_paired(
         The wall seconds of the ab's runs (its ``.ab.json`` log): with several
         processes or measurements per round, the cost of a process beyond its
         measurements, for the optimal measurements per process (:mod:`.levels`).
+    mode : {"interleave", "duet"}, default="interleave"
+        How the ab ran its rounds (its ``.ab.json`` log): a duet's times are
+        judged on the duet's busy line, :data:`~.machine.DUET_BUSY_CORES`.
 
     Returns
     -------
@@ -312,6 +317,9 @@ def compare_paired(
     if correction not in ("bonferroni", "none"):
         msg = f"The 'correction' parameter must be one of bonferroni, none. Got {correction!r} instead."
         raise ValueError(msg)
+    if mode not in ("interleave", "duet"):
+        msg = f"The 'mode' parameter must be one of interleave, duet. Got {mode!r} instead."
+        raise ValueError(msg)
     settings = {
         "max_slowdown": max_slowdown,
         "max_accuracy_drop": max_accuracy_drop,
@@ -322,6 +330,8 @@ def compare_paired(
         "correction": correction,
         "margin": max_slowdown if margin is None else margin,
         "equivalence": f"{100 * (1 - 2 * alpha):g}% interval inside [1/margin, margin] (two one-sided tests)",
+        "mode": mode,
+        "busy_cores": DUET_BUSY_CORES if mode == "duet" else BUSY_CORES,
     }
     items: list[PairedRow | _Speed] = []
     levels: list[Levels] = []
