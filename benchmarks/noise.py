@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -91,11 +92,42 @@ def cli(*argv: str) -> int:
     return done.returncode
 
 
+def clear_leftovers(folder: Path, tag: str) -> list[str]:
+    """Remove what a comparison ``tag`` stopped before its verdict left in ``folder``; return the names removed.
+
+    Only comparisons not in ``outcomes.csv`` run, so whatever their files hold is
+    an unfinished attempt (the script stopped, or a crash): a second attempt must
+    start from nothing, not append its rounds or runs to the first one's.
+
+    Examples
+    --------
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("duet-0-busy-1.csv", "duet-0-busy-11.csv", "sequential-5-quiet-0-a/run0.csv"):
+    ...     (folder / name).parent.mkdir(exist_ok=True)
+    ...     _ = (folder / name).write_text("")
+    >>> clear_leftovers(folder, "duet-0-busy-1"), clear_leftovers(folder, "sequential-5-quiet-0")
+    (['duet-0-busy-1.csv'], ['sequential-5-quiet-0-a'])
+    >>> sorted(p.name for p in folder.iterdir())
+    ['duet-0-busy-11.csv']
+    """
+    removed = []
+    for path in sorted([*folder.glob(f"{tag}.*"), folder / f"{tag}-a", folder / f"{tag}-b"]):
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        removed.append(path.name)
+    return removed
+
+
 def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Path]], folder: Path) -> Callable:
     """A function (base, new, tag) -> (the verdict's exit code, rounds or runs a side) for one comparison."""
     size = ["--n-train", str(args.n_train), "--n-test", str(args.n_test), "-q"]
 
     def runs(base: str, new: str, tag: str, extra: list[str]) -> tuple[int, int]:
+        clear_leftovers(folder, tag)
         a, b = folder / f"{tag}-a", folder / f"{tag}-b"
         n = 1 if extra else args.runs  # counts: one run a side decides, of one repeat (a count repeats exactly)
         repeats = "1" if extra else "3"
@@ -115,6 +147,7 @@ def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Pa
             argv += ["--max-rounds", str(args.max_rounds)]
             argv += ["--max-time", str(args.max_time)] if args.max_time else []
         out = folder / f"{tag}.csv"
+        clear_leftovers(folder, tag)
         code = cli(*argv, "--pipelines", "work", *size, "--output", str(out))
         rounds = 0
         if out.exists():

@@ -132,3 +132,17 @@ def test_an_empty_outcomes_file_is_refused_in_one_line(tmp_path):
     )
     assert done.returncode == 1 and "is not an outcomes file of this script" in done.stderr
     assert "Traceback" not in done.stderr and (tmp_path / "outcomes.csv").read_text() == ""
+
+
+def test_a_comparison_stopped_before_its_verdict_leaves_nothing_for_the_next_attempt(noise, tmp_path):
+    """An ab stopped mid-run leaves its CSV: the retry must not append its rounds to the stopped one's."""
+    stopped = ["duet-0-busy-11.csv", "duet-0-busy-11.csv.lock", "duet-0-busy-11.predictions/a.npy"]
+    kept = ["duet-0-busy-1.csv", "duet-0-busy-1.ab.json", "sequential-0-busy-11-a/run0.csv"]
+    for name in [*stopped, *kept]:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x")
+    removed = noise.clear_leftovers(tmp_path, "duet-0-busy-11")
+    assert removed == ["duet-0-busy-11.csv", "duet-0-busy-11.csv.lock", "duet-0-busy-11.predictions"]
+    assert all((tmp_path / name).exists() for name in kept)
+    assert not any((tmp_path / name).exists() for name in stopped)
+    assert noise.clear_leftovers(tmp_path, "sequential-0-busy-11") == ["sequential-0-busy-11-a"]
