@@ -228,6 +228,43 @@ totals: 1000
     assert callgrind.read_counts(tmp_path) == {"predict/svc": 1000 - 300 - 200 - 50}
 
 
+def test_read_counts_takes_a_nested_allocator_call_out_once(tmp_path):
+    # pymalloc passes a large block to malloc through a stub that is not an allocator (a PLT entry, 0x...730);
+    # the region also calls the stub itself once. The region's own work: predict's 400 and a third of the
+    # stub's 30 (its share of the calls from outside the allocators: 100 of 300). Reading the stub's malloc
+    # as a call of its own took it out twice (800 - 300 - 270 = 230), and the count moved with malloc's cost.
+    dump = """version: 1
+creator: callgrind-3.19.0
+desc: Trigger: Client Request: predict/work
+positions: line
+events: Ir
+fn=(1) predict
+0 400
+cfn=(2) _PyObject_Malloc
+calls=1 0
+0 300
+cfn=(3) 0x0000000004936730
+calls=1 0
+0 100
+fn=(2)
+0 100
+cfn=(3)
+calls=3 0
+0 200
+fn=(3)
+0 30
+cfn=(4) malloc
+calls=4 0
+0 270
+fn=(4)
+0 270
+summary: 800
+totals: 800
+"""
+    (tmp_path / "callgrind.out.1").write_text(dump)
+    assert callgrind.read_counts(tmp_path) == {"predict/work": 800 - 300 - 90}
+
+
 def test_counted_environment_is_one_thread_and_fixed():
     env = callgrind.counted_environment({"OMP_NUM_THREADS": "8", "HOME": "/h"})
     assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "1"
