@@ -39,6 +39,7 @@ __all__ = [
     "INDEX_VALUES",
     "SPEED",
     "STEAL",
+    "busy_line",
     "machine_note",
     "speed_note",
     "threads_note",
@@ -101,6 +102,19 @@ def threads_note(base: pd.DataFrame, new: pd.DataFrame, phase: str) -> str:
     return f"threads differ ({show(b)} vs {show(n)})"
 
 
+def busy_line(duet: bool = False) -> float:
+    """Cores other processes may use during a case before its time is not judged.
+
+    :data:`DUET_BUSY_CORES` for the sides of ``ab --mode duet``, :data:`BUSY_CORES` otherwise.
+
+    Examples
+    --------
+    >>> busy_line(), busy_line(duet=True)
+    (0.5, 0.25)
+    """
+    return DUET_BUSY_CORES if duet else BUSY_CORES
+
+
 def machine_note(base: pd.DataFrame, new: pd.DataFrame, duet: bool = False) -> str:
     """Why one case's two sides ran on machines not comparable for wall times ("" when they were).
 
@@ -118,7 +132,7 @@ def machine_note(base: pd.DataFrame, new: pd.DataFrame, duet: bool = False) -> s
     "not judged: other processes used 0.30 cores during the new runs (a duet's line: 0.25)"
     """
     reasons = []
-    line = DUET_BUSY_CORES if duet else BUSY_CORES
+    line = busy_line(duet)
     for side, rows in (("baseline", base), ("new", new)):
         busy = _median(rows, "others_cores")
         if busy is not None and busy > line:

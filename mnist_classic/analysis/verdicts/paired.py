@@ -61,7 +61,7 @@ from ...results import ResultsSchemaError, row_labels
 from ..stats import mcnemar_exact, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, time_note
 from .levels import Levels, process_cost, variance_levels
-from .machine import BUSY_CORES, DUET_BUSY_CORES, machine_note
+from .machine import busy_line, machine_note
 from .ratios import judge_ratios, under_time_resolution
 from .rounds import Side, all_ok, complete_rounds, first_row, paired_values, pairs, side_value, step_values
 
@@ -331,7 +331,7 @@ def compare_paired(
         "margin": max_slowdown if margin is None else margin,
         "equivalence": f"{100 * (1 - 2 * alpha):g}% interval inside [1/margin, margin] (two one-sided tests)",
         "mode": mode,
-        "busy_cores": DUET_BUSY_CORES if mode == "duet" else BUSY_CORES,
+        "busy_cores": busy_line(duet=mode == "duet"),
     }
     items: list[PairedRow | _Speed] = []
     levels: list[Levels] = []
