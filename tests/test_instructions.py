@@ -265,6 +265,50 @@ totals: 800
     assert callgrind.read_counts(tmp_path) == {"predict/work": 800 - 300 - 90}
 
 
+def test_read_counts_takes_the_method_caches_misses_out(tmp_path):
+    # A region whose attribute lookups missed the method cache: _PyType_Lookup (its own 90 counted, as a hit's
+    # cost is) walked the MRO (find_name_in_mro, 150 with the dictionary lookups it made) and checked the
+    # type's version tag through GCC's specialised copy (assign_version_tag.isra.0, 20). Which lookups miss
+    # follows the names' addresses, not the code: the misses are not counted; the dictionary lookup the
+    # region made itself (40) is.
+    dump = """version: 1
+creator: callgrind-3.19.0
+desc: Trigger: Client Request: fit/rf
+positions: line
+events: Ir
+fn=(1) fit
+0 500
+cfn=(2) _PyType_Lookup
+calls=6 0
+0 260
+cfn=(5) _Py_dict_lookup
+calls=1 0
+0 40
+fn=(2)
+0 90
+cfn=(3) find_name_in_mro
+calls=3 0
+0 150
+cfn=(4) assign_version_tag.isra.0
+calls=3 0
+0 20
+fn=(3)
+0 60
+cfn=(5)
+calls=9 0
+0 90
+fn=(4)
+0 20
+fn=(5)
+0 130
+summary: 800
+totals: 800
+"""
+    (tmp_path / "callgrind.out.1").write_text(dump)
+    assert callgrind.read_counts(tmp_path) == {"fit/rf": 800 - 150 - 20}
+    assert set(callgrind.CACHE_MISSES) <= set(callgrind.UNCOUNTED)
+
+
 def test_counted_environment_is_one_thread_and_fixed():
     env = callgrind.counted_environment({"OMP_NUM_THREADS": "8", "HOME": "/h"})
     assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "1"
