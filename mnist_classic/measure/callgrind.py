@@ -66,9 +66,9 @@ What makes two counts of the same code equal, each measured here:
   lookups it makes; without the miss path, 0.006% and 0.017% (15 children). Each
   lookup's own cost (``_PyType_Lookup``, a hit's) is still counted.
 
-What remains is the part of a miss inside ``_PyType_Lookup`` itself, and a
-process's first run of compiled bytecode: a few hundred to a few thousand
-instructions a region, whatever its size
+What remains is the part of a miss inside ``_PyType_Lookup`` itself and a little
+of the dictionaries' probing: a few hundred to a few thousand instructions a
+region, whatever its size
 (:data:`~mnist_classic.analysis.verdicts.counts.NOISE_INSTRUCTIONS`).
 ``benchmarks/instructions.py`` measures it on the default grid (the README's
 "Speed you can gate on").

@@ -44,19 +44,19 @@ COUNT_METRICS: tuple[str, ...] = ("fit_instructions", "predict_instructions")
 
 #: The noise of a count, measured, in two parts: a relative part and a fixed number of instructions, the largest
 #: differences between counts of the same code that the A/A checks of docs/speed.md found (the default grid and
-#: a plugin at n_train 500, n_test 200, in children whose environments differed by one variable, and the same
-#: environment twice), glibc's allocator not counted. Regions of 100 million instructions or more agreed within
-#: 0.025% (rf's fit, 1.4 billion: 270,192 apart); smaller ones within a few thousand instructions, and up to
-#: 56,000 (knn's fit, 23 million, after another history before it): Python's own state at a region's start
-#: (its small-object pools, the method cache and dictionaries' collisions, which follow addresses) costs a
-#: number of instructions, whatever the region's size. So a count's noise is
-#: ``NOISE_FLOOR + NOISE_INSTRUCTIONS / count`` (:func:`count_noise`): 0.07% for 300 million instructions,
-#: 2.8% for a region of 2 million. Since pymalloc is left out too, with a fixed entropy stream and the method
-#: cache emptied before each region, the same A/A agreed within 0.023% (rf's predict, 9,205 of 41 million; rf's
-#: fit 227,840 of 1.39 billion): both parts are kept, above that, until more machines have been measured.
+#: a plugin at n_train 500, n_test 200). Python's own state at a region's start (the dictionaries' collisions,
+#: which follow addresses) costs a number of instructions whatever the region's size, and large regions move a
+#: little in proportion. With the allocators and the method cache's misses left out (``callgrind.UNCOUNTED``),
+#: a fixed entropy stream and the cache emptied before each region, the A/A of a 2-core Intel Xeon (2026-12-05)
+#: agreed within 0.0175% (the work plugin's predict, 1,783 of 10.2 million), 15 children of rf's case within
+#: 0.006% (fit, 84,700 of 1.39 billion) and 7,003 instructions (predict, 41 million); before the cache's misses
+#: were left out, on a 2-core AMD EPYC, small regions within 3,663 (pca_svm's PCA predict, 3.6 million). So a
+#: count's noise is ``NOISE_FLOOR + NOISE_INSTRUCTIONS / count`` (:func:`count_noise`), each part about three
+#: times the largest measured: 0.057% for 300 million instructions, 1.05% for a region of 2 million (a region
+#: of more than 2.1 million is judged at the default 1% gate).
 NOISE_FLOOR = 0.0005
-#: The fixed part of a count's noise, in instructions (see :data:`NOISE_FLOOR`).
-NOISE_INSTRUCTIONS = 60_000
+#: The fixed part of a count's noise, in instructions (see :data:`NOISE_FLOOR`). 60,000 until 2026-12-05.
+NOISE_INSTRUCTIONS = 20_000
 
 
 def count_noise(count: float) -> float:
@@ -65,7 +65,7 @@ def count_noise(count: float) -> float:
     Examples
     --------
     >>> round(count_noise(300e6), 6), round(count_noise(2e6), 4)
-    (0.0007, 0.0305)
+    (0.000567, 0.0105)
     """
     return NOISE_FLOOR + NOISE_INSTRUCTIONS / count if count > 0 else float("inf")
 
