@@ -321,8 +321,8 @@ def read_counts(out_dir: Path) -> dict[str, int]:
 def _inside_shares(edges: dict[tuple[str, str], int]) -> dict[str, float]:
     """For each function, the share of its calls' cost that ran inside a call into :data:`UNCOUNTED`.
 
-    ``edges``: (caller, callee) -> the calls' inclusive cost. An allocator is all inside; a function
-    called from allocators and from other code (a PLT stub, Python's raw layer) is inside in the
+    ``edges``: (caller, callee) -> the calls' inclusive cost. A function of :data:`UNCOUNTED` is all inside;
+    a function called from them and from other code (a PLT stub, Python's raw layer) is inside in the
     proportion of the cost of the calls it received from inside. Callgrind's call graph has no
     stacks (each edge is summed over every context), so this share is what apportions a nested
     call: pymalloc's ``_PyObject_Malloc`` passes a large block on to ``malloc`` through a stub that
