@@ -4,7 +4,7 @@
                                [--trials 5] [--n-train 5000] [--n-test 2000] [--rounds 10]
                                [--units 1000] [--sizes 15,10,5] [--max-slowdown 1.03] [--out DIR]
                                [--runs 3] [--max-rounds N] [--max-time SEC] [--conditions quiet,busy]
-                               [--table]
+                               [--time-resolution SEC] [--table]
 
 Each method compares a baseline and a new version of one pipeline, ``work``
 (a user's package: a fixed number of units of deterministic one-thread work in
@@ -26,7 +26,9 @@ a 5%, 10% and 15% slowdown are found (``worse``) and left ``unknown`` (``--trial
 each, quiet and busy), the mean rounds of an ``ab`` verdict and the mean
 seconds per verdict; the load average at each comparison's end is in the log. Every comparison,
 A/A included, is judged at one gate, ``--max-slowdown`` (default 1.03: the
-default gate, 1.10, is above a 5% slowdown, which could then never be found).
+default gate, 1.10, is above a 5% slowdown, which could then never be found), and
+at one ``--time-resolution`` when given (else ``ab``'s and ``compare``'s default,
+0.05 s, under which a 5% slowdown of a fit under a second can be called same).
 Each comparison is appended to ``DIR/outcomes.csv`` as it ends (method, size,
 condition, trial, exit, rounds, seconds, load average, the settings), and the
 table is made from that file: run again with the same ``--out DIR`` and the
@@ -86,10 +88,45 @@ def make_versions(folder: Path, units: int) -> dict[str, dict[str, Path]]:
 
 
 def cli(*argv: str) -> int:
-    done = subprocess.run([sys.executable, "-m", "mnist_classic", *argv], capture_output=True, text=True, check=False)
-    if done.returncode not in (0, 1, 3):  # a misuse or a crash is not a verdict: say what it was
-        print(f"exit {done.returncode} from {argv[0]}: {done.stderr.strip().splitlines()[-1:]}", flush=True)
-    return done.returncode
+    """Run ``mnist-classic ARGV`` to its end; its exit code (a misuse or a crash is said, in one line)."""
+    code, err = run_child([sys.executable, "-m", "mnist_classic", *argv])
+    if code not in (0, 1, 3):  # a misuse or a crash is not a verdict: say what it was
+        print(f"exit {code} from {argv[0]}: {err.strip().splitlines()[-1:]}", flush=True)
+    return code
+
+
+def stop_on_term() -> None:
+    """A TERM (kill, pkill) ends the script through its finally blocks: the busy neighbour and the running command."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def run_child(command: list[str]) -> tuple[int, str]:
+    """Run ``command`` to its end, its output captured; its exit code and standard error.
+
+    Stopping this script (TERM, Ctrl-C) ends the command and every process it
+    started (``ab``'s runs, a run's workers): the command runs in a session of
+    its own, whose process group is killed when the wait is interrupted. The
+    wait wakes every second, because a TERM can reach one of numpy's BLAS
+    threads rather than the main thread, whose handler then runs only when the
+    main thread next runs Python code (seen: over 40 s, an ``ab`` going on to
+    its next rounds).
+    """
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as child:
+        try:
+            while True:
+                try:
+                    _, err = child.communicate(timeout=1.0)
+                    return child.returncode, err
+                except subprocess.TimeoutExpired:
+                    continue
+        except BaseException:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except ProcessLookupError:  # the group is gone already
+                pass
+            raise
 
 
 def clear_leftovers(folder: Path, tag: str) -> list[str]:
@@ -125,6 +162,7 @@ def clear_leftovers(folder: Path, tag: str) -> list[str]:
 def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Path]], folder: Path) -> Callable:
     """A function (base, new, tag) -> (the verdict's exit code, rounds or runs a side) for one comparison."""
     size = ["--n-train", str(args.n_train), "--n-test", str(args.n_test), "-q"]
+    resolution = [] if args.time_resolution is None else ["--time-resolution", str(args.time_resolution)]
 
     def runs(base: str, new: str, tag: str, extra: list[str]) -> tuple[int, int]:
         clear_leftovers(folder, tag)
@@ -136,13 +174,13 @@ def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Pa
                 plugin = str(versions[label]["plugin"])
                 argv = ["run", "--pipelines", "work", "--plugin", plugin, "--repeats", repeats, *size, *extra]
                 cli(*argv, "-o", str(out / f"run{k}.csv"))
-        gate = ["--max-slowdown", str(args.max_slowdown), "--fail-on-unknown"]
+        gate = ["--max-slowdown", str(args.max_slowdown), "--fail-on-unknown", *resolution]
         return cli("compare", str(a), str(b), *gate), n
 
     def ab(base: str, new: str, tag: str, mode: str) -> tuple[int, int]:
         reqs = [str(versions[base]["package"]), str(versions[new]["package"])]
         argv = ["ab", "--base", reqs[0], "--new", reqs[1], "--mode", mode, "--rounds", str(args.rounds)]
-        argv += ["--max-slowdown", str(args.max_slowdown), "--fail-on-unknown"]
+        argv += ["--max-slowdown", str(args.max_slowdown), "--fail-on-unknown", *resolution]
         if args.max_rounds:
             argv += ["--max-rounds", str(args.max_rounds)]
             argv += ["--max-time", str(args.max_time)] if args.max_time else []
@@ -151,9 +189,8 @@ def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Pa
         code = cli(*argv, "--pipelines", "work", *size, "--output", str(out))
         rounds = 0
         if out.exists():
-            import pandas as pd
-
-            rounds = int(pd.read_csv(out)["ab_round"].max())
+            with out.open(newline="") as f:
+                rounds = max((int(r["ab_round"]) for r in csv.DictReader(f)), default=0)
         return code, rounds
 
     return {
@@ -258,6 +295,13 @@ def main() -> int:
     parser.add_argument("--max-rounds", type=int, default=None, help="ab: sequential rounds up to this many")
     parser.add_argument("--max-time", type=float, default=None, help="ab: no batch of rounds after SEC seconds")
     parser.add_argument("--conditions", default="quiet,busy", help="run only these: quiet, busy or both")
+    parser.add_argument(
+        "--time-resolution",
+        type=float,
+        default=None,
+        metavar="SEC",
+        help="the --time-resolution of every ab and compare (default: theirs, 0.05 s)",
+    )
     parser.add_argument("--table", action="store_true", help="print the table of the comparisons in --out; run none")
     args = parser.parse_args()
     if args.table and not args.out:
@@ -269,14 +313,17 @@ def main() -> int:
         parser.error(f"--sizes: expected some of 15, 10, 5 separated by commas, got {args.sizes!r}")
     if not args.conditions or set(args.conditions.split(",")) - {"quiet", "busy"}:
         parser.error(f"--conditions: expected quiet, busy or quiet,busy, got {args.conditions!r}")
-    # A TERM (kill, pkill) ends the script through its finally blocks, which end the busy neighbour it started.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.time_resolution is not None and not args.time_resolution >= 0:
+        parser.error(f"--time-resolution: expected seconds >= 0, got {args.time_resolution!r}")
+    stop_on_term()
     folder = Path(args.out or tempfile.mkdtemp(prefix="noise-"))
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "outcomes.csv"
     methods = args.methods.split(",")
     # What makes two comparisons the same experiment: a folder resumed with other settings is refused.
     keys = ("n_train", "n_test", "rounds", "units", "max_slowdown", "runs", "max_rounds", "max_time")
+    if args.time_resolution is not None:  # only when given, so that folders made before this option still resume
+        keys += ("time_resolution",)
     settings = " ".join(f"{k}={getattr(args, k)}" for k in keys)
     if not log.exists():
         log.write_text(HEADER)

@@ -727,3 +727,27 @@ def test_a_significant_slowdown_under_the_resolution_is_not_called_same():
     assert judged["verdict"] == "worse"
     tiny = judge_ratios([0.006, 0.0061, 0.0059], [0.0062, 0.006, 0.0061], gate=1.03, confidence=0.95, resolution=0.05)
     assert tiny["verdict"] == "same" and "resolution" in tiny["note"]
+
+
+def test_the_resolution_never_hides_a_significant_slowdown_of_a_metric_longer_than_itself():
+    # The Intel Xeon's 0.65 s fit, 5% slower: every difference of the interval is under 0.05 s (0.65 s * 6%),
+    # but the slowdown is significant and beyond the x1.03 gate the user set: worse, at any resolution.
+    from mnist_classic.analysis.verdicts.paired import judge_ratios
+
+    base = [0.65, 0.64, 0.66, 0.65, 0.63, 0.67, 0.65, 0.64, 0.66, 0.65]
+    new = [b * f for b, f in zip(base, [1.00, 1.08, 1.03, 1.07, 1.02, 1.08, 1.04, 1.06, 1.05, 1.05], strict=True)]
+    judged = judge_ratios(base, new, gate=1.03, confidence=0.95, resolution=0.05)
+    assert judged["verdict"] == "worse" and 0.65 * (judged["equivalence_ci"][1] - 1) < 0.05
+    # Not significant: same by the resolution, and the note says the x1.03 margin (0.0195 s) was not met.
+    new = [b * f for b, f in zip(base, [0.96, 1.09, 0.99, 1.08, 0.98, 1.07, 1.00, 1.08, 1.01, 1.04], strict=True)]
+    judged = judge_ratios(base, new, gate=1.03, confidence=0.95, resolution=0.05)
+    assert judged["verdict"] == "same"
+    assert judged["note"].startswith("difference under the 0.05 s resolution (not inside the x1.03 margin, 0.0195 s")
+    assert judge_ratios(base, new, gate=1.03, confidence=0.95, resolution=0.01)["verdict"] == "unknown"
+    # Shorter than the resolution (a 6 ms predict): same when under it, whatever the ratio, and nothing to add.
+    tiny = judge_ratios([0.006, 0.0061, 0.0059], [0.0062, 0.006, 0.0061], gate=1.03, confidence=0.95, resolution=0.05)
+    assert tiny["verdict"] == "same" and tiny["note"] == "difference under the 0.05 s resolution"
+    slower = judge_ratios(
+        [0.006] * 2 + [0.0061] * 8, [0.0072] * 2 + [0.0073] * 8, gate=1.03, confidence=0.95, resolution=0.05
+    )
+    assert slower["verdict"] == "same"  # x1.2, significant, 1.2 ms: under the resolution

@@ -341,3 +341,22 @@ def test_run_to_run_drift_in_a_folder_of_baselines_is_noise(tmp_path, truth):
     assert fit.runs == (2, 1) and fit.ci is not None and fit.ci[0] < 1
     only_first = compare_runs(load_runs([tmp_path / "base" / "0.csv"]), load_runs([new]))
     assert next(r for r in only_first.rows if r.metric == "fit_time_s").verdict == "unknown"  # the drift unseen
+
+
+def test_the_resolution_never_hides_a_significant_slowdown_of_a_metric_longer_than_itself(tmp_path, truth):
+    # 5% of a 0.65 s fit is 33 ms, under the default 0.05 s resolution, but significant and beyond a 1.03 gate;
+    # the 5 ms predict's x1.2 is under the resolution, and a metric that short is not judged by its ratio.
+    pred = predictions(truth)
+    b = [0.65, 0.651, 0.649]
+    base = write_runs(tmp_path / "base", truth, [{"pipeline": "work", "pred": pred, "fit": b, "predict": [0.005] * 3}])
+    new = write_runs(
+        tmp_path / "new",
+        truth,
+        [{"pipeline": "work", "pred": pred, "fit": [x * 1.05 for x in b], "predict": [0.006] * 3}],
+        drift=0.004,
+    )
+    result = compare_runs(load_runs([base]), load_runs([new]), max_slowdown=1.03)
+    fit, predict = (next(r for r in result.rows if r.metric == m) for m in ("fit_time_s", "predict_time_s"))
+    assert fit.verdict == "worse" and 0.65 * (fit.change - 1) < 0.05
+    assert predict.verdict == "same" and predict.note == "difference under the 0.05 s resolution"
+    assert result.exit_code() == 1

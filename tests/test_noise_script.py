@@ -9,6 +9,7 @@ import argparse
 import importlib.util
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,44 @@ def test_a_comparison_stopped_before_its_verdict_leaves_nothing_for_the_next_att
     assert all((tmp_path / name).exists() for name in kept)
     assert not any((tmp_path / name).exists() for name in stopped)
     assert noise.clear_leftovers(tmp_path, "sequential-0-busy-11") == ["sequential-0-busy-11-a"]
+
+
+def test_a_term_ends_the_script_and_everything_its_command_started(tmp_path):
+    """Stopping noise.py mid-comparison must not leave the command's own processes (ab's runs) going on."""
+    pidfile = tmp_path / "grandchild.pid"
+    grandchild = "import time; time.sleep(120)"
+    command = (
+        "import subprocess, sys, time; "
+        f"p = subprocess.Popen([sys.executable, '-c', {grandchild!r}]); "
+        f"open({str(pidfile)!r}, 'w').write(str(p.pid)); time.sleep(120)"
+    )
+    driver = (  # as main() does: the TERM handler, then a command run to its end (numpy's threads imported)
+        f"import sys; sys.path.insert(0, {str(BENCHMARKS)!r}); import noise; noise.stop_on_term(); "
+        f"noise.run_child([sys.executable, '-c', {command!r}])"
+    )
+    script = subprocess.Popen([sys.executable, "-c", driver])
+    try:
+        for _ in range(300):
+            if pidfile.exists() and pidfile.read_text():
+                break
+            time.sleep(0.1)
+        pid = int(pidfile.read_text())
+        script.terminate()
+        assert script.wait(timeout=30) == 143
+        for _ in range(100):  # the group was killed: the grandchild ends (a zombie at most, if nothing reaps it)
+            if not _running(pid):
+                break
+            time.sleep(0.1)
+        assert not _running(pid)
+    finally:
+        script.kill()
+        script.wait()
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

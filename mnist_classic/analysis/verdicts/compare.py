@@ -14,7 +14,8 @@ Cases are matched by dataset, configured pipeline name, n_train and n_test.
   interval over the runs (3 runs in all at least: a folder of runs on a side).
   ``worse``: beyond the gate and the ``1 - alpha`` interval above 1; ``same``:
   the ``1 - 2 alpha`` interval inside ``[1/margin, margin]`` (equivalence,
-  TOST), or the difference under the time resolution; ``unknown``: neither
+  TOST), or the difference under the time resolution (a metric longer than
+  the resolution: only when it is not worse); ``unknown``: neither
   (one run per side always is), with what would decide it. A difference the
   machine may explain (busy, steal, speed index, threads; :mod:`.machine`)
   is ``unknown`` too. ``noise`` (the spread of the repeats) is shown only.
@@ -49,7 +50,7 @@ from ...results import ResultsSchemaError, row_labels
 from ..runs import DATA_SHA_COLUMNS, KEY
 from ..stats import mcnemar_exact, relative_spread, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, judge_counts, time_note
-from .decide import decide, exit_code, rounds_needed, under_resolution
+from .decide import decide, exit_code, resolution_note, resolved, rounds_needed, under_resolution
 from .machine import machine_note, speed_note, threads_note
 
 __all__ = [
@@ -259,12 +260,13 @@ def _time(
             test, p = (math.exp(tested[0]), math.exp(tested[1])), tested[2]
             equivalence = (math.exp(tost[0]), math.exp(tost[1]))
     note = ""
-    if under_resolution(mb, mn, equivalence, resolution):
-        verdict, note = "same", f"difference under the {resolution:g} s resolution"
-    else:
-        verdict = decide(ratio, test, equivalence, gate=max_slowdown, margin=margin)
-        if verdict == "unknown":
-            note = _undecided(ratio, test, (lb.size, ln.size), max_slowdown, margin)
+    verdict = decide(ratio, test, equivalence, gate=max_slowdown, margin=margin)
+    if (verdict not in ("worse", "better") or not resolved(mb, resolution)) and under_resolution(
+        mb, mn, equivalence, resolution
+    ):  # the resolution never hides a significant change beyond the gate of a metric longer than itself
+        verdict, note = "same", resolution_note(mb, equivalence, resolution, margin)
+    elif verdict == "unknown":
+        note = _undecided(ratio, test, (lb.size, ln.size), max_slowdown, margin)
     return CaseComparison(
         **case,
         metric=metric,

@@ -14,6 +14,12 @@ given a ratio NEW/BASE and two intervals around it:
 - ``unknown``: neither; the note says what would decide it (more rounds or
   runs, a quieter machine, counting instructions).
 
+A time difference under the time resolution (:func:`under_resolution`) is
+``same`` whatever its ratio when the metric is shorter than the resolution (a
+7 ms predict); a metric as long as the resolution or longer (:func:`resolved`)
+is ``worse`` or ``better`` first when significant and beyond the gate, and
+``same`` by the resolution only otherwise.
+
 Why not a significance test alone: on a machine whose speed switches between
 two levels (x1.6 on the reference VM, docs/speed.md), two runs of the same code
 differ beyond any gate a few times in ten, and a t interval on three repeats
@@ -25,7 +31,16 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["EXIT_UNKNOWN", "VERDICTS", "decide", "exit_code", "rounds_needed", "under_resolution"]
+__all__ = [
+    "EXIT_UNKNOWN",
+    "VERDICTS",
+    "decide",
+    "exit_code",
+    "resolution_note",
+    "resolved",
+    "rounds_needed",
+    "under_resolution",
+]
 
 #: Every verdict a speed metric can get.
 VERDICTS: tuple[str, ...] = ("worse", "better", "same", "unknown")
@@ -87,7 +102,7 @@ def decide(
 
 
 def under_resolution(base_s: float, new_s: float, equivalence: tuple[float, float] | None, resolution: float) -> bool:
-    """Whether a time difference is under ``resolution`` seconds: ``same`` whatever its ratio.
+    """Whether a time difference is under ``resolution`` seconds: ``same``, unless :func:`resolved` lets a worse stand.
 
     With an equivalence interval of the ratio (``1 - 2 alpha``), the whole interval's difference in
     seconds, ``base_s * (interval - 1)``, must lie inside ``(-resolution, resolution)`` (two one-sided
@@ -106,6 +121,50 @@ def under_resolution(base_s: float, new_s: float, equivalence: tuple[float, floa
     if equivalence is None or not all(math.isfinite(x) for x in equivalence):
         return abs(new_s - base_s) < resolution
     return base_s * max(abs(equivalence[0] - 1), abs(equivalence[1] - 1)) < resolution
+
+
+def resolved(base_s: float, resolution: float) -> bool:
+    """Whether a metric is long enough for its ratio to be judged beyond the resolution: ``base_s >= resolution``.
+
+    A ``worse`` or ``better`` (significant and beyond the gate) of such a metric stands even when the
+    difference lies under the resolution: a 5% slowdown of a 0.65 s fit is 33 ms, under the default
+    0.05 s, and a user who set a 1.03 gate asked for it. A metric shorter than the resolution (a 7 ms
+    predict) is ``same`` when its difference is under it, whatever the ratio: its ratio moves with the
+    scheduler and the machine's speed levels more than with the code.
+
+    Examples
+    --------
+    >>> resolved(0.65, 0.05), resolved(0.007, 0.05)
+    (True, False)
+    """
+    return base_s >= resolution
+
+
+def resolution_note(base_s: float, equivalence: tuple[float, float] | None, resolution: float, margin: float) -> str:
+    """The note of a ``same`` by :func:`under_resolution`, saying when the resolution was looser than the margin.
+
+    A metric longer than the resolution itself (a 0.65 s fit, not a 7 ms predict) whose interval
+    reaches past the margin is ``same`` only by the resolution: the note says so, with the margin in
+    seconds, so that a user who set a fine gate sees that a smaller ``--time-resolution`` judges at it.
+
+    Examples
+    --------
+    >>> print(resolution_note(0.65, (0.996, 1.070), 0.05, margin=1.03))  # doctest: +ELLIPSIS
+    difference under the 0.05 s resolution (not inside the x1.03 margin, 0.0195 s here: a smaller ...)
+    >>> resolution_note(0.65, (0.99, 1.02), 0.05, margin=1.03)
+    'difference under the 0.05 s resolution'
+    >>> resolution_note(0.007, (0.8, 1.25), 0.05, margin=1.03)  # shorter than the resolution: nothing to add
+    'difference under the 0.05 s resolution'
+    """
+    note = f"difference under the {resolution:g} s resolution"
+    if base_s < resolution or equivalence is None or not all(math.isfinite(x) for x in equivalence):
+        return note
+    if 1 / margin <= equivalence[0] and equivalence[1] <= margin:
+        return note
+    return (
+        f"{note} (not inside the x{margin:g} margin, {base_s * (margin - 1):.3g} s here: "
+        "a smaller --time-resolution judges at it)"
+    )
 
 
 def rounds_needed(ratio: float, interval: tuple[float, float], n: int, gate: float, margin: float) -> int | None:

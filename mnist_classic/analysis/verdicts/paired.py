@@ -29,7 +29,9 @@ instruction counts where both sides were counted.
   inside ``[1/margin, margin]`` (the margin defaults to the gate);
   ``unknown``: neither, with about how many rounds would decide it. A
   difference of the two sides' geometric-mean seconds under
-  ``time_resolution`` is ``same``, as in ``compare``. A time verdict
+  ``time_resolution`` is ``same``, as in ``compare``, unless the metric is
+  longer than the resolution and ``worse`` or ``better`` (:func:`.decide.resolved`).
+  A time verdict
   ``worse`` or ``better`` while other processes kept the machine busy
   (``others_cores`` above :data:`~.machine.BUSY_CORES` on either side, the
   median over rounds; :data:`~.machine.DUET_BUSY_CORES` for a duet's rounds,
@@ -60,6 +62,7 @@ import pandas as pd
 from ...results import ResultsSchemaError, row_labels
 from ..stats import mcnemar_exact, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, time_note
+from .decide import resolved
 from .levels import Levels, process_cost, variance_levels
 from .machine import busy_line, machine_note
 from .ratios import judge_ratios, under_time_resolution
@@ -149,7 +152,8 @@ class _Speed:
         if self.why_not or len(self.base) < 2:
             return False
         under = under_time_resolution(self.base, self.new, 1 - self.alpha, self.resolution)  # as judge_ratios decides
-        return not under and self.base != self.new
+        base = float(np.exp(np.log(np.asarray(self.base, dtype=float)).mean()))
+        return (not under or resolved(base, self.resolution)) and self.base != self.new  # resolved: may be worse
 
     def row(self, confidence: float, family: int) -> PairedRow:
         fields = judge_ratios(self.base, self.new, self.gate, confidence, self.resolution, family, self.margin)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..stats import log_ratio_interval
-from .decide import decide, rounds_needed, under_resolution
+from .decide import decide, resolution_note, resolved, rounds_needed, under_resolution
 
 __all__ = ["judge_ratios", "under_time_resolution"]
 
@@ -36,7 +36,10 @@ def judge_ratios(
     ``1 - (1 - confidence) / family`` (Bonferroni over ``family`` metrics judged together); the
     equivalence test's (``same``) is the ``1 - 2 (1 - confidence)`` interval inside ``[1/margin, margin]``
     (``margin`` None: the gate). Several metrics all called ``same`` need no correction (an
-    intersection-union test).
+    intersection-union test). A difference under ``resolution`` seconds is ``same``
+    (:func:`.decide.under_resolution`), except a ``worse`` or ``better`` of a metric longer than the
+    resolution (:func:`.decide.resolved`): the resolution never hides a significant change beyond the gate
+    of a 0.65 s fit, only the ratios of times too short to judge.
 
     Returns the fields ``rounds, base, new, ratio, ci, verdict, note, ratios`` of a :class:`PairedRow`.
 
@@ -60,11 +63,12 @@ def judge_ratios(
         note = "needs 2 rounds or more"
     elif bool(np.all(ratios == 1)):
         verdict, note = "same", "identical in every round"
-    elif under_resolution(gb, gn, (elo, ehi), resolution):
-        verdict, note = "same", f"difference under the {resolution:g} s resolution"
     else:
         verdict = decide(mean, (tlo, thi), (elo, ehi), gate=gate, margin=m)
-        if verdict == "same":
+        if verdict not in ("worse", "better") or not resolved(gb, resolution):
+            if under_resolution(gb, gn, (elo, ehi), resolution):
+                verdict, note = "same", resolution_note(gb, (elo, ehi), resolution, m)
+        if verdict == "same" and not note:
             note = f"interval inside the margin (x{m:g})"
         elif verdict == "unknown":
             note = _undecided(mean, (lo, hi), (tlo, thi), len(ratios), gate, m, family)
