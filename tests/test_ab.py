@@ -676,12 +676,13 @@ def test_a_duet_beside_a_neighbour_is_judged_on_the_duets_line(tmp_path, truth, 
 
 
 def test_sequential_rounds_add_batches_while_asked_within_the_budgets(tmp_path, monkeypatch):
-    from mnist_classic.cli.ab import looks
     from mnist_classic.matrix import ab as matrix_ab
+    from mnist_classic.matrix.ab import looks
 
     ran: list[list[int]] = []
     monkeypatch.setattr(matrix_ab, "build_env", lambda *a, **k: matrix_ab.Env.__new__(matrix_ab.Env))
-    monkeypatch.setattr(matrix_ab, "_write_log", lambda *a, **k: None)
+    logged_looks: list[int] = []
+    monkeypatch.setattr(matrix_ab, "_write_log", lambda *a, **k: logged_looks.append(a[-1]))
 
     def fake_rounds(batch, envs, run_args, out, mode, run_timeout, on_output, on_round, done):
         ran.append([r.round for r in batch])
@@ -697,6 +698,7 @@ def test_sequential_rounds_add_batches_while_asked_within_the_budgets(tmp_path, 
     args = {"mode": "interleave", "order_seed": 1}
     matrix_ab.run_ab("a", "b", [], tmp_path / "x.csv", rounds=3, max_rounds=12, more=more, **args)
     assert ran == [[1, 2, 3], [4, 5, 6]] and asked == [1, 2]
+    assert logged_looks == [4]  # the looks it planned, in its log: ab --results splits alpha as it did
     ran.clear()
     matrix_ab.run_ab("a", "b", [], tmp_path / "y.csv", rounds=3, max_rounds=7, more=lambda look: True, **args)
     assert ran == [[1, 2, 3], [4, 5, 6], [7]]  # never past --max-rounds
@@ -751,3 +753,22 @@ def test_the_resolution_never_hides_a_significant_slowdown_of_a_metric_longer_th
         [0.006] * 2 + [0.0061] * 8, [0.0072] * 2 + [0.0073] * 8, gate=1.03, confidence=0.95, resolution=0.05
     )
     assert slower["verdict"] == "same"  # x1.2, significant, 1.2 ms: under the resolution
+
+
+def test_results_judges_at_the_looks_its_ab_logged(tmp_path, truth, capsys):
+    # A quiet A/A of the work plugin on the Intel Xeon (noise-quiet, trial 6, 20 rounds): the ab, which planned
+    # three looks (--rounds 10 --max-rounds 30), said unknown; judged again at the full alpha it would be worse.
+    base = [0.726, 0.692, 0.694, 0.885, 0.784, 0.808, 0.734, 1.017, 0.723, 0.774]
+    base += [0.735, 0.731, 0.774, 0.716, 0.749, 0.724, 0.653, 0.607, 0.699, 0.752]
+    new = [0.978, 0.972, 0.997, 0.994, 0.743, 0.761, 0.766, 0.985, 0.734, 1.093]
+    new += [1.224, 0.843, 0.76, 0.725, 0.601, 0.72, 0.731, 0.744, 0.63, 0.709]
+    pred = predictions(truth)
+    case = {"pipeline": "work", "base": lambda k: base[k - 1], "new": lambda k: new[k - 1], "pred": pred}
+    path = ab_rows(tmp_path / "ab.csv", truth, [case], rounds=20)
+    gate = ["--max-slowdown", "1.03", "--fail-on-unknown"]
+    assert main(["ab", "--results", str(path), *gate]) == 1  # no log: one look, as before
+    assert "REGRESSION" in capsys.readouterr().out
+    (tmp_path / "ab.ab.json").write_text(json.dumps({"ab_runs": [{"mode": "interleave", "looks": 3, "rounds": []}]}))
+    assert main(["ab", "--results", str(path), *gate]) == 3
+    out = capsys.readouterr().out
+    assert "(alpha 0.05 split over 3 looks)" in out and "REGRESSION" not in out

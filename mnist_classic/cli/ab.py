@@ -148,23 +148,13 @@ def add_ab_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def looks(rounds: int, max_rounds: int | None) -> int:
-    """How many times sequential rounds may look at the data: after the first batch and each further one.
-
-    Examples
-    --------
-    >>> looks(10, None), looks(10, 10), looks(5, 20), looks(5, 22)
-    (1, 1, 4, 5)
-    """
-    return 1 if max_rounds is None else -(-max_rounds // rounds)
-
-
 def _compare(args: argparse.Namespace, path: str) -> Any:
     from ..analysis.runs import load_runs
     from ..analysis.verdicts.paired import compare_paired
-    from ..matrix.ab import ab_mode, run_seconds
+    from ..matrix.ab import ab_mode, logged_looks, looks, run_seconds
 
-    n_looks = looks(args.rounds, args.max_rounds) if args.results is None else 1
+    # Judged again (--results): at the looks its ab logged, so that the verdict is the one it printed.
+    n_looks = looks(args.rounds, args.max_rounds) if args.results is None else logged_looks(path)
     # A running ab's log is written at its end: until then its mode is the option's.
     running = args.mode if args.results is None else None
     result = compare_paired(

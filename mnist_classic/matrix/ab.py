@@ -456,6 +456,7 @@ def run_ab(
         )
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     # Every round that may run is drawn at once: the first ``rounds`` are the same as without more.
+    n_looks = looks(rounds, max_rounds)
     plan = round_plan(max_rounds or rounds, mode, seed, cores, processes)
     args = [*run_args, "--repeats", str(measurements)]
     created = [p for p in _created(out) if not p.exists()]
@@ -478,10 +479,23 @@ def run_ab(
         if isinstance(exc, ABRunError) and len(done) == 1:
             _remove(created)  # nothing worth keeping: one round, half of it
             raise
-        _write_log(log, started, command, run_args, out, mode, (processes, measurements), seed, sets, envs, done)
+        _write_log(
+            log, started, command, run_args, out, mode, (processes, measurements), seed, sets, envs, done, n_looks
+        )
         raise
-    _write_log(log, started, command, run_args, out, mode, (processes, measurements), seed, sets, envs, done)
+    _write_log(log, started, command, run_args, out, mode, (processes, measurements), seed, sets, envs, done, n_looks)
     return ABResult(done, envs, out, log, seed)
+
+
+def looks(rounds: int, max_rounds: int | None) -> int:
+    """How many times sequential rounds may look at the data: after the first batch and each further one.
+
+    Examples
+    --------
+    >>> looks(10, None), looks(10, 10), looks(5, 20), looks(5, 22)
+    (1, 1, 4, 5)
+    """
+    return 1 if max_rounds is None else -(-max_rounds // rounds)
 
 
 def _write_log(
@@ -496,6 +510,7 @@ def _write_log(
     sets: dict[str, list[str]],
     envs: dict[str, Env],
     done: list[RoundOutcome],
+    n_looks: int = 1,
 ) -> None:
     entry: dict[str, Any] = {
         "started_at": started,
@@ -506,6 +521,7 @@ def _write_log(
         "processes": repetition[0],
         "measurements": repetition[1],
         "order_seed": seed,
+        "looks": n_looks,  # alpha is split over them: ab --results judges at the same alpha
         "sides": {
             s: {"requirements": sets[s], "env": str(envs[s].path), "versions": dict(envs[s].versions)} for s in SIDES
         },
@@ -536,6 +552,20 @@ def ab_mode(output: str | os.PathLike[str]) -> str:
     'interleave'
     """
     return "duet" if any(e.get("mode") == "duet" for e in _log_entries(output)) else "interleave"
+
+
+def logged_looks(output: str | os.PathLike[str]) -> int:
+    """The most looks any ab logged for ``output`` planned (1 with no readable log, or a log from before they were).
+
+    ``ab --results`` splits alpha over them, as the ab did when it printed its verdicts.
+
+    Examples
+    --------
+    >>> logged_looks("no/such/ab.csv")
+    1
+    """
+    found = [e.get("looks") for e in _log_entries(output)]
+    return max([int(n) for n in found if isinstance(n, int) and not isinstance(n, bool) and n >= 1], default=1)
 
 
 def run_seconds(output: str | os.PathLike[str]) -> list[float]:
