@@ -62,10 +62,9 @@ import pandas as pd
 from ...results import ResultsSchemaError, row_labels
 from ..stats import mcnemar_exact, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, time_note
-from .decide import resolved
 from .levels import Levels, process_cost, variance_levels
 from .machine import busy_line, machine_note
-from .ratios import judge_ratios, under_time_resolution
+from .ratios import judge_ratios, untested_by_resolution
 from .rounds import Side, all_ok, complete_rounds, first_row, paired_values, pairs, side_value, step_values
 
 __all__ = [
@@ -151,9 +150,8 @@ class _Speed:
         """Whether its verdict is a test: not shown only, two rounds or more, a difference beyond the resolution."""
         if self.why_not or len(self.base) < 2:
             return False
-        under = under_time_resolution(self.base, self.new, 1 - self.alpha, self.resolution)  # as judge_ratios decides
-        base = float(np.exp(np.log(np.asarray(self.base, dtype=float)).mean()))
-        return (not under or resolved(base, self.resolution)) and self.base != self.new  # resolved: may be worse
+        untested = untested_by_resolution(self.base, self.new, 1 - self.alpha, self.resolution)  # as judge_ratios
+        return not untested and self.base != self.new
 
     def row(self, confidence: float, family: int) -> PairedRow:
         fields = judge_ratios(self.base, self.new, self.gate, confidence, self.resolution, family, self.margin)

@@ -18,7 +18,7 @@ import numpy as np
 from ..stats import log_ratio_interval
 from .decide import decide, resolution_note, resolved, rounds_needed, under_resolution
 
-__all__ = ["judge_ratios", "under_time_resolution"]
+__all__ = ["judge_ratios", "untested_by_resolution"]
 
 
 def judge_ratios(
@@ -91,19 +91,25 @@ def _equivalence(b: np.ndarray, n: np.ndarray, confidence: float) -> tuple[float
     return float(np.exp(np.log(b).mean())), float(np.exp(np.log(n).mean())), (elo, ehi)
 
 
-def under_time_resolution(base: Sequence[float], new: Sequence[float], confidence: float, resolution: float) -> bool:
-    """Whether :func:`judge_ratios` calls these values ``same`` for a difference under ``resolution`` seconds.
+def untested_by_resolution(base: Sequence[float], new: Sequence[float], confidence: float, resolution: float) -> bool:
+    """Whether :func:`judge_ratios` calls these values ``same`` by the resolution, whatever the test says.
+
+    The difference lies under ``resolution`` seconds (:func:`.decide.under_resolution`) and the metric
+    is shorter than it (not :func:`.decide.resolved`): such a metric is no test, and is left out of
+    the Bonferroni family; a longer one may still be worse, and is counted.
 
     Examples
     --------
-    >>> under_time_resolution([0.010, 0.011, 0.010], [0.012, 0.012, 0.013], 0.95, resolution=0.01)
+    >>> untested_by_resolution([0.010, 0.011, 0.010], [0.012, 0.012, 0.013], 0.95, resolution=0.05)
     True
-    >>> under_time_resolution([1.0, 1.1, 1.0], [1.2, 1.2, 1.3], 0.95, resolution=0.01)
+    >>> untested_by_resolution([0.65, 0.64, 0.66], [0.66, 0.65, 0.67], 0.95, resolution=0.05)  # may be worse
+    False
+    >>> untested_by_resolution([1.0, 1.1, 1.0], [1.2, 1.2, 1.3], 0.95, resolution=0.01)
     False
     """
     b, n = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
     gb, gn, interval = _equivalence(b, n, confidence)
-    return under_resolution(gb, gn, interval, resolution)
+    return under_resolution(gb, gn, interval, resolution) and not resolved(gb, resolution)
 
 
 def _undecided(
