@@ -50,7 +50,7 @@ from ...results import ResultsSchemaError, row_labels
 from ..runs import DATA_SHA_COLUMNS, KEY
 from ..stats import mcnemar_exact, relative_spread, wilson_interval
 from .counts import COUNT_METRICS, counted, counts_incomparable, judge_counts, time_note
-from .decide import decide, exit_code, resolution_note, resolved, rounds_needed, under_resolution
+from .decide import decide_time, exit_code, rounds_needed
 from .machine import machine_note, speed_note, threads_note
 
 __all__ = [
@@ -259,13 +259,8 @@ def _time(
         if tested is not None and tost is not None:
             test, p = (math.exp(tested[0]), math.exp(tested[1])), tested[2]
             equivalence = (math.exp(tost[0]), math.exp(tost[1]))
-    note = ""
-    verdict = decide(ratio, test, equivalence, gate=max_slowdown, margin=margin)
-    if (verdict not in ("worse", "better") or not resolved(mb, resolution)) and under_resolution(
-        mb, mn, equivalence, resolution
-    ):  # the resolution never hides a significant change beyond the gate of a metric longer than itself
-        verdict, note = "same", resolution_note(mb, equivalence, resolution, margin)
-    elif verdict == "unknown":
+    verdict, note = decide_time(ratio, test, equivalence, (mb, mn), resolution, gate=max_slowdown, margin=margin)
+    if verdict == "unknown":
         note = _undecided(ratio, test, (lb.size, ln.size), max_slowdown, margin)
     return CaseComparison(
         **case,

@@ -35,6 +35,7 @@ __all__ = [
     "EXIT_UNKNOWN",
     "VERDICTS",
     "decide",
+    "decide_time",
     "exit_code",
     "resolution_note",
     "resolved",
@@ -121,6 +122,38 @@ def under_resolution(base_s: float, new_s: float, equivalence: tuple[float, floa
     if equivalence is None or not all(math.isfinite(x) for x in equivalence):
         return abs(new_s - base_s) < resolution
     return base_s * max(abs(equivalence[0] - 1), abs(equivalence[1] - 1)) < resolution
+
+
+def decide_time(
+    ratio: float,
+    test: tuple[float, float] | None,
+    equivalence: tuple[float, float] | None,
+    times: tuple[float, float],
+    resolution: float,
+    *,
+    gate: float,
+    margin: float,
+) -> tuple[str, str]:
+    """The verdict on a time ratio with the time resolution, and the resolution's note ("" when it did not decide).
+
+    :func:`decide` first; a difference under the resolution (:func:`under_resolution`) is then ``same``,
+    unless the verdict is ``worse`` or ``better`` and the metric is as long as the resolution
+    (:func:`resolved`). ``times`` are the base's and the new side's seconds. ``compare`` and ``ab`` both
+    judge times here.
+
+    Examples
+    --------
+    >>> decide_time(1.05, (1.03, 1.07), (1.035, 1.065), (0.65, 0.68), 0.05, gate=1.03, margin=1.03)
+    ('worse', '')
+    >>> decide_time(1.2, (1.1, 1.3), (1.12, 1.28), (0.006, 0.0072), 0.05, gate=1.03, margin=1.03)
+    ('same', 'difference under the 0.05 s resolution')
+    """
+    verdict = decide(ratio, test, equivalence, gate=gate, margin=margin)
+    if verdict in ("worse", "better") and resolved(times[0], resolution):
+        return verdict, ""
+    if under_resolution(times[0], times[1], equivalence, resolution):
+        return "same", resolution_note(times[0], equivalence, resolution, margin)
+    return verdict, ""
 
 
 def resolved(base_s: float, resolution: float) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..stats import log_ratio_interval
-from .decide import decide, resolution_note, resolved, rounds_needed, under_resolution
+from .decide import decide_time, resolved, rounds_needed, under_resolution
 
 __all__ = ["judge_ratios", "untested_by_resolution"]
 
@@ -64,10 +64,7 @@ def judge_ratios(
     elif bool(np.all(ratios == 1)):
         verdict, note = "same", "identical in every round"
     else:
-        verdict = decide(mean, (tlo, thi), (elo, ehi), gate=gate, margin=m)
-        if verdict not in ("worse", "better") or not resolved(gb, resolution):
-            if under_resolution(gb, gn, (elo, ehi), resolution):
-                verdict, note = "same", resolution_note(gb, (elo, ehi), resolution, m)
+        verdict, note = decide_time(mean, (tlo, thi), (elo, ehi), (gb, gn), resolution, gate=gate, margin=m)
         if verdict == "same" and not note:
             note = f"interval inside the margin (x{m:g})"
         elif verdict == "unknown":
