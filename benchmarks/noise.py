@@ -4,7 +4,7 @@
                                [--trials 5] [--n-train 5000] [--n-test 2000] [--rounds 10]
                                [--units 1000] [--sizes 15,10,5] [--max-slowdown 1.03] [--out DIR]
                                [--runs 3] [--max-rounds N] [--max-time SEC] [--conditions quiet,busy]
-                               [--time-resolution SEC] [--table]
+                               [--time-resolution SEC] [--alpha A] [--table]
 
 Each method compares a baseline and a new version of one pipeline, ``work``
 (a user's package: a fixed number of units of deterministic one-thread work in
@@ -28,7 +28,8 @@ seconds per verdict; the load average at each comparison's end is in the log. Ev
 A/A included, is judged at one gate, ``--max-slowdown`` (default 1.03: the
 default gate, 1.10, is above a 5% slowdown, which could then never be found), and
 at one ``--time-resolution`` when given (else ``ab``'s and ``compare``'s default,
-0.05 s, under which a 5% slowdown of a fit under a second can be called same).
+0.05 s, under which a 5% slowdown of a fit under a second can be called same),
+and at one ``--alpha`` when given (else theirs: ``ab``'s 0.05, ``compare``'s 0.01).
 Each comparison is appended to ``DIR/outcomes.csv`` as it ends (method, size,
 condition, trial, exit, rounds, seconds, load average, the settings), and the
 table is made from that file: run again with the same ``--out DIR`` and the
@@ -163,6 +164,7 @@ def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Pa
     """A function (base, new, tag) -> (the verdict's exit code, rounds or runs a side) for one comparison."""
     size = ["--n-train", str(args.n_train), "--n-test", str(args.n_test), "-q"]
     resolution = [] if args.time_resolution is None else ["--time-resolution", str(args.time_resolution)]
+    resolution += [] if args.alpha is None else ["--alpha", str(args.alpha)]
 
     def runs(base: str, new: str, tag: str, extra: list[str]) -> tuple[int, int]:
         clear_leftovers(folder, tag)
@@ -302,6 +304,13 @@ def main() -> int:
         metavar="SEC",
         help="the --time-resolution of every ab and compare (default: theirs, 0.05 s)",
     )
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=None,
+        metavar="A",
+        help="the --alpha of every ab and compare (default: theirs, ab 0.05 and compare 0.01)",
+    )
     parser.add_argument("--table", action="store_true", help="print the table of the comparisons in --out; run none")
     args = parser.parse_args()
     if args.table and not args.out:
@@ -315,6 +324,8 @@ def main() -> int:
         parser.error(f"--conditions: expected quiet, busy or quiet,busy, got {args.conditions!r}")
     if args.time_resolution is not None and not args.time_resolution >= 0:
         parser.error(f"--time-resolution: expected seconds >= 0, got {args.time_resolution!r}")
+    if args.alpha is not None and not 0 < args.alpha < 1:
+        parser.error(f"--alpha: expected a level between 0 and 1, got {args.alpha!r}")
     stop_on_term()
     folder = Path(args.out or tempfile.mkdtemp(prefix="noise-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -324,6 +335,8 @@ def main() -> int:
     keys = ("n_train", "n_test", "rounds", "units", "max_slowdown", "runs", "max_rounds", "max_time")
     if args.time_resolution is not None:  # only when given, so that folders made before this option still resume
         keys += ("time_resolution",)
+    if args.alpha is not None:  # the same: only when given
+        keys += ("alpha",)
     settings = " ".join(f"{k}={getattr(args, k)}" for k in keys)
     if not log.exists():
         log.write_text(HEADER)

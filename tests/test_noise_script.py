@@ -106,6 +106,7 @@ def test_table_needs_a_folder_and_methods_are_checked(tmp_path):
         (["--table"], "--table: needs --out DIR"),
         (["--methods", "fast"], "--methods: expected"),
         (["--conditions", "loud"], "--conditions: expected quiet, busy or quiet,busy, got 'loud'"),
+        (["--alpha", "5"], "--alpha: expected a level between 0 and 1, got 5.0"),
     ):
         done = subprocess.run(
             [sys.executable, str(BENCHMARKS / "noise.py"), *argv], capture_output=True, text=True, check=False
