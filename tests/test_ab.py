@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sys
 from dataclasses import asdict
 
@@ -16,6 +17,7 @@ from mnist_classic.analysis.runs import load_runs
 from mnist_classic.analysis.stats import log_ratio_interval
 from mnist_classic.analysis.verdicts.paired import compare_paired
 from mnist_classic.analysis.verdicts.paired_format import format_json, format_markdown
+from mnist_classic.cli import ab as ab_cli
 from mnist_classic.cli import main
 from mnist_classic.matrix import ab as ab_module
 from mnist_classic.matrix.ab import round_plan, run_ab
@@ -297,7 +299,7 @@ def test_the_results_option_judges_and_exits_like_compare(tmp_path, truth, capsy
     assert "x1.500 [1.500, 1.500]" in out and out.strip().endswith("REGRESSION in 1 metric(s): svm n_train=60000 (fit)")
     assert main(["ab", "--results", str(path), "--max-slowdown", "1.6", "--format", "md"]) == 0
     out = capsys.readouterr().out
-    assert out.strip().endswith("no regression in 1 paired case(s) (95% t interval on the log ratios of the rounds)**")
+    assert out.strip().endswith("no regression in 1 paired case(s) (99% t interval on the log ratios of the rounds)**")
     assert main(["ab", "--results", str(path), "--base", "x", "--pipelines", "svm"]) == 2
     assert capsys.readouterr().err.startswith("mnist-classic ab: --results judges an earlier ab and runs nothing")
     assert main(["ab", "--results", str(tmp_path / "nope.csv")]) == 2
@@ -489,11 +491,26 @@ def test_a_failing_process_stops_the_rounds(tmp_path, fake_envs, monkeypatch):
         assert list(out.parent.iterdir()) == []  # the first round: nothing kept
 
 
+@pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda pid: ())(0)) < 2, reason="a duet needs two cores")
+def test_auto_mode_runs_duets_where_it_can_and_says_so(tmp_path, fake_envs, monkeypatch, capsys):
+    monkeypatch.setenv("AB_TEST_SLEEP", "0")
+    monkeypatch.setattr(ab_cli, "_judge", lambda args, path: 0)  # the stand-in runs write no results to judge
+    for extra, mode in (([], "duet"), (["--threads", "all"], "interleave"), (["--n-jobs=2"], "interleave")):
+        out = tmp_path / f"{mode}{len(extra)}.csv"
+        assert main(["ab", "--base", "a==1", "--new", "a==2", "--rounds", "2", "-o", str(out), *extra]) == 0
+        assert json.loads(out.with_suffix(".ab.json").read_text())["ab_runs"][0]["mode"] == mode, extra
+        assert f"mode: {mode} (--mode auto: " in capsys.readouterr().err
+    one = min(os.sched_getaffinity(0))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {one})  # one core: no duet
+    assert main(["ab", "--base", "a==1", "--new", "a==2", "--rounds", "2", "-o", str(tmp_path / "one.csv")]) == 0
+    assert json.loads((tmp_path / "one.ab.json").read_text())["ab_runs"][0]["mode"] == "interleave"
+
+
 def test_a_run_that_fails_in_the_first_round_leaves_nothing(tmp_path, fake_envs, monkeypatch, capsys):
     monkeypatch.setenv("AB_TEST_EXIT", "2")
     monkeypatch.setenv("AB_TEST_SLEEP", "0")
     out = tmp_path / "out" / "ab.csv"
-    assert main(["ab", "--base", "a==1", "--new", "a==2", "--rounds", "3", "-o", str(out)]) == 2
+    assert main(["ab", "--base", "a==1", "--new", "a==2", "--rounds", "3", "--mode", "interleave", "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert "side's run of round 1 exited with 2" in err
     assert list((tmp_path / "out").iterdir()) == []
@@ -514,7 +531,8 @@ def test_ctrl_c_keeps_the_rounds_written(tmp_path, fake_envs, monkeypatch, capsy
 
     monkeypatch.setattr(ab_module, "collect_run", collect)
     out = tmp_path / "ab.csv"
-    assert main(["ab", "--base", "a==1", "--new", "a==2", "--rounds", "4", "-o", str(out)]) == 130
+    argv = ["ab", "--base", "a==1", "--new", "a==2", "--rounds", "4", "--mode", "interleave"]
+    assert main([*argv, "-o", str(out)]) == 130
     assert sorted(out.read_text().split()) == ["base", "new"]  # round 1's rows stay
     assert "interrupted after 1 round(s); judge them with 'mnist-classic ab --results" in capsys.readouterr().err
     assert len(json.loads((tmp_path / "ab.ab.json").read_text())["ab_runs"][0]["rounds"]) == 1
@@ -524,7 +542,8 @@ def test_a_run_stopped_by_ctrl_c_stops_the_rounds(tmp_path, fake_envs, monkeypat
     monkeypatch.setenv("AB_TEST_EXIT", "130")
     monkeypatch.setenv("AB_TEST_SLEEP", "0")
     out = tmp_path / "ab.csv"
-    assert main(["ab", "--base", "a==1", "--new", "a==2", "--rounds", "3", "--order-seed", "1", "-o", str(out)]) == 130
+    argv = ["ab", "--base", "a==1", "--new", "a==2", "--rounds", "3", "--order-seed", "1", "--mode", "interleave"]
+    assert main([*argv, "-o", str(out)]) == 130
     assert out.read_text() == "new\n"  # round 1's first side (seed 1: new first) wrote; nothing after it ran
     assert json.loads((tmp_path / "ab.ab.json").read_text())["ab_runs"][0]["rounds"] == []
 
@@ -765,7 +784,7 @@ def test_results_judges_at_the_looks_its_ab_logged(tmp_path, truth, capsys):
     pred = predictions(truth)
     case = {"pipeline": "work", "base": lambda k: base[k - 1], "new": lambda k: new[k - 1], "pred": pred}
     path = ab_rows(tmp_path / "ab.csv", truth, [case], rounds=20)
-    gate = ["--max-slowdown", "1.03", "--fail-on-unknown"]
+    gate = ["--max-slowdown", "1.03", "--fail-on-unknown", "--alpha", "0.05"]  # the ab's alpha (before 0.01 was)
     assert main(["ab", "--results", str(path), *gate]) == 1  # no log: one look, as before
     assert "REGRESSION" in capsys.readouterr().out
     (tmp_path / "ab.ab.json").write_text(json.dumps({"ab_runs": [{"mode": "interleave", "looks": 3, "rounds": []}]}))

@@ -9,6 +9,7 @@ without running anything.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -29,7 +30,8 @@ def add_ab_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="A/B: the same run in two environments, round after round; paired ratios, exit 1 on a slowdown",
         description="Build (or reuse) the environments of --base and --new as 'matrix' does, then run "
         "'mnist-classic run' with the other options in both, --processes times each per round: one after the other "
-        "in a random order (interleave) or both at once, one core each (duet). Each round's ratio NEW/BASE is "
+        "in a random order (interleave) or both at once, one core each (duet, the default where it can run). "
+        "Each round's ratio NEW/BASE is "
         "paired; the geometric mean of the ratios is judged with its t interval on the logs: worse, same (the "
         "interval inside the margin) or unknown. Exit 1 when a case is worse (slower beyond --max-slowdown and "
         "significantly); 3 with --fail-on-unknown when a verdict is unknown; 2 on misuse. Any option of 'run' may "
@@ -77,9 +79,11 @@ def add_ab_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--mode",
-        choices=("interleave", "duet"),
-        default="interleave",
-        help="interleave: one side after the other, in random order (default); duet: both at once, one core each",
+        choices=("auto", "interleave", "duet"),
+        default="auto",
+        help="duet: both at once, one core and one thread each; interleave: one side after the other, in random "
+        "order, with the threads the run asks for; auto (default): duet, unless the machine has one core or the run "
+        "options ask for more (--n-jobs, --threads, --scheduler, --cluster, --cluster-jobs)",
     )
     p.add_argument(
         "--order-seed", type=int, default=None, metavar="S", help="seed of the rounds' order (default: drawn, logged)"
@@ -101,7 +105,10 @@ def add_ab_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="fail when a paired time ratio NEW/BASE exceeds this and its interval lies above 1 (default 1.10)",
     )
     gate.add_argument(
-        "--alpha", type=float, default=0.05, help="significance: the intervals are 1-alpha intervals (default 0.05)"
+        "--alpha",
+        type=float,
+        default=0.01,
+        help="significance: the intervals are 1-alpha intervals (default 0.01, as compare's; split over the looks)",
     )
     gate.add_argument(
         "--time-resolution",
@@ -188,7 +195,7 @@ def _judge(args: argparse.Namespace, path: str) -> int:
 def cmd_ab(args: argparse.Namespace, run_args: Sequence[str], argv: Sequence[str]) -> int:
     """Run the rounds (unless ``--results``), print a line per round to stderr, then the verdicts; return 0, 1 or 2."""
     from ..analysis.verdicts.compare import validate_gate
-    from ..matrix.ab import ABRunError, run_ab
+    from ..matrix.ab import ABRunError, auto_mode, run_ab
     from ..matrix.envs import EnvBuildError
 
     validate_gate(
@@ -219,8 +226,19 @@ def cmd_ab(args: argparse.Namespace, run_args: Sequence[str], argv: Sequence[str
     if args.max_time is not None and args.max_rounds is None:
         raise UsageError(f"{PROG} ab: --max-time bounds sequential rounds: give --max-rounds too")
     total = args.max_rounds or args.rounds
+    chosen = ""
+    if args.mode == "auto":  # resolved once, before any round: _compare judges a running ab by args.mode
+        args.mode = auto_mode(run_args, sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [])
+        why = (
+            "both sides at once, one core and one thread each; --mode interleave times them with their threads"
+            if args.mode == "duet"
+            else "one side after the other: a duet needs two cores and a run that asks for no more than one"
+        )
+        chosen = f"mode: {args.mode} (--mode auto: {why})"
 
     def round_done(r: Any) -> None:
+        if not done and chosen:  # said with the first round, so that a misuse stays one line
+            print(chosen, file=sys.stderr, flush=True)
         done.append(r)
         times = ", ".join(f"{key} {r.seconds[key]:.1f} s" for _, key in r.runs() if key in r.seconds)
         if r.cores and r.processes == 1:

@@ -55,12 +55,24 @@ from ..measure.machine import DUET_ENV
 from .envs import Env, build_env
 from .run import append_log, collect_run, failure_cause, parse_env_spec, start_run
 
-__all__ = ["MODES", "ABResult", "ABRunError", "RoundOutcome", "ab_log_path", "round_plan", "run_ab", "run_seconds"]
+__all__ = [
+    "MODES",
+    "ABResult",
+    "ABRunError",
+    "RoundOutcome",
+    "ab_log_path",
+    "auto_mode",
+    "round_plan",
+    "run_ab",
+    "run_seconds",
+]
 
 logger = logging.getLogger(__name__)
 
 #: How the two sides of a round run: one after the other in random order, or both at once, one per core.
 MODES = ("interleave", "duet")
+#: Run options that ask for more than one core per side: ``ab --mode auto`` interleaves when they are given.
+_PARALLEL_OPTIONS = ("--n-jobs", "--threads", "--scheduler", "--cluster", "--cluster-jobs")
 SIDES = ("base", "new")
 #: Run options that ``ab`` sets itself (or that would break the pairing of rounds).
 _OWN_OPTIONS = ("--output", "-o", "--repeats", "--side", "--ab-round", "--resume")
@@ -207,6 +219,25 @@ def _check(rounds: int, mode: str, run_args: Sequence[str], processes: int = 1, 
         if mode == "duet" and a.split("=", 1)[0] == "--n-jobs":
             msg = "The run options of ab --mode duet must not hold --n-jobs: each side has one core."
             raise ValueError(msg)
+
+
+def auto_mode(run_args: Sequence[str], cores: Sequence[int]) -> str:
+    """The mode ``ab --mode auto`` (the default) runs: ``duet`` where it can, else ``interleave``.
+
+    Duets pair the two sides closest in time: on the 2-core Intel Xeon of docs/speed.md their
+    A/A intervals were about six times narrower per minute than interleaved rounds' (on an
+    AMD EPYC, as narrow). A duet needs two cores and makes each side one-threaded, so a
+    machine with one core available, or run options that ask for more than one core a side
+    (``--n-jobs``, ``--threads``, ``--scheduler``, ``--cluster``, ``--cluster-jobs``), get
+    ``interleave``, whose runs keep the threads they ask for.
+
+    Examples
+    --------
+    >>> auto_mode(["--pipelines", "svm"], [0, 1]), auto_mode(["--threads=all"], [0, 1]), auto_mode([], [3])
+    ('duet', 'interleave', 'interleave')
+    """
+    asks_cores = any(a.split("=", 1)[0] in _PARALLEL_OPTIONS for a in run_args)
+    return "duet" if len(cores) >= 2 and not asks_cores else "interleave"
 
 
 def _created(output: Path) -> list[Path]:
