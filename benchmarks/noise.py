@@ -29,7 +29,8 @@ A/A included, is judged at one gate, ``--max-slowdown`` (default 1.03: the
 default gate, 1.10, is above a 5% slowdown, which could then never be found), and
 at one ``--time-resolution`` when given (else ``ab``'s and ``compare``'s default,
 0.05 s, under which a 5% slowdown of a fit under a second can be called same),
-and at one ``--alpha`` when given (else theirs: ``ab``'s 0.05, ``compare``'s 0.01).
+and at one ``--alpha`` when given (else ``ab`` at 0.05, its default when the README's table was
+made, and ``compare`` at its default, 0.01: so that folders made then resume as they were made).
 Each comparison is appended to ``DIR/outcomes.csv`` as it ends (method, size,
 condition, trial, exit, rounds, seconds, load average, the settings), and the
 table is made from that file: run again with the same ``--out DIR`` and the
@@ -165,6 +166,8 @@ def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Pa
     size = ["--n-train", str(args.n_train), "--n-test", str(args.n_test), "-q"]
     resolution = [] if args.time_resolution is None else ["--time-resolution", str(args.time_resolution)]
     resolution += [] if args.alpha is None else ["--alpha", str(args.alpha)]
+    # ab's default alpha was 0.05 until d042293: a folder made without --alpha keeps it, whatever ab's default now.
+    ab_alpha = ["--alpha", "0.05"] if args.alpha is None else []
 
     def runs(base: str, new: str, tag: str, extra: list[str]) -> tuple[int, int]:
         clear_leftovers(folder, tag)
@@ -182,7 +185,7 @@ def method(name: str, args: argparse.Namespace, versions: dict[str, dict[str, Pa
     def ab(base: str, new: str, tag: str, mode: str) -> tuple[int, int]:
         reqs = [str(versions[base]["package"]), str(versions[new]["package"])]
         argv = ["ab", "--base", reqs[0], "--new", reqs[1], "--mode", mode, "--rounds", str(args.rounds)]
-        argv += ["--max-slowdown", str(args.max_slowdown), "--fail-on-unknown", *resolution]
+        argv += ["--max-slowdown", str(args.max_slowdown), "--fail-on-unknown", *resolution, *ab_alpha]
         if args.max_rounds:
             argv += ["--max-rounds", str(args.max_rounds)]
             argv += ["--max-time", str(args.max_time)] if args.max_time else []
@@ -309,7 +312,8 @@ def main() -> int:
         type=float,
         default=None,
         metavar="A",
-        help="the --alpha of every ab and compare (default: theirs, ab 0.05 and compare 0.01)",
+        help="the --alpha of every ab and compare (default: ab 0.05, as when the README's table was made; "
+        "compare its own, 0.01)",
     )
     parser.add_argument("--table", action="store_true", help="print the table of the comparisons in --out; run none")
     args = parser.parse_args()

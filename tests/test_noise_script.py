@@ -189,3 +189,21 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_ab_is_judged_at_its_alpha_of_the_readmes_table_unless_one_is_given(noise, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(noise, "cli", lambda *argv: calls.append(argv) or 0)
+    monkeypatch.setattr(noise, "clear_leftovers", lambda folder, tag: [])
+    versions = {v: {"package": tmp_path / f"work{v}", "plugin": tmp_path / f"plugin{v}"} for v in ("0", "5")}
+    settings = dict(n_train=1, n_test=1, rounds=2, max_slowdown=1.03, max_rounds=None, runs=1, time_resolution=None)
+    for alpha, ab_wants, compare_wants in ((None, ["0.05"], []), (0.01, ["0.01"], ["0.01"])):
+        calls.clear()
+        given = argparse.Namespace(**settings, alpha=alpha)
+        noise.method("duet", given, versions, tmp_path)("0", "5", "duet-5-quiet-0")
+        noise.method("sequential", given, versions, tmp_path)("0", "5", "sequential-5-quiet-0")
+        ab, compare = calls[0], calls[-1]
+        assert ab[0] == "ab" and [ab[i + 1] for i, a in enumerate(ab) if a == "--alpha"] == ab_wants
+        assert compare[0] == "compare" and [compare[i + 1] for i, a in enumerate(compare) if a == "--alpha"] == (
+            compare_wants
+        )
