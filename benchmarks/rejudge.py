@@ -15,8 +15,12 @@ The replay is exact where it stops within the rounds the ab ran: always when
 earlier one, and the rounds up to that look are the ones it would have had);
 when ``A`` is smaller, a comparison the live ab decided that is still unknown at
 its last look would have needed rounds that were never run: it is shown as
-``more rounds``, not guessed. A replay at the live alpha gives back every live
-verdict and round count (the check of this script: it says how many differ).
+``more rounds``, not guessed, unless the ab's budget was spent there (its
+``--max-rounds``, or runs whose own wall seconds reach ``--max-time``: the ab's
+clock counts those and more), where the replay's unknown is the ab's. The looks
+are taken from the logged command (logs written before ab recorded them lack them).
+A replay at the live alpha gives back every live verdict and round count (the
+check of this script: it says how many differ).
 
 Prints the ``noise.py`` table of the replayed verdicts (seconds per verdict: the
 live seconds less the logged wall time of the rounds the replay did not need, a
