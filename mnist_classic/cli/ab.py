@@ -9,7 +9,6 @@ without running anything.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -228,7 +227,7 @@ def cmd_ab(args: argparse.Namespace, run_args: Sequence[str], argv: Sequence[str
     total = args.max_rounds or args.rounds
     chosen = ""
     if args.mode == "auto":  # resolved once, before any round: _compare judges a running ab by args.mode
-        args.mode = auto_mode(run_args, sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [])
+        args.mode = auto_mode(run_args)
         why = (
             "both sides at once, one core and one thread each; --mode interleave times them with their threads"
             if args.mode == "duet"

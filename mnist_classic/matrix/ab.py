@@ -221,7 +221,12 @@ def _check(rounds: int, mode: str, run_args: Sequence[str], processes: int = 1, 
             raise ValueError(msg)
 
 
-def auto_mode(run_args: Sequence[str], cores: Sequence[int]) -> str:
+def available_cores() -> list[int]:
+    """The cores this process may run on (none known where the platform cannot say): a duet pins a side to each."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def auto_mode(run_args: Sequence[str], cores: Sequence[int] | None = None) -> str:
     """The mode ``ab --mode auto`` (the default) runs: ``duet`` where it can, else ``interleave``.
 
     Duets pair the two sides closest in time: on the 2-core Intel Xeon of docs/speed.md their
@@ -229,7 +234,8 @@ def auto_mode(run_args: Sequence[str], cores: Sequence[int]) -> str:
     AMD EPYC, as narrow). A duet needs two cores and makes each side one-threaded, so a
     machine with one core available, or run options that ask for more than one core a side
     (``--n-jobs``, ``--threads``, ``--scheduler``, ``--cluster``, ``--cluster-jobs``), get
-    ``interleave``, whose runs keep the threads they ask for.
+    ``interleave``, whose runs keep the threads they ask for. ``cores``: default
+    :func:`available_cores`.
 
     Examples
     --------
@@ -237,7 +243,7 @@ def auto_mode(run_args: Sequence[str], cores: Sequence[int]) -> str:
     ('duet', 'interleave', 'interleave')
     """
     asks_cores = any(a.split("=", 1)[0] in _PARALLEL_OPTIONS for a in run_args)
-    return "duet" if len(cores) >= 2 and not asks_cores else "interleave"
+    return "duet" if len(available_cores() if cores is None else cores) >= 2 and not asks_cores else "interleave"
 
 
 def _created(output: Path) -> list[Path]:
@@ -485,7 +491,7 @@ def run_ab(
         envs[side] = build_env(
             sets[side], cache_dir=cache_dir, project=project, installer=installer, timeout=build_timeout
         )
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    cores = available_cores()
     # Every round that may run is drawn at once: the first ``rounds`` are the same as without more.
     n_looks = looks(rounds, max_rounds)
     plan = round_plan(max_rounds or rounds, mode, seed, cores, processes)
