@@ -38,7 +38,8 @@ same settings, the script runs only the comparisons not yet recorded there (more
 ``--comparisons`` or ``--trials`` add to the table; a folder made with other
 settings is refused); ``--table`` prints the table of ``DIR`` and runs nothing.
 ``--conditions quiet`` runs only the quiet comparisons (A/A and slowdowns), so
-that the quiet cells, where the goals are, can grow first; a later run adds the busy ones.
+that the quiet cells, where the goals are, can grow first; a later run adds the busy ones
+(with ``--table``, it prints the table of those comparisons only).
 Run it alone.
 """
 
@@ -299,7 +300,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="sequential: runs per side (compare judges over runs)")
     parser.add_argument("--max-rounds", type=int, default=None, help="ab: sequential rounds up to this many")
     parser.add_argument("--max-time", type=float, default=None, help="ab: no batch of rounds after SEC seconds")
-    parser.add_argument("--conditions", default="quiet,busy", help="run only these: quiet, busy or both")
+    parser.add_argument(
+        "--conditions", default="quiet,busy", help="run (and with --table, show) only these: quiet, busy or both"
+    )
     parser.add_argument(
         "--time-resolution",
         type=float,
@@ -357,7 +360,8 @@ def main() -> int:
             evaluate(name, method(name, args, versions, folder), args, log, settings)
     print(f"\n{settings}; outcomes in {log}")
     print("Each cell: worse / unknown of comparisons (A/A: false worse / unknown).\n")
-    print("\n".join(table(_outcomes(log), methods)))
+    shown = [r for r in _outcomes(log) if r["condition"] in args.conditions.split(",")]
+    print("\n".join(table(shown, methods)))
     return 0
 
 

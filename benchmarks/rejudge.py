@@ -1,6 +1,6 @@
 """What would ``ab`` have said at another ``--alpha``? Replays the sequential rounds of ``noise.py``'s comparisons.
 
-    python benchmarks/rejudge.py DIR --alpha A
+    python benchmarks/rejudge.py DIR --alpha A [--conditions quiet,busy]
 
 ``DIR`` is a ``noise.py --out`` folder. For each ``ab`` comparison recorded in its
 ``outcomes.csv`` (``interleave`` and ``duet``), this judges the rounds the ab ran
@@ -118,13 +118,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="a noise.py --out folder")
     parser.add_argument("--alpha", type=float, required=True, help="the alpha to judge every ab comparison at")
+    parser.add_argument("--conditions", default="quiet,busy", help="judge only these comparisons: quiet, busy or both")
     args = parser.parse_args()
     if not 0 < args.alpha < 1:
         parser.error(f"--alpha: expected a level between 0 and 1, got {args.alpha!r}")
+    if not args.conditions or set(args.conditions.split(",")) - {"quiet", "busy"}:
+        parser.error(f"--conditions: expected quiet, busy or quiet,busy, got {args.conditions!r}")
     log = args.folder / "outcomes.csv"
     if not log.is_file():
         parser.error(f"folder: expected a noise.py --out folder with an outcomes.csv, got {str(args.folder)!r}")
-    live = [r for r in _outcomes(log) if r["method"] in ("interleave", "duet")]
+    conditions = args.conditions.split(",")
+    live = [r for r in _outcomes(log) if r["method"] in ("interleave", "duet") and r["condition"] in conditions]
     again = [replay(args.folder, r, args.alpha) for r in live]
     known = [r for r in again if r["exit"]]
     print(f"Judged again at alpha {args.alpha:g} (split over each ab's looks): {len(again)} ab comparisons.")

@@ -207,3 +207,18 @@ def test_ab_is_judged_at_its_alpha_of_the_readmes_table_unless_one_is_given(nois
         assert compare[0] == "compare" and [compare[i + 1] for i, a in enumerate(compare) if a == "--alpha"] == (
             compare_wants
         )
+
+
+def test_the_table_shows_only_the_conditions_asked_for(noise, tmp_path):
+    settings = "n_train=5000 n_test=2000 rounds=10 units=1000 max_slowdown=1.03 runs=3 max_rounds=None max_time=None"
+    rows = ["duet,0,quiet,0,0,10,40.0,1.00", "duet,0,busy,1,3,30,190.0,2.90"]
+    (tmp_path / "outcomes.csv").write_text(noise.HEADER + "".join(f"{r},{settings}\n" for r in rows))
+    argv = [sys.executable, str(BENCHMARKS / "noise.py"), "--out", str(tmp_path), "--methods", "duet", "--table"]
+    cells = "not run | " * 6
+    for conditions, line in (
+        ("busy", f"| duet | 0 / 1 of 1 | {cells}30.0 | 190 s |"),
+        ("quiet,busy", f"| duet | 0 / 1 of 2 | {cells}20.0 | 115 s |"),
+    ):
+        done = subprocess.run([*argv, "--conditions", conditions], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().splitlines()[-1] == line
